@@ -1,0 +1,36 @@
+//! Types that parse and validate input at the edge, so the core never checks again.
+//! Each has a private field and a `parse` that is the only way to make one.
+
+mod id_number;
+mod permission;
+mod person_name;
+mod phone;
+mod secret;
+mod text;
+
+pub use id_number::IdNumber;
+pub use permission::Permission;
+pub use person_name::PersonName;
+pub use phone::Phone;
+pub use secret::{Password, SmsCode};
+pub use text::BoundedText;
+
+/// Why a value was refused: a sentence for the client, keyed by its field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct Invalid {
+    /// The field's name as the client sent it.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl Invalid {
+    /// A refusal of `field` for `reason`.
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The messages between sessions, the registry, owners and the bridge.
+
+use std::sync::{Arc, OnceLock};
+
+use actix::{Message, Recipient};
+use bytes::Bytes;
+use gonghui_protocol::dto::SubscribeReply;
+use gonghui_protocol::{
+    encode, Codec, ErrorBody, EventFrame, RequestId, ServerMsg, Topic, WireFrame,
+};
+
+/// One event shared by every session that receives it, encoded at most once per codec.
+#[derive(Debug)]
+pub struct SharedEvent {
+    /// The parsed topic.
+    pub topic: Topic,
+    /// The event as it goes on the wire.
+    pub frame: EventFrame,
+    msgpack: OnceLock<Bytes>,
+    json: OnceLock<Bytes>,
+}
+
+impl SharedEvent {
+    /// Wraps an event for sharing.
+    pub fn new(topic: Topic, frame: EventFrame) -> Arc<Self> {
+        Arc::new(SharedEvent {
+            topic,
+            frame,
+            msgpack: OnceLock::new(),
+            json: OnceLock::new(),
+        })
+    }
+
+    /// The event's seq.
+    pub fn seq(&self) -> u64 {
+        self.frame.seq
+    }
+
+    /// The encoded frame for `codec`, made on first use.
+    pub fn encoded(&self, codec: Codec) -> Bytes {
+        let cell = match codec {
+            Codec::MsgPack => &self.msgpack,
+            Codec::Json => &self.json,
+        };
+        cell.get_or_init(|| {
+            match encode(codec, &ServerMsg::Event(self.frame.clone())).expect("events encode") {
+                WireFrame::Binary(b) => b,
+                WireFrame::Text(t) => Bytes::from(t.into_bytes()),
+            }
+        })
+        .clone()
+    }
+}
+
+/// What owners and the registry tell a session.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum ToSession {
+    /// The answer to a subscribe; events follow it.
+    Subscribed {
+        /// The request's id.
+        request: RequestId,
+        /// The topic.
+        topic: Topic,
+        /// The reply data, or why it failed.
+        result: Result<SubscribeReply, ErrorBody>,
+    },
+    /// One live event.
+    Event(Arc<SharedEvent>),
+    /// Several events of one topic, in seq order (a catch-up).
+    Batch(Vec<Arc<SharedEvent>>),
+    /// Close the socket with this code.
+    Close {
+        /// The WebSocket close code.
+        code: u16,
+        /// Why, for the client.
+        reason: &'static str,
+    },
+}
+
+/// How owners reach a session.
+#[derive(Clone)]
+pub struct SessionRef {
+    /// Unique on this node.
+    pub id: u64,
+    /// The session's mailbox.
+    pub out: Recipient<ToSession>,
+}
+
+/// Starts a topic's stream for a session (session → registry → owner).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    /// Who.
+    pub session: SessionRef,
+    /// The request's id, for the reply.
+    pub request: RequestId,
+    /// Which topic; already authorised.
+    pub topic: Topic,
+    /// Resume after this seq, or take a snapshot.
+    pub since: Option<u64>,
+}
+
+/// Stops a topic's stream for a session.
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    /// Who.
+    pub session_id: u64,
+    /// Which topic.
+    pub topic: Topic,
+}
+
+/// A session authenticated (so logout and shutdown can reach it).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionOpened {
+    /// The session.
+    pub session: SessionRef,
+    /// The token it said hello with.
+    pub token_id: i64,
+}
+
+/// A session ended; its subscriptions go with it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionClosed {
+    /// The session.
+    pub session_id: u64,
+    /// The topics it held.
+    pub topics: Vec<Topic>,
+}
+
+/// An event announced by Postgres, whole or by seq only (too big for NOTIFY).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub enum Announce {
+    /// The event itself.
+    Event(Arc<SharedEvent>),
+    /// Only its place: read it from the log.
+    SeqOnly {
+        /// Its topic.
+        topic: Topic,
+        /// Its seq.
+        seq: u64,
+    },
+}
+
+impl Announce {
+    /// The announced topic.
+    pub fn topic(&self) -> Topic {
+        match self {
+            Announce::Event(e) => e.topic,
+            Announce::SeqOnly { topic, .. } => *topic,
+        }
+    }
+
+    /// The announced seq.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Announce::Event(e) => e.seq(),
+            Announce::SeqOnly { seq, .. } => *seq,
+        }
+    }
+}
+
+/// The bridge (re)connected: notifications may have been missed, read the log.
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Resync;
+
+/// A token was revoked on some node: close its sockets here with 4001.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TokenRevoked {
+    /// The token's id.
+    pub token_id: i64,
+}
+
+/// The node is shutting down: close every session with 1012. Answers how many there were.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Shutdown;

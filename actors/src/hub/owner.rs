@@ -1,0 +1,486 @@
+//! `TopicOwner`: the actor that owns the topics of one union (`union:N`, `union:N:admin`:
+//! DESIGN.md's UnionActor) or one member (`member:N`: the MemberActor). The two differ
+//! only in their topics and in how a snapshot is read (`store::snapshots`), so they are
+//! one type keyed by [`OwnerKey`].
+//!
+//! For each topic it keeps `head`, the last seq handed to subscribers, and delivers
+//! strictly in seq order: an announcement that skips ahead parks in `waiting` while the
+//! gap is read from the log. A new subscriber is attached at the seq its snapshot (or its
+//! `since`) reflects and is first sent what lies between that seq and `head` — from the
+//! in-memory ring of recent events when it covers the range, else from the log — so no
+//! event falls between the snapshot and the live stream and none comes twice.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use gonghui_protocol::dto::SubscribeReply;
+use gonghui_protocol::{RequestId, Topic};
+
+use super::messages::{
+    Announce, Resync, SessionRef, SharedEvent, Subscribe, ToSession, Unsubscribe,
+};
+use super::registry::{OwnerIdle, Registry};
+use super::HubSettings;
+use crate::store::Store;
+
+/// Whose topics an owner holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OwnerKey {
+    /// A union's public and admin topics.
+    Union(i64),
+    /// A member's topic.
+    Member(i64),
+}
+
+impl OwnerKey {
+    /// The owner of a topic.
+    pub fn of(topic: Topic) -> Self {
+        match topic {
+            Topic::Member(id) => OwnerKey::Member(id),
+            Topic::Union(id) | Topic::UnionAdmin(id) => OwnerKey::Union(id),
+        }
+    }
+}
+
+/// A live subscriber: gets every event with seq > `after`.
+struct Live {
+    out: actix::Recipient<ToSession>,
+    after: u64,
+}
+
+/// A subscriber still being attached; `generation` tells a stale continuation from the current one.
+struct Attaching {
+    session: SessionRef,
+    generation: u64,
+}
+
+#[derive(Default)]
+struct TopicState {
+    head: Option<u64>,
+    recent: VecDeque<Arc<SharedEvent>>,
+    live: HashMap<u64, Live>,
+    attaching: HashMap<u64, Attaching>,
+    /// Announced ahead of `head`; `None` when announced by seq only.
+    waiting: BTreeMap<u64, Option<Arc<SharedEvent>>>,
+    filling: bool,
+}
+
+impl TopicState {
+    fn is_unused(&self) -> bool {
+        self.live.is_empty() && self.attaching.is_empty()
+    }
+}
+
+/// Where a new subscriber starts.
+struct Start {
+    head: u64,
+    after: u64,
+    reply: SubscribeReply,
+}
+
+/// The owner of one union's or one member's topics on this node.
+pub struct TopicOwner {
+    key: OwnerKey,
+    store: Store,
+    settings: HubSettings,
+    registry: Addr<Registry>,
+    topics: HashMap<Topic, TopicState>,
+    generation: u64,
+    subscribes_seen: u64,
+    idle_since: Instant,
+}
+
+/// Tells an idle owner to stop; only the registry sends it, after forgetting the owner.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopOwner;
+
+impl TopicOwner {
+    /// A new owner; the registry starts it.
+    pub fn new(
+        key: OwnerKey,
+        store: Store,
+        settings: HubSettings,
+        registry: Addr<Registry>,
+    ) -> Self {
+        TopicOwner {
+            key,
+            store,
+            settings,
+            registry,
+            topics: HashMap::new(),
+            generation: 0,
+            subscribes_seen: 0,
+            idle_since: Instant::now(),
+        }
+    }
+
+    /// Sends to a session; a full queue closes it with 4008. Returns whether it is still there.
+    fn send(out: &actix::Recipient<ToSession>, msg: ToSession) -> bool {
+        match out.try_send(msg) {
+            Ok(()) => true,
+            Err(SendError::Full(_)) => {
+                out.do_send(ToSession::Close {
+                    code: 4008,
+                    reason: "too slow: resume with since",
+                });
+                false
+            }
+            Err(SendError::Closed(_)) => false,
+        }
+    }
+
+    fn deliver(&mut self, topic: Topic, event: Arc<SharedEvent>) {
+        let cap = self.settings.recent_events;
+        let Some(state) = self.topics.get_mut(&topic) else {
+            return;
+        };
+        let seq = event.seq();
+        state.head = Some(seq);
+        if state.recent.len() == cap {
+            state.recent.pop_front();
+        }
+        state.recent.push_back(event.clone());
+        state.live.retain(|_, sub| {
+            sub.after >= seq || Self::send(&sub.out, ToSession::Event(event.clone()))
+        });
+        self.forget_if_unused(topic);
+    }
+
+    /// Delivers whatever waits in order after `head`; reads the log when there is a gap.
+    fn drain(&mut self, topic: Topic, ctx: &mut Context<Self>) {
+        loop {
+            let Some(state) = self.topics.get_mut(&topic) else {
+                return;
+            };
+            let Some(head) = state.head else { return };
+            state.waiting = state.waiting.split_off(&(head + 1));
+            match state.waiting.first_key_value() {
+                Some((&seq, Some(_))) if seq == head + 1 => {
+                    let event = state.waiting.remove(&seq).flatten().expect("checked above");
+                    self.deliver(topic, event);
+                }
+                Some(_) => return self.fill(topic, ctx),
+                None => return,
+            }
+        }
+    }
+
+    /// Reads the log after `head` and delivers what it finds, repeating while it finds a full batch.
+    fn fill(&mut self, topic: Topic, ctx: &mut Context<Self>) {
+        let Some(state) = self.topics.get_mut(&topic) else {
+            return;
+        };
+        let Some(head) = state.head else { return };
+        if state.filling {
+            return;
+        }
+        state.filling = true;
+        let store = self.store.clone();
+        let batch = self.settings.read_batch;
+        ctx.spawn(async move { store.events_after(topic, head, batch).await }.into_actor(self).map(
+            move |read, act, ctx| {
+                let Some(state) = act.topics.get_mut(&topic) else { return };
+                state.filling = false;
+                match read {
+                    Ok(frames) => {
+                        let full = frames.len() as i64 == batch;
+                        for frame in frames {
+                            let current = act.topics.get(&topic).and_then(|s| s.head);
+                            if current.is_some_and(|h| frame.seq == h + 1) {
+                                act.deliver(topic, SharedEvent::new(topic, frame));
+                            }
+                        }
+                        if full {
+                            act.fill(topic, ctx);
+                        } else {
+                            act.drain(topic, ctx);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(%topic, error = %e, "reading the event log failed; retrying");
+                        ctx.run_later(Duration::from_millis(500), move |act, ctx| act.fill(topic, ctx));
+                    }
+                }
+            },
+        ));
+    }
+
+    /// Takes the head a consistent read saw, for a topic this node has not followed yet.
+    fn learn_head(&mut self, topic: Topic, head: u64, ctx: &mut Context<Self>) {
+        if let Some(state) = self.topics.get_mut(&topic) {
+            if state.head.is_none() {
+                state.head = Some(head);
+                self.drain(topic, ctx);
+            }
+        }
+    }
+
+    /// Sends a subscriber what lies between `after` and `head`, then makes it live.
+    fn attach(
+        &mut self,
+        topic: Topic,
+        session_id: u64,
+        generation: u64,
+        after: u64,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(state) = self.topics.get_mut(&topic) else {
+            return;
+        };
+        let Some(pending) = state
+            .attaching
+            .get(&session_id)
+            .filter(|a| a.generation == generation)
+        else {
+            return;
+        };
+        let out = pending.session.out.clone();
+        let head = state.head.unwrap_or(after);
+        let from_ring = state
+            .recent
+            .front()
+            .is_some_and(|first| first.seq() <= after + 1);
+        if after < head && !from_ring {
+            let store = self.store.clone();
+            let batch = self.settings.read_batch;
+            ctx.spawn(
+                async move { store.events_after(topic, after, batch).await }
+                    .into_actor(self)
+                    .map(move |read, act, ctx| match read {
+                        Ok(frames) if !frames.is_empty() => {
+                            let last = frames.last().map_or(after, |f| f.seq);
+                            let events = frames
+                                .into_iter()
+                                .map(|f| SharedEvent::new(topic, f))
+                                .collect();
+                            if Self::send(&out, ToSession::Batch(events)) {
+                                act.attach(topic, session_id, generation, last, ctx);
+                            } else {
+                                act.drop_subscriber(topic, session_id);
+                            }
+                        }
+                        _ => {
+                            out.do_send(ToSession::Close {
+                                code: 1012,
+                                reason: "catch-up failed: resubscribe",
+                            });
+                            act.drop_subscriber(topic, session_id);
+                        }
+                    }),
+            );
+            return;
+        }
+        state.attaching.remove(&session_id);
+        let missed: Vec<_> = state
+            .recent
+            .iter()
+            .filter(|e| e.seq() > after)
+            .cloned()
+            .collect();
+        if missed.is_empty() || Self::send(&out, ToSession::Batch(missed)) {
+            state.live.insert(
+                session_id,
+                Live {
+                    out,
+                    after: after.max(head),
+                },
+            );
+        }
+        self.forget_if_unused(topic);
+    }
+
+    fn drop_subscriber(&mut self, topic: Topic, session_id: u64) {
+        if let Some(state) = self.topics.get_mut(&topic) {
+            state.live.remove(&session_id);
+            state.attaching.remove(&session_id);
+        }
+        self.forget_if_unused(topic);
+    }
+
+    /// A topic nobody here reads is forgotten; announcements for it are ignored until then.
+    fn forget_if_unused(&mut self, topic: Topic) {
+        if self.topics.get(&topic).is_some_and(TopicState::is_unused) {
+            self.topics.remove(&topic);
+            if self.topics.is_empty() {
+                self.idle_since = Instant::now();
+            }
+        }
+    }
+
+    fn start_read(
+        &self,
+        topic: Topic,
+        since: Option<u64>,
+    ) -> impl std::future::Future<Output = crate::Result<Start>> {
+        let store = self.store.clone();
+        let max_replay = self.settings.max_replay;
+        async move {
+            if let Some(since) = since {
+                let bounds = store.log_bounds(topic).await?;
+                if bounds.can_resume_from(since, max_replay) {
+                    let reply = SubscribeReply {
+                        seq: since,
+                        snapshot: None,
+                        reset: false,
+                    };
+                    return Ok(Start {
+                        head: bounds.head,
+                        after: since,
+                        reply,
+                    });
+                }
+            }
+            let (head, snapshot) = store.snapshot(topic).await?;
+            let reply = SubscribeReply {
+                seq: head,
+                snapshot: Some(snapshot),
+                reset: since.is_some(),
+            };
+            Ok(Start {
+                head,
+                after: head,
+                reply,
+            })
+        }
+    }
+
+    fn started(
+        &mut self,
+        topic: Topic,
+        session: SessionRef,
+        generation: u64,
+        request: RequestId,
+        start: crate::Result<Start>,
+        ctx: &mut Context<Self>,
+    ) {
+        let current = self
+            .topics
+            .get(&topic)
+            .and_then(|s| s.attaching.get(&session.id))
+            .is_some_and(|a| a.generation == generation);
+        if !current {
+            return;
+        }
+        match start {
+            Ok(start) => {
+                self.learn_head(topic, start.head, ctx);
+                let reply = ToSession::Subscribed {
+                    request,
+                    topic,
+                    result: Ok(start.reply),
+                };
+                if Self::send(&session.out, reply) {
+                    self.attach(topic, session.id, generation, start.after, ctx);
+                } else {
+                    self.drop_subscriber(topic, session.id);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%topic, error = %e, "subscribe failed");
+                let reply = ToSession::Subscribed {
+                    request,
+                    topic,
+                    result: Err(e.body()),
+                };
+                Self::send(&session.out, reply);
+                self.drop_subscriber(topic, session.id);
+            }
+        }
+    }
+}
+
+impl Actor for TopicOwner {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let every = (self.settings.idle_after / 2).max(Duration::from_millis(50));
+        ctx.run_interval(every, |act, _| {
+            if act.topics.is_empty() && act.idle_since.elapsed() >= act.settings.idle_after {
+                act.registry.do_send(OwnerIdle {
+                    key: act.key,
+                    subscribes_seen: act.subscribes_seen,
+                });
+            }
+        });
+    }
+}
+
+impl Handler<Subscribe> for TopicOwner {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) {
+        self.subscribes_seen += 1;
+        self.generation += 1;
+        let generation = self.generation;
+        let Subscribe {
+            session,
+            request,
+            topic,
+            since,
+        } = msg;
+        let state = self.topics.entry(topic).or_default();
+        state.live.remove(&session.id);
+        state.attaching.insert(
+            session.id,
+            Attaching {
+                session: session.clone(),
+                generation,
+            },
+        );
+        let read = self.start_read(topic, since);
+        ctx.spawn(read.into_actor(self).map(move |start, act, ctx| {
+            act.started(topic, session, generation, request, start, ctx)
+        }));
+    }
+}
+
+impl Handler<Unsubscribe> for TopicOwner {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
+        self.drop_subscriber(msg.topic, msg.session_id);
+    }
+}
+
+impl Handler<Announce> for TopicOwner {
+    type Result = ();
+
+    fn handle(&mut self, msg: Announce, ctx: &mut Self::Context) {
+        let topic = msg.topic();
+        let seq = msg.seq();
+        let Some(state) = self.topics.get_mut(&topic) else {
+            return;
+        };
+        if state.head.is_some_and(|head| seq <= head) {
+            return;
+        }
+        let event = match msg {
+            Announce::Event(e) => Some(e),
+            Announce::SeqOnly { .. } => None,
+        };
+        state.waiting.insert(seq, event);
+        self.drain(topic, ctx);
+    }
+}
+
+impl Handler<Resync> for TopicOwner {
+    type Result = ();
+
+    fn handle(&mut self, _: Resync, ctx: &mut Self::Context) {
+        let topics: Vec<Topic> = self.topics.keys().copied().collect();
+        for topic in topics {
+            self.fill(topic, ctx);
+        }
+    }
+}
+
+impl Handler<StopOwner> for TopicOwner {
+    type Result = ();
+
+    fn handle(&mut self, _: StopOwner, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,210 @@
+//! The registry: one per node. It starts a [`TopicOwner`] for a union or member on the
+//! first subscribe, forwards announcements to the owner of their topic (dropping those
+//! nobody on this node reads), stops owners that have been idle, and knows every session
+//! so logout and shutdown can close them.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+
+use super::messages::{
+    Announce, Resync, SessionClosed, SessionOpened, SessionRef, Shutdown, Subscribe, ToSession,
+    TokenRevoked, Unsubscribe,
+};
+use super::owner::{OwnerKey, StopOwner, TopicOwner};
+use super::HubSettings;
+use crate::store::Store;
+
+struct OwnerEntry {
+    addr: Addr<TopicOwner>,
+    /// Subscribes forwarded, compared with what an idle owner has seen before stopping it.
+    forwarded: u64,
+}
+
+/// The node's directory of owners and sessions.
+pub struct Registry {
+    store: Store,
+    settings: HubSettings,
+    arbiters: Vec<ArbiterHandle>,
+    owners: HashMap<OwnerKey, OwnerEntry>,
+    sessions: HashMap<u64, (i64, SessionRef)>,
+}
+
+/// An owner with no subscribers asks to stop; refused if a subscribe is on its way to it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct OwnerIdle {
+    /// Which owner.
+    pub key: OwnerKey,
+    /// How many subscribes it has received.
+    pub subscribes_seen: u64,
+}
+
+impl Registry {
+    /// A registry spreading owners over `arbiters` (one per core is plenty).
+    pub fn new(store: Store, settings: HubSettings, arbiters: Vec<ArbiterHandle>) -> Self {
+        Registry {
+            store,
+            settings,
+            arbiters,
+            owners: HashMap::new(),
+            sessions: HashMap::new(),
+        }
+    }
+
+    fn owner(&mut self, key: OwnerKey, me: Addr<Self>) -> &mut OwnerEntry {
+        let (store, settings, arbiters) = (&self.store, &self.settings, &self.arbiters);
+        self.owners.entry(key).or_insert_with(|| {
+            let owner = TopicOwner::new(key, store.clone(), settings.clone(), me);
+            let slot = match key {
+                OwnerKey::Union(id) | OwnerKey::Member(id) => id.unsigned_abs() as usize,
+            };
+            let addr = match arbiters.get(slot % arbiters.len().max(1)) {
+                Some(arbiter) => TopicOwner::start_in_arbiter(arbiter, move |_| owner),
+                None => owner.start(),
+            };
+            OwnerEntry { addr, forwarded: 0 }
+        })
+    }
+}
+
+impl Actor for Registry {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(usize::MAX);
+    }
+}
+
+impl Handler<Subscribe> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) {
+        let entry = self.owner(OwnerKey::of(msg.topic), ctx.address());
+        entry.forwarded += 1;
+        entry.addr.do_send(msg);
+    }
+}
+
+impl Handler<Unsubscribe> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
+        if let Some(entry) = self.owners.get(&OwnerKey::of(msg.topic)) {
+            entry.addr.do_send(msg);
+        }
+    }
+}
+
+impl Handler<Announce> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Announce, _: &mut Self::Context) {
+        if let Some(entry) = self.owners.get(&OwnerKey::of(msg.topic())) {
+            entry.addr.do_send(msg);
+        }
+    }
+}
+
+impl Handler<Resync> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Resync, ctx: &mut Self::Context) {
+        for entry in self.owners.values() {
+            entry.addr.do_send(msg);
+        }
+        let tokens: Vec<i64> = self.sessions.values().map(|(token, _)| *token).collect();
+        if tokens.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        ctx.spawn(
+            async move { store.dead_tokens(&tokens).await }
+                .into_actor(self)
+                .map(|dead, act, _| match dead {
+                    Ok(dead) => dead
+                        .into_iter()
+                        .for_each(|token_id| act.close_token(token_id)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "re-checking tokens after reconnect failed")
+                    }
+                }),
+        );
+    }
+}
+
+impl Registry {
+    fn close_token(&mut self, token_id: i64) {
+        for (token, session) in self.sessions.values() {
+            if *token == token_id {
+                session.out.do_send(ToSession::Close {
+                    code: 4001,
+                    reason: "logged out",
+                });
+            }
+        }
+    }
+}
+
+impl Handler<OwnerIdle> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: OwnerIdle, _: &mut Self::Context) {
+        if self
+            .owners
+            .get(&msg.key)
+            .is_some_and(|e| e.forwarded == msg.subscribes_seen)
+        {
+            if let Some(entry) = self.owners.remove(&msg.key) {
+                entry.addr.do_send(StopOwner);
+            }
+        }
+    }
+}
+
+impl Handler<SessionOpened> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: SessionOpened, _: &mut Self::Context) {
+        self.sessions
+            .insert(msg.session.id, (msg.token_id, msg.session));
+    }
+}
+
+impl Handler<SessionClosed> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: SessionClosed, _: &mut Self::Context) {
+        self.sessions.remove(&msg.session_id);
+        for topic in msg.topics {
+            if let Some(entry) = self.owners.get(&OwnerKey::of(topic)) {
+                entry.addr.do_send(Unsubscribe {
+                    session_id: msg.session_id,
+                    topic,
+                });
+            }
+        }
+    }
+}
+
+impl Handler<TokenRevoked> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: TokenRevoked, _: &mut Self::Context) {
+        self.close_token(msg.token_id);
+    }
+}
+
+impl Handler<Shutdown> for Registry {
+    type Result = usize;
+
+    fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> usize {
+        for (_, session) in self.sessions.values() {
+            session.out.do_send(ToSession::Close {
+                code: 1012,
+                reason: "server restarting",
+            });
+        }
+        self.sessions.len()
+    }
+}

@@ -1,0 +1,20 @@
+//! The core of gonghui: the domain types that validate input, the Postgres store that
+//! holds the truth and the event log, login, and the actors that deliver every change to
+//! every session on every node.
+//!
+//! # Layout
+//! - [`domain`]: `Phone`, `IdNumber`, `PersonName`, `Permission`, … — parsed at the edge.
+//! - [`error`]: the one [`Error`] enum of the core, each variant a kind of client answer.
+//! - [`crypto`]: ID-number encryption, blind indexes, token and code hashes.
+//! - [`auth`]: SMS codes, password and SMS login, token issue.
+//! - [`store`]: one module per aggregate; every write appends its events in its own transaction.
+//! - [`hub`]: the registry, the topic owners (union and member actors) and the LISTEN bridge.
+
+pub mod auth;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod hub;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,90 @@
+//! Who may do what: every check walks the union tree through `unions.path`, so an admin
+//! of an ancestor may act below and nobody may act above or beside their unions.
+
+use gonghui_protocol::dto::AdminOf;
+use gonghui_protocol::Topic;
+
+use super::Store;
+use crate::domain::Permission;
+use crate::Result;
+
+impl Store {
+    /// The unions a user administers directly, with the permissions held on each.
+    pub async fn admin_of(&self, user_id: i64) -> Result<Vec<AdminOf>> {
+        let conn = self.client().await?;
+        let rows = conn
+            .query("SELECT union_id, permissions FROM union_admins WHERE user_id = $1 ORDER BY union_id", &[&user_id])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AdminOf {
+                union_id: r.get(0),
+                permissions: r.get(1),
+            })
+            .collect())
+    }
+
+    /// Whether `user_id` holds `permission` on `union_id` or on one of its ancestors.
+    pub async fn has_permission(
+        &self,
+        user_id: i64,
+        union_id: i64,
+        permission: Permission,
+    ) -> Result<bool> {
+        let conn = self.client().await?;
+        let stmt = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM unions u JOIN union_admins a ON a.union_id = ANY (u.path)
+                                WHERE u.id = $2 AND a.user_id = $1 AND $3 = ANY (a.permissions))",
+            )
+            .await?;
+        Ok(conn
+            .query_one(&stmt, &[&user_id, &union_id, &permission.as_str()])
+            .await?
+            .get(0))
+    }
+
+    /// Whether `user_id` may subscribe to `topic`.
+    pub async fn can_read(&self, user_id: i64, topic: Topic) -> Result<bool> {
+        match topic {
+            Topic::Member(id) => Ok(id == user_id),
+            Topic::UnionAdmin(union_id) => {
+                self.has_permission(user_id, union_id, Permission::MembersReview)
+                    .await
+            }
+            Topic::Union(union_id) => {
+                let conn = self.client().await?;
+                let stmt = conn
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND union_id = $2 AND status = 'active')
+                             OR EXISTS (SELECT 1 FROM unions u JOIN union_admins a ON a.union_id = ANY (u.path)
+                                        WHERE u.id = $2 AND a.user_id = $1)",
+                    )
+                    .await?;
+                Ok(conn.query_one(&stmt, &[&user_id, &union_id]).await?.get(0))
+            }
+        }
+    }
+
+    /// The topics named in a hello reply: the user's own, their unions', and the admin
+    /// queues of the unions they review (subordinate unions may be subscribed to as well).
+    pub async fn readable_topics(&self, user_id: i64) -> Result<Vec<String>> {
+        let mut topics = vec![Topic::Member(user_id)];
+        for m in self.memberships_of(user_id).await? {
+            topics.push(Topic::Union(m.union_id));
+        }
+        for admin in self.admin_of(user_id).await? {
+            topics.push(Topic::Union(admin.union_id));
+            if admin
+                .permissions
+                .iter()
+                .any(|p| p == Permission::MembersReview.as_str())
+            {
+                topics.push(Topic::UnionAdmin(admin.union_id));
+            }
+        }
+        let mut names: Vec<String> = topics.iter().map(Topic::to_string).collect();
+        names.dedup();
+        Ok(names)
+    }
+}

@@ -1,0 +1,156 @@
+//! The Postgres store: one module per aggregate, each adding methods to [`Store`].
+//! Every write that clients should see appends its events in the same transaction
+//! ([`events::EventBatch`]), so the log and the state never disagree.
+
+pub mod access;
+pub mod applications;
+pub mod audit;
+pub mod events;
+pub mod idempotency;
+pub mod sms;
+pub mod snapshots;
+pub mod tokens;
+pub mod unions;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use crate::crypto::Secrets;
+
+mod embedded {
+    refinery::embed_migrations!("../migrations");
+}
+
+/// The advisory lock key that keeps nodes starting together from migrating at once.
+const MIGRATION_LOCK: i64 = 0x676f_6e67_6875_6901;
+
+/// A connection pool and the keys for data at rest.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    secrets: Secrets,
+}
+
+impl Store {
+    /// Opens a pool of at most `max_connections` to `database_url`.
+    ///
+    /// # Errors
+    /// When the URL does not parse.
+    pub fn connect(
+        database_url: &str,
+        max_connections: usize,
+        secrets: Secrets,
+    ) -> anyhow::Result<Self> {
+        let mut pg = tokio_postgres::Config::from_str(database_url)
+            .context("DATABASE_URL does not parse")?;
+        pg.connect_timeout(Duration::from_secs(5));
+        let manager = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .context("building the connection pool")?;
+        Ok(Store { pool, secrets })
+    }
+
+    /// A pooled connection.
+    pub async fn client(&self) -> crate::Result<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// The keys for data at rest.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    /// Whether the database answers, for `/readyz`.
+    pub async fn ping(&self) -> bool {
+        match self.pool.get().await {
+            Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Creates the database named in `database_url` if it does not exist yet, by connecting
+/// to the `postgres` database of the same server.
+///
+/// # Errors
+/// When the server cannot be reached or refuses.
+pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()> {
+    let target =
+        tokio_postgres::Config::from_str(database_url).context("DATABASE_URL does not parse")?;
+    let name = target
+        .get_dbname()
+        .context("DATABASE_URL names no database")?
+        .to_owned();
+    let mut admin = target.clone();
+    admin.dbname("postgres");
+    let (client, connection) = admin
+        .connect(NoTls)
+        .await
+        .context("connecting to the postgres database")?;
+    let driver = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .context("looking up the database")?
+        .is_some();
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        match client
+            .batch_execute(&format!("CREATE DATABASE {quoted}"))
+            .await
+        {
+            Ok(()) => tracing::info!(database = %name, "created the database"),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(e) => return Err(e).context("creating the database"),
+        }
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+/// Applies every migration not yet applied, holding an advisory lock so concurrent
+/// starters wait for each other.
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails.
+pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
+    let (mut client, connection) = tokio_postgres::connect(database_url, NoTls)
+        .await
+        .context("connecting to migrate")?;
+    let driver = tokio::spawn(connection);
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .context("taking the migration lock")?;
+    let report = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .context("applying migrations");
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+        .context("releasing the migration lock")?;
+    for m in report?.applied_migrations() {
+        tracing::info!(migration = %m, "applied");
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}

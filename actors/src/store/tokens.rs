@@ -1,0 +1,108 @@
+//! Session tokens: issued at login, looked up by hash on every call and hello, revoked on
+//! logout with a notice every node hears.
+
+use chrono::{DateTime, Utc};
+use gonghui_protocol::ClientKind;
+
+use super::Store;
+use crate::crypto::{new_token, token_hash};
+use crate::{Error, Result};
+
+/// The NOTIFY channel on which a revoked token's id is announced to every node.
+pub const REVOKED_CHANNEL: &str = "gonghui_revoked";
+
+/// Who is calling: the user behind a valid token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    /// The user.
+    pub user_id: i64,
+    /// The token's row, so logout can close its sockets.
+    pub token_id: i64,
+    /// The client the token was issued to.
+    pub client: ClientKind,
+    /// When the token stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Issues a new token for `user_id` valid for `ttl`; returns it and its expiry.
+    pub async fn issue_token(
+        &self,
+        user_id: i64,
+        client: ClientKind,
+        ttl: std::time::Duration,
+    ) -> Result<(String, DateTime<Utc>)> {
+        let token = new_token();
+        let conn = self.client().await?;
+        let row = conn
+            .query_one(
+                "INSERT INTO auth_tokens (user_id, token_hash, client, expires_at)
+                 VALUES ($1, $2, $3, now() + make_interval(secs => $4)) RETURNING expires_at",
+                &[
+                    &user_id,
+                    &token_hash(&token),
+                    &client.as_str(),
+                    &ttl.as_secs_f64(),
+                ],
+            )
+            .await?;
+        Ok((token, row.get(0)))
+    }
+
+    /// The principal behind a token that is neither expired nor revoked.
+    ///
+    /// # Errors
+    /// `Unauthenticated` for any token that does not qualify.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+        let conn = self.client().await?;
+        let stmt = conn
+            .prepare_cached(
+                "SELECT user_id, id, client, expires_at FROM auth_tokens
+                 WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
+            )
+            .await?;
+        let row = conn
+            .query_opt(&stmt, &[&token_hash(token)])
+            .await?
+            .ok_or_else(|| {
+                Error::Unauthenticated("the token is invalid, expired or logged out".into())
+            })?;
+        Ok(Principal {
+            user_id: row.get(0),
+            token_id: row.get(1),
+            client: ClientKind::from_name(row.get(2)).unwrap_or(ClientKind::App),
+            expires_at: row.get(3),
+        })
+    }
+
+    /// Revokes a token and tells every node, in one transaction.
+    pub async fn revoke_token(&self, token_id: i64) -> Result<()> {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        tx.execute(
+            "UPDATE auth_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+            &[&token_id],
+        )
+        .await?;
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&REVOKED_CHANNEL, &token_id.to_string()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Which of these tokens no longer work, for re-checking sockets after a lost connection.
+    pub async fn dead_tokens(&self, token_ids: &[i64]) -> Result<Vec<i64>> {
+        let conn = self.client().await?;
+        let rows = conn
+            .query(
+                "SELECT id FROM unnest($1::bigint[]) AS ids (id)
+                 WHERE NOT EXISTS (SELECT 1 FROM auth_tokens t WHERE t.id = ids.id AND t.revoked_at IS NULL AND t.expires_at > now())",
+                &[&token_ids],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+}

@@ -1,0 +1,126 @@
+//! The union tree and memberships, and the bootstrap of the root union and its first admin.
+
+use gonghui_protocol::dto::{Membership, Union};
+
+use tokio_postgres::GenericClient;
+
+use super::Store;
+use crate::domain::{Permission, Phone};
+use crate::{Error, Result};
+
+/// What `gonghui bootstrap` made or found.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Bootstrapped {
+    /// The root union.
+    pub union_id: i64,
+    /// Its first admin.
+    pub user_id: i64,
+}
+
+impl Store {
+    /// Creates the root union and its first admin with every permission, or finds them.
+    ///
+    /// # Errors
+    /// `Conflict` when a root union with another name exists.
+    pub async fn bootstrap(
+        &self,
+        union_name: &str,
+        admin_phone: &Phone,
+        password_hash: &str,
+    ) -> Result<Bootstrapped> {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        tx.execute("LOCK TABLE unions IN SHARE ROW EXCLUSIVE MODE", &[])
+            .await?;
+        let root = tx
+            .query_opt("SELECT id, name FROM unions WHERE parent_id IS NULL", &[])
+            .await?;
+        let union_id: i64 = match root {
+            Some(row) if row.get::<_, String>(1) == union_name => row.get(0),
+            Some(row) => {
+                return Err(Error::Conflict(format!(
+                    "a root union already exists: {:?}",
+                    row.get::<_, String>(1)
+                )))
+            }
+            None => tx
+                .query_one(
+                    "INSERT INTO unions (id, name, path) SELECT id, $1, ARRAY[id]
+                     FROM (SELECT nextval('unions_id_seq') AS id) AS n RETURNING id",
+                    &[&union_name],
+                )
+                .await?
+                .get(0),
+        };
+        let user_id: i64 = tx
+            .query_one(
+                "INSERT INTO users (phone, password_hash) VALUES ($1, $2)
+                 ON CONFLICT (phone) DO UPDATE SET password_hash = excluded.password_hash RETURNING id",
+                &[&admin_phone.as_str(), &password_hash],
+            )
+            .await?
+            .get(0);
+        let all: Vec<&str> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+        tx.execute(
+            "INSERT INTO union_admins (union_id, user_id, permissions) VALUES ($1, $2, $3)
+             ON CONFLICT (union_id, user_id) DO UPDATE SET permissions = excluded.permissions",
+            &[&union_id, &user_id, &all],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Bootstrapped { union_id, user_id })
+    }
+
+    /// One union.
+    pub async fn union(&self, union_id: i64) -> Result<Union> {
+        let conn = self.client().await?;
+        union_in(&**conn, union_id).await
+    }
+
+    /// A user's active memberships.
+    pub async fn memberships_of(&self, user_id: i64) -> Result<Vec<Membership>> {
+        let conn = self.client().await?;
+        memberships_in(&**conn, user_id).await
+    }
+}
+
+/// Builds a [`Membership`] from `union_id, user_id, status, joined_at`.
+pub(crate) fn membership_from_row(row: &tokio_postgres::Row) -> Membership {
+    Membership {
+        union_id: row.get(0),
+        user_id: row.get(1),
+        status: row.get(2),
+        joined_at: row.get(3),
+    }
+}
+
+/// A user's active memberships, read through any client or transaction.
+pub(crate) async fn memberships_in(
+    conn: &impl GenericClient,
+    user_id: i64,
+) -> Result<Vec<Membership>> {
+    let rows = conn
+        .query(
+            "SELECT union_id, user_id, status, joined_at FROM memberships
+             WHERE user_id = $1 AND status = 'active' ORDER BY id",
+            &[&user_id],
+        )
+        .await?;
+    Ok(rows.iter().map(membership_from_row).collect())
+}
+
+/// One union, read through any client or transaction.
+pub(crate) async fn union_in(conn: &impl GenericClient, union_id: i64) -> Result<Union> {
+    let row = conn
+        .query_opt(
+            "SELECT id, name, parent_id FROM unions WHERE id = $1",
+            &[&union_id],
+        )
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no union {union_id}")))?;
+    Ok(Union {
+        id: row.get(0),
+        name: row.get(1),
+        parent_id: row.get(2),
+    })
+}

@@ -1,0 +1,239 @@
+//! The JSON bodies of the HTTP API, which are also the data of events and snapshots, so
+//! that a client reads an `Application` the same way from a reply, an event or a snapshot.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::frames::{ClientKind, ErrorBody};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// A user as every client shows it; the ID number only ever masked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct User {
+    pub id: i64,
+    pub phone: String,
+    /// Null until verified.
+    pub name: Option<String>,
+    pub verified: bool,
+    /// `4401**********001X`; null until verified.
+    pub id_number_masked: Option<String>,
+}
+
+/// A user's membership of a union.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Membership {
+    pub union_id: i64,
+    pub user_id: i64,
+    /// `active`.
+    pub status: String,
+    #[serde(with = "crate::time::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub joined_at: DateTime<Utc>,
+}
+
+/// Who applied, as an admin's queue shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Applicant {
+    pub name: Option<String>,
+    pub phone_masked: String,
+}
+
+/// An application to a union, pending or decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Application {
+    pub id: i64,
+    pub union_id: i64,
+    pub user_id: i64,
+    /// `join`.
+    pub kind: String,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    pub applicant: Applicant,
+    pub note: Option<String>,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    #[serde(with = "crate::time::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::time::millis_opt")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The admin's user id.
+    pub decided_by: Option<i64>,
+}
+
+/// A union organisation as topics and answers show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Union {
+    pub id: i64,
+    pub name: String,
+    /// Null for the root.
+    pub parent_id: Option<i64>,
+}
+
+/// The permissions a user holds on one union (and so on every union below it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AdminOf {
+    pub union_id: i64,
+    pub permissions: Vec<String>,
+}
+
+/// `GET /me`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Me {
+    pub user: User,
+    pub memberships: Vec<Membership>,
+    pub admin_of: Vec<AdminOf>,
+}
+
+/// `POST /auth/sms-codes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SmsCodeRequest {
+    pub phone: String,
+}
+
+/// The answer to `POST /auth/sms-codes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SmsCodeSent {
+    /// Seconds until the code stops working.
+    pub expires_in: u64,
+}
+
+/// `POST /auth/login`: a password or an SMS code, not both.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LoginRequest {
+    pub phone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_code: Option<String>,
+    pub client: ClientKind,
+}
+
+/// The answer to a successful login.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <token>` and in the WebSocket hello.
+    pub token: String,
+    #[serde(with = "crate::time::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+/// `PUT /me/password`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PasswordChange {
+    /// 8–128 characters.
+    pub password: String,
+}
+
+/// `POST /me/verification`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct VerificationRequest {
+    pub name: String,
+    /// An 18-character resident ID number.
+    pub id_number: String,
+}
+
+/// `POST /unions/{id}/applications`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NewApplication {
+    /// `join`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `POST /applications/{id}/reject`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Rejection {
+    pub reason: String,
+}
+
+/// A list of applications.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Applications {
+    pub items: Vec<Application>,
+}
+
+/// The body of every HTTP error.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorResponse {
+    pub error: ErrorBody,
+}
+
+/// The data of every `application.*` event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApplicationEvent {
+    pub application: Application,
+}
+
+/// The data of `membership.created` and `member.joined`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MembershipEvent {
+    pub membership: Membership,
+}
+
+/// The snapshot of `member:{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberSnapshot {
+    pub user: User,
+    pub memberships: Vec<Membership>,
+    pub applications: Vec<Application>,
+    /// Unread inbox messages.
+    pub unread: i64,
+}
+
+/// The snapshot of `union:{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnionSnapshot {
+    pub union: Union,
+    pub member_count: i64,
+}
+
+/// The snapshot of `union:{id}:admin`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminSnapshot {
+    /// Pending applications, oldest first.
+    pub pending: Vec<Application>,
+}
+
+/// The reply data of a `hello`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HelloReply {
+    pub user_id: i64,
+    pub session_id: String,
+    /// The topics this user may read.
+    pub topics: Vec<String>,
+}
+
+/// The reply data of a `subscribe`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubscribeReply {
+    /// The seq the snapshot reflects, or the `since` resumed from.
+    pub seq: u64,
+    /// The topic's state; null on a resume.
+    pub snapshot: Option<serde_json::Value>,
+    /// True when `since` was too old and a fresh snapshot came instead.
+    pub reset: bool,
+}

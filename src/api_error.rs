@@ -1,0 +1,50 @@
+//! The one place core errors become HTTP answers: API.md's status codes and
+//! `{"error": {"code", "message", "fields"?}}` body. Infrastructure failures are logged
+//! here with their detail and answered 503 without it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use gonghui_actors::Error;
+use gonghui_protocol::dto::ErrorResponse;
+
+/// A core error on its way to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ApiError(#[from] pub Error);
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self.0 {
+            Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::Database(_) | Error::Pool(_) | Error::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(error = %self.0, "answering 503");
+        }
+        HttpResponse::build(status).json(ErrorResponse {
+            error: self.0.body(),
+        })
+    }
+}
+
+/// A 413 for a body over the limit, which the core never sees.
+pub fn too_large(message: &str) -> HttpResponse {
+    HttpResponse::PayloadTooLarge().json(ErrorResponse {
+        error: gonghui_protocol::ErrorBody::new("too_large", message),
+    })
+}
+
+/// The result of every handler.
+pub type ApiResult<T> = Result<T, ApiError>;

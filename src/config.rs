@@ -1,0 +1,174 @@
+//! Configuration: every setting comes from a flag, a `GONGHUI_*` environment variable
+//! (`DATABASE_URL` for the database) or the optional TOML file, in that order of
+//! precedence; `gonghui --help` lists them all.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use gonghui_actors::auth::{AuthSettings, SmsGateway};
+use gonghui_actors::crypto::Secrets;
+use gonghui_actors::hub::HubSettings;
+use serde::Deserialize;
+
+use crate::state::WsSettings;
+
+/// The default database.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/gonghui";
+
+/// Settings as given; any may be missing. The same names work as TOML keys.
+#[derive(Debug, Default, Clone, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Postgres URL; the database is created if missing [default: postgres://postgres@127.0.0.1:5432/gonghui]
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// 64 hex digits: the key for ID numbers at rest (without it, a development key and a loud warning)
+    #[arg(long, env = "GONGHUI_DATA_KEY", global = true, hide_env_values = true)]
+    pub data_key: Option<String>,
+    /// Where SMS codes go: `log` or `http` [default: log]
+    #[arg(long, env = "GONGHUI_SMS", global = true)]
+    pub sms: Option<String>,
+    /// The webhook POSTed `{"phone","code","purpose"}` when GONGHUI_SMS=http
+    #[arg(long, env = "GONGHUI_SMS_WEBHOOK", global = true)]
+    pub sms_webhook: Option<String>,
+    /// Database connections per node [default: 16]
+    #[arg(long, env = "GONGHUI_DB_POOL", global = true)]
+    pub db_pool: Option<usize>,
+    /// HTTP worker threads [default: number of cores]
+    #[arg(long, env = "GONGHUI_WORKERS", global = true)]
+    pub workers: Option<usize>,
+    /// Session token lifetime in seconds [default: 2592000, 30 days]
+    #[arg(long, env = "GONGHUI_TOKEN_TTL_SECS", global = true)]
+    pub token_ttl_secs: Option<u64>,
+    /// Messages queued per WebSocket before a slow reader is closed with 4008 [default: 256]
+    #[arg(long, env = "GONGHUI_SESSION_QUEUE", global = true)]
+    pub session_queue: Option<usize>,
+    /// Seconds a new WebSocket has to say hello [default: 10]
+    #[arg(long, env = "GONGHUI_HELLO_TIMEOUT_SECS", global = true)]
+    pub hello_timeout_secs: Option<u64>,
+    /// Seconds events stay in the log for resumes [default: 604800, 7 days]
+    #[arg(long, env = "GONGHUI_EVENT_RETENTION_SECS", global = true)]
+    pub event_retention_secs: Option<u64>,
+    /// The longest gap a resume replays before answering reset [default: 10000]
+    #[arg(long, env = "GONGHUI_MAX_REPLAY", global = true)]
+    pub max_replay: Option<u64>,
+    /// Log filter, as RUST_LOG [default: info]
+    #[arg(long, env = "GONGHUI_LOG", global = true)]
+    pub log: Option<String>,
+}
+
+impl Settings {
+    /// Fills what is missing here from `file`.
+    pub fn or(self, file: Settings) -> Settings {
+        Settings {
+            database_url: self.database_url.or(file.database_url),
+            data_key: self.data_key.or(file.data_key),
+            sms: self.sms.or(file.sms),
+            sms_webhook: self.sms_webhook.or(file.sms_webhook),
+            db_pool: self.db_pool.or(file.db_pool),
+            workers: self.workers.or(file.workers),
+            token_ttl_secs: self.token_ttl_secs.or(file.token_ttl_secs),
+            session_queue: self.session_queue.or(file.session_queue),
+            hello_timeout_secs: self.hello_timeout_secs.or(file.hello_timeout_secs),
+            event_retention_secs: self.event_retention_secs.or(file.event_retention_secs),
+            max_replay: self.max_replay.or(file.max_replay),
+            log: self.log.or(file.log),
+        }
+    }
+
+    /// Reads a TOML file of settings.
+    ///
+    /// # Errors
+    /// When the file cannot be read or has unknown or mistyped keys.
+    pub fn from_file(path: &PathBuf) -> anyhow::Result<Settings> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+/// Settings resolved, defaulted and checked: what a node runs with.
+#[derive(Clone)]
+pub struct Config {
+    /// The database.
+    pub database_url: String,
+    /// The address to serve on; port 0 picks a free one.
+    pub listen: String,
+    /// Keys for data at rest.
+    pub secrets: Secrets,
+    /// Where SMS codes go.
+    pub sms: SmsGateway,
+    /// Database connections.
+    pub db_pool: usize,
+    /// HTTP workers.
+    pub workers: usize,
+    /// Login limits.
+    pub auth: AuthSettings,
+    /// Delivery knobs.
+    pub hub: HubSettings,
+    /// WebSocket limits.
+    pub ws: WsSettings,
+    /// How long events are kept.
+    pub event_retention: Duration,
+}
+
+impl Config {
+    /// Resolves settings, applying defaults.
+    ///
+    /// # Errors
+    /// On a malformed data key, an unknown SMS mode or `http` without a webhook.
+    pub fn resolve(s: Settings, listen: String) -> anyhow::Result<Config> {
+        let secrets = match &s.data_key {
+            Some(key) => Secrets::from_hex(key)?,
+            None => {
+                tracing::warn!("!!! GONGHUI_DATA_KEY is not set: ID numbers are encrypted with the public DEVELOPMENT key. Never run production like this. !!!");
+                Secrets::development()
+            }
+        };
+        let sms = match s.sms.as_deref().unwrap_or("log") {
+            "log" => SmsGateway::Log,
+            "http" => SmsGateway::Http {
+                url: s
+                    .sms_webhook
+                    .clone()
+                    .context("GONGHUI_SMS=http needs GONGHUI_SMS_WEBHOOK")?,
+                client: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()?,
+            },
+            other => anyhow::bail!("GONGHUI_SMS must be log or http, not {other:?}"),
+        };
+        let mut hub = HubSettings::default();
+        if let Some(queue) = s.session_queue {
+            hub.session_queue = queue.max(1);
+        }
+        if let Some(max) = s.max_replay {
+            hub.max_replay = max;
+        }
+        let auth = AuthSettings {
+            token_ttl: Duration::from_secs(s.token_ttl_secs.unwrap_or(30 * 24 * 3600)),
+            ..AuthSettings::default()
+        };
+        Ok(Config {
+            database_url: s
+                .database_url
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            listen,
+            secrets,
+            sms,
+            db_pool: s.db_pool.unwrap_or(16).max(2),
+            workers: s
+                .workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
+            auth,
+            ws: WsSettings {
+                hello_timeout: Duration::from_secs(s.hello_timeout_secs.unwrap_or(10)),
+                queue: hub.session_queue,
+                max_frame: 64 * 1024,
+            },
+            hub,
+            event_retention: Duration::from_secs(s.event_retention_secs.unwrap_or(7 * 24 * 3600)),
+        })
+    }
+}

@@ -1,0 +1,89 @@
+//! Request extractors: the authenticated caller, and the error handlers that turn
+//! unreadable bodies, paths and queries into API.md errors instead of actix's defaults.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
+use gonghui_actors::store::tokens::Principal;
+use gonghui_actors::Error;
+
+use crate::api_error::{too_large, ApiError};
+use crate::state::AppState;
+
+/// The user behind the request's bearer token.
+pub struct Authed(pub Principal);
+
+/// The bearer token of a request, if it sent one.
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+impl FromRequest for Authed {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(principal) = req.extensions().get::<Principal>() {
+            return Box::pin(std::future::ready(Ok(Authed(*principal))));
+        }
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req).map(str::to_owned);
+        Box::pin(async move {
+            let token = token.ok_or_else(|| {
+                Error::Unauthenticated("send Authorization: Bearer <token>".into())
+            })?;
+            let state = state.expect("AppState is registered");
+            Ok(Authed(state.store.authenticate(&token).await?))
+        })
+    }
+}
+
+/// Bodies: malformed JSON is 400, well-formed JSON of the wrong shape is 422, too big is 413.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _| {
+            let answer = match &err {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => {
+                    return actix_web::error::InternalError::from_response(
+                        err,
+                        too_large("the body is too large"),
+                    )
+                    .into()
+                }
+                JsonPayloadError::ContentType => {
+                    Error::BadRequest("send Content-Type: application/json".into())
+                }
+                JsonPayloadError::Deserialize(e) if e.is_data() => {
+                    Error::BadRequest(format!("the body has the wrong shape: {e}"))
+                }
+                JsonPayloadError::Deserialize(e) => {
+                    Error::BadRequest(format!("the body is not valid JSON: {e}"))
+                }
+                other => Error::BadRequest(format!("the body could not be read: {other}")),
+            };
+            ApiError(answer).into()
+        })
+}
+
+/// Path segments that do not parse (`/unions/abc/…`) are 404: no such resource.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _| {
+        ApiError(Error::NotFound(format!("no such resource: {err}"))).into()
+    })
+}
+
+/// Query strings that do not parse are 400.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _| {
+        ApiError(Error::BadRequest(format!("bad query string: {err}"))).into()
+    })
+}

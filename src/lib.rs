@@ -1,0 +1,24 @@
+//! gonghui: the real-time messaging and sync server of a trade-union platform. The
+//! binary's library half: configuration, startup, HTTP routes and WebSocket sessions.
+//! The core (domain, store, actors) is the `gonghui-actors` crate; wire types are
+//! `gonghui-protocol`.
+//!
+//! # Layout
+//! - [`cli`]: the `serve`, `migrate` and `bootstrap` commands.
+//! - [`config`]: settings from flags, `GONGHUI_*` variables and a TOML file.
+//! - [`startup`]: [`startup::Application`] — build, serve, shut down.
+//! - [`routes`]: HTTP handlers by area; [`openapi`] documents them.
+//! - [`session`]: the WebSocket session actor.
+//! - [`idempotency`]: the `Idempotency-Key` middleware.
+//! - [`extract`], [`api_error`], [`state`]: what handlers share.
+
+pub mod api_error;
+pub mod cli;
+pub mod config;
+pub mod extract;
+pub mod idempotency;
+pub mod openapi;
+pub mod routes;
+pub mod session;
+pub mod startup;
+pub mod state;

@@ -1,0 +1,117 @@
+//! Join applications (入会): filed by a verified user, listed and decided by admins with
+//! `members.review` on the union or an ancestor.
+
+use actix_web::{get, post, web, HttpResponse};
+use gonghui_actors::domain::{BoundedText, Invalid, Permission};
+use gonghui_actors::store::applications::Decision;
+use gonghui_actors::Error;
+use gonghui_protocol::dto::{Application, Applications, ErrorResponse, NewApplication, Rejection};
+use serde::Deserialize;
+
+use crate::api_error::ApiResult;
+use crate::extract::Authed;
+use crate::state::AppState;
+
+/// The longest note or reason accepted, in characters.
+const MAX_TEXT: usize = 500;
+
+/// Applies to join a union.
+#[utoipa::path(tag = "applications", params(("union_id" = i64, Path)), request_body = NewApplication, responses(
+    (status = 201, body = Application), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+    (status = 409, body = ErrorResponse)), security(("bearer" = [])))]
+#[post("/unions/{union_id}/applications")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, union = *path))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+    body: web::Json<NewApplication>,
+) -> ApiResult<HttpResponse> {
+    if body.kind != "join" {
+        return Err(Error::from(Invalid::new("kind", "must be \"join\"")).into());
+    }
+    let note = body
+        .note
+        .as_deref()
+        .map(|n| BoundedText::parse("note", n, MAX_TEXT))
+        .transpose()
+        .map_err(Error::from)?;
+    let application = state
+        .store
+        .create_application(caller.0.user_id, *path, note.as_ref())
+        .await?;
+    Ok(HttpResponse::Created().json(application))
+}
+
+/// Which applications to list.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// Only `pending` is listed here; decided ones reach the applicant's own list.
+    pub status: Option<String>,
+}
+
+/// A union's pending applications, oldest first.
+#[utoipa::path(tag = "applications", params(("union_id" = i64, Path), ListQuery), responses(
+    (status = 200, body = Applications), (status = 403, body = ErrorResponse)), security(("bearer" = [])))]
+#[get("/unions/{union_id}/applications")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, union = *path))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    if query.status.as_deref().is_some_and(|s| s != "pending") {
+        return Err(Error::BadRequest("status must be pending".into()).into());
+    }
+    if !state
+        .store
+        .has_permission(caller.0.user_id, *path, Permission::MembersReview)
+        .await?
+    {
+        return Err(
+            Error::Forbidden("you may not review applications of this union".into()).into(),
+        );
+    }
+    Ok(HttpResponse::Ok().json(Applications {
+        items: state.store.pending_applications(*path).await?,
+    }))
+}
+
+/// Approves a pending application; the applicant becomes a member.
+#[utoipa::path(tag = "applications", params(("id" = i64, Path)), responses(
+    (status = 200, body = Application), (status = 403, body = ErrorResponse), (status = 409, body = ErrorResponse)), security(("bearer" = [])))]
+#[post("/applications/{id}/approve")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, application = *path))]
+pub async fn approve(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .decide_application(&caller.0, *path, Decision::Approve)
+            .await?,
+    ))
+}
+
+/// Rejects a pending application with a reason.
+#[utoipa::path(tag = "applications", params(("id" = i64, Path)), request_body = Rejection, responses(
+    (status = 200, body = Application), (status = 403, body = ErrorResponse), (status = 409, body = ErrorResponse)), security(("bearer" = [])))]
+#[post("/applications/{id}/reject")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, application = *path))]
+pub async fn reject(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+    body: web::Json<Rejection>,
+) -> ApiResult<HttpResponse> {
+    let reason = BoundedText::parse("reason", &body.reason, MAX_TEXT).map_err(Error::from)?;
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .decide_application(&caller.0, *path, Decision::Reject(reason))
+            .await?,
+    ))
+}

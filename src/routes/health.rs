@@ -1,0 +1,25 @@
+//! `/healthz` (the process answers) and `/readyz` (database reachable, bridge listening).
+
+use std::sync::atomic::Ordering;
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// Liveness: the process serves HTTP.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// Readiness: 200 only when events can flow; 503 names what is missing.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let database = state.store.ping().await;
+    let bridge = state.bridge_listening.load(Ordering::SeqCst);
+    let body = json!({ "database": database, "bridge": bridge });
+    if database && bridge {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}

@@ -1,0 +1,26 @@
+//! HTTP routes, one module per area. Each handler parses its input into domain types
+//! and calls the store or the auth service; none touches an actor's state.
+
+pub mod applications;
+pub mod auth;
+pub mod health;
+pub mod me;
+pub mod ws;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers every documented `/api/v1` route; registration is what puts an operation
+/// into the OpenAPI document, so the document cannot miss a route.
+pub fn api(cfg: &mut ServiceConfig) {
+    cfg.service(auth::send_sms_code)
+        .service(auth::login)
+        .service(auth::logout)
+        .service(me::me)
+        .service(me::change_password)
+        .service(me::verify)
+        .service(me::my_applications)
+        .service(applications::create)
+        .service(applications::list)
+        .service(applications::approve)
+        .service(applications::reject);
+}

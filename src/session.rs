@@ -1,0 +1,310 @@
+//! The WebSocket session actor: frames in, messages out. It holds no state of its own
+//! beyond who it is and what it subscribed to; owners send it events, the registry
+//! closes it. Every use of `actix-web-actors` (deprecated upstream for `actix-ws`) stays
+//! in this file and `routes/ws.rs`, so a switch touches only these.
+//!
+//! Its mailbox is the bounded outbound queue: owners `try_send` into it, and a session
+//! whose mailbox is full (its socket is not draining) is closed with 4008.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web::web;
+use actix_web_actors::ws::{self, CloseCode, CloseReason, ProtocolError, WebsocketContext};
+use bytestring::ByteString;
+use gonghui_actors::hub::messages::{
+    SessionClosed, SessionOpened, SessionRef, Subscribe, ToSession, Unsubscribe,
+};
+use gonghui_actors::store::tokens::Principal;
+use gonghui_actors::Error;
+use gonghui_protocol::dto::HelloReply;
+use gonghui_protocol::{
+    decode, encode, ClientMsg, Codec, ErrorBody, RequestId, ServerMsg, Topic, WireFrame,
+};
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// How often the server pings an idle client.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+/// A client silent this long is gone.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(75);
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One WebSocket connection.
+pub struct Session {
+    id: u64,
+    codec: Codec,
+    state: web::Data<AppState>,
+    principal: Option<Principal>,
+    saying_hello: bool,
+    topics: HashSet<Topic>,
+    last_heard: Instant,
+}
+
+impl Session {
+    /// A session speaking `codec`, not yet authenticated.
+    pub fn new(codec: Codec, state: web::Data<AppState>) -> Self {
+        Session {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            codec,
+            state,
+            principal: None,
+            saying_hello: false,
+            topics: HashSet::new(),
+            last_heard: Instant::now(),
+        }
+    }
+
+    fn write(&self, ctx: &mut WebsocketContext<Self>, msg: &ServerMsg) {
+        match encode(self.codec, msg) {
+            Ok(WireFrame::Binary(bytes)) => ctx.binary(bytes),
+            Ok(WireFrame::Text(text)) => ctx.text(text),
+            Err(e) => tracing::error!(error = %e, "a server message did not encode"),
+        }
+    }
+
+    fn reply(
+        &self,
+        ctx: &mut WebsocketContext<Self>,
+        id: RequestId,
+        result: Result<serde_json::Value, ErrorBody>,
+    ) {
+        let msg = match result {
+            Ok(data) => ServerMsg::ok(id, data),
+            Err(error) => ServerMsg::failed(id, error),
+        };
+        self.write(ctx, &msg);
+    }
+
+    fn close(ctx: &mut WebsocketContext<Self>, code: u16, reason: &str) {
+        ctx.close(Some(CloseReason {
+            code: CloseCode::Other(code),
+            description: Some(reason.to_owned()),
+        }));
+        ctx.stop();
+    }
+
+    fn on_frame(&mut self, payload: &[u8], ctx: &mut WebsocketContext<Self>) {
+        let msg = match decode::<ClientMsg>(self.codec, payload) {
+            Ok(msg) => msg,
+            Err(e) => {
+                let text: String = e.to_string().chars().take(200).collect();
+                return self.write(
+                    ctx,
+                    &ServerMsg::Error {
+                        error: ErrorBody::new("bad_request", text),
+                    },
+                );
+            }
+        };
+        match (msg, self.principal) {
+            (ClientMsg::Hello { id, token, .. }, None) if !self.saying_hello => {
+                self.hello(id, token, ctx)
+            }
+            (ClientMsg::Hello { id, .. }, _) => {
+                self.reply(
+                    ctx,
+                    id,
+                    Err(ErrorBody::new("bad_request", "hello was already said")),
+                );
+            }
+            (_, None) => Self::close(ctx, 4001, "say hello with a token first"),
+            (ClientMsg::Subscribe { id, topic, since }, Some(principal)) => {
+                self.subscribe(principal, id, &topic, since, ctx)
+            }
+            (ClientMsg::Unsubscribe { id, topic }, Some(_)) => match topic.parse::<Topic>() {
+                Ok(topic) => {
+                    if self.topics.remove(&topic) {
+                        self.state.registry.do_send(Unsubscribe {
+                            session_id: self.id,
+                            topic,
+                        });
+                    }
+                    self.reply(ctx, id, Ok(json!({})));
+                }
+                Err(e) => self.reply(ctx, id, Err(ErrorBody::new("bad_request", e.to_string()))),
+            },
+            (ClientMsg::Ping { id }, Some(_)) => self.reply(ctx, id, Ok(json!({}))),
+        }
+    }
+
+    fn hello(&mut self, id: RequestId, token: String, ctx: &mut WebsocketContext<Self>) {
+        self.saying_hello = true;
+        let store = self.state.store.clone();
+        let work = async move {
+            let principal = store.authenticate(&token).await?;
+            let topics = store.readable_topics(principal.user_id).await?;
+            Ok::<_, Error>((principal, topics))
+        };
+        ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
+            act.saying_hello = false;
+            match result {
+                Ok((principal, topics)) => {
+                    act.principal = Some(principal);
+                    let session = SessionRef {
+                        id: act.id,
+                        out: ctx.address().recipient(),
+                    };
+                    act.state.registry.do_send(SessionOpened {
+                        session,
+                        token_id: principal.token_id,
+                    });
+                    let left = (principal.expires_at - chrono::Utc::now())
+                        .to_std()
+                        .unwrap_or_default();
+                    ctx.run_later(left, |_, ctx| Self::close(ctx, 4001, "the token expired"));
+                    let data = HelloReply {
+                        user_id: principal.user_id,
+                        session_id: act.id.to_string(),
+                        topics,
+                    };
+                    act.reply(ctx, id, Ok(serde_json::to_value(data).expect("plain JSON")));
+                }
+                Err(Error::Unauthenticated(why)) => Self::close(ctx, 4001, &why),
+                Err(e) => {
+                    act.reply(ctx, id, Err(e.body()));
+                    Self::close(ctx, 1011, "try again later");
+                }
+            }
+        }));
+    }
+
+    fn subscribe(
+        &mut self,
+        principal: Principal,
+        id: RequestId,
+        topic: &str,
+        since: Option<u64>,
+        ctx: &mut WebsocketContext<Self>,
+    ) {
+        let topic = match topic.parse::<Topic>() {
+            Ok(topic) => topic,
+            Err(e) => {
+                return self.reply(ctx, id, Err(ErrorBody::new("bad_request", e.to_string())))
+            }
+        };
+        let store = self.state.store.clone();
+        let check = async move { store.can_read(principal.user_id, topic).await };
+        ctx.spawn(
+            check
+                .into_actor(self)
+                .map(move |allowed, act, ctx| match allowed {
+                    Ok(true) => {
+                        act.topics.insert(topic);
+                        let session = SessionRef {
+                            id: act.id,
+                            out: ctx.address().recipient(),
+                        };
+                        act.state.registry.do_send(Subscribe {
+                            session,
+                            request: id,
+                            topic,
+                            since,
+                        });
+                    }
+                    Ok(false) => act.reply(
+                        ctx,
+                        id,
+                        Err(ErrorBody::new(
+                            "forbidden",
+                            format!("you may not read {topic}"),
+                        )),
+                    ),
+                    Err(e) => act.reply(ctx, id, Err(e.body())),
+                }),
+        );
+    }
+}
+
+impl Actor for Session {
+    type Context = WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.state.ws.queue);
+        ctx.run_later(self.state.ws.hello_timeout, |act, ctx| {
+            if act.principal.is_none() {
+                Self::close(ctx, 4001, "no hello in time");
+            }
+        });
+        ctx.run_interval(HEARTBEAT, |act, ctx| {
+            if act.last_heard.elapsed() > CLIENT_TIMEOUT {
+                ctx.stop();
+            } else {
+                ctx.ping(b"");
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        let topics = self.topics.drain().collect();
+        self.state.registry.do_send(SessionClosed {
+            session_id: self.id,
+            topics,
+        });
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
+    fn handle(&mut self, item: Result<ws::Message, ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = Instant::now();
+        match item {
+            Ok(ws::Message::Text(text)) => self.on_frame(text.as_bytes(), ctx),
+            Ok(ws::Message::Binary(bytes)) => self.on_frame(&bytes, ctx),
+            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
+            Ok(ws::Message::Pong(_) | ws::Message::Nop) => {}
+            Ok(ws::Message::Continuation(_)) => {
+                self.write(
+                    ctx,
+                    &ServerMsg::Error {
+                        error: ErrorBody::new("bad_request", "fragmented frames are not read"),
+                    },
+                );
+            }
+            Ok(ws::Message::Close(_)) => ctx.stop(),
+            Err(ProtocolError::Overflow) => Self::close(ctx, 1009, "frames are limited to 64 KiB"),
+            Err(e) => Self::close(ctx, 1002, &e.to_string()),
+        }
+    }
+}
+
+impl Handler<ToSession> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToSession, ctx: &mut Self::Context) {
+        match msg {
+            ToSession::Subscribed {
+                request, result, ..
+            } => {
+                let result = result.map(|reply| serde_json::to_value(reply).expect("plain JSON"));
+                self.reply(ctx, request, result);
+            }
+            ToSession::Event(event) => {
+                if self.topics.contains(&event.topic) {
+                    self.send_encoded(ctx, event.encoded(self.codec));
+                }
+            }
+            ToSession::Batch(events) => {
+                for event in events.iter().filter(|e| self.topics.contains(&e.topic)) {
+                    self.send_encoded(ctx, event.encoded(self.codec));
+                }
+            }
+            ToSession::Close { code, reason } => Self::close(ctx, code, reason),
+        }
+    }
+}
+
+impl Session {
+    fn send_encoded(&self, ctx: &mut WebsocketContext<Self>, bytes: bytes::Bytes) {
+        match self.codec {
+            Codec::MsgPack => ctx.binary(bytes),
+            Codec::Json => match ByteString::try_from(bytes) {
+                Ok(text) => ctx.text(text),
+                Err(_) => tracing::error!("an event encoded to invalid UTF-8"),
+            },
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Building and running one node. `Application::build` creates the database if missing,
+//! migrates, starts the registry and the bridge, binds (port 0 picks a free port, read
+//! back with [`Application::port`]) and returns; `main` and the tests are its two callers.
+//!
+//! # Shutdown
+//! One place decides it: [`Application::run_until_stopped`] waits for SIGTERM or Ctrl-C,
+//! then asks the registry to close every session with 1012 (so clients reconnect,
+//! possibly to another node), gives the close frames a moment to leave, and stops the
+//! HTTP server gracefully (in-flight requests finish, for up to 5 s).
+
+use std::net::TcpListener;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr, Arbiter};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use gonghui_actors::auth::Auth;
+use gonghui_actors::hub::bridge;
+use gonghui_actors::hub::messages::Shutdown;
+use gonghui_actors::hub::registry::Registry;
+use gonghui_actors::store::{self, Store};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+use crate::config::Config;
+use crate::extract::{json_config, path_config, query_config};
+use crate::openapi::ApiDoc;
+use crate::routes;
+use crate::state::AppState;
+
+/// The largest JSON body accepted.
+const MAX_JSON: usize = 64 * 1024;
+
+/// A node, bound and serving.
+pub struct Application {
+    port: u16,
+    server: Server,
+    registry: Addr<Registry>,
+}
+
+impl Application {
+    /// Prepares the database and starts serving on `config.listen`.
+    ///
+    /// # Errors
+    /// When the database is unreachable, a migration fails or the address cannot be bound.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        store::create_database_if_missing(&config.database_url).await?;
+        store::migrate(&config.database_url).await?;
+        let store = Store::connect(&config.database_url, config.db_pool, config.secrets.clone())?;
+        let auth = Auth::new(store.clone(), config.sms.clone(), config.auth.clone());
+        let arbiters = (0..config.workers.max(1))
+            .map(|_| Arbiter::new().handle())
+            .collect();
+        let registry = Registry::new(store.clone(), config.hub.clone(), arbiters).start();
+        let bridge_listening = Arc::new(AtomicBool::new(false));
+        actix::spawn(bridge::run(
+            config.database_url.clone(),
+            registry.clone(),
+            bridge_listening.clone(),
+        ));
+        actix::spawn(prune(store.clone(), config.event_retention));
+
+        let state = web::Data::new(AppState {
+            store,
+            auth,
+            registry: registry.clone(),
+            bridge_listening,
+            ws: config.ws.clone(),
+        });
+        let listener = TcpListener::bind(&config.listen)
+            .with_context(|| format!("binding {}", config.listen))?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || app(state.clone()))
+            .listen(listener)?
+            .workers(config.workers.max(1))
+            .disable_signals()
+            .shutdown_timeout(5)
+            .run();
+        tracing::info!(port, "serving");
+        Ok(Application {
+            port,
+            server,
+            registry,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that stops the server, for tests that take a node down.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then shuts down as the module doc describes.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let registry = self.registry.clone();
+        actix::spawn(async move {
+            wait_for_signal().await;
+            let sessions = registry.send(Shutdown).await.unwrap_or(0);
+            tracing::info!(sessions, "shutting down: closing sessions with 1012");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+
+    /// Closes every session with 1012 and stops, as on SIGTERM.
+    pub async fn shut_down(self) {
+        let _ = self.registry.send(Shutdown).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.server.handle().stop(true).await;
+    }
+}
+
+/// The routes of one worker.
+fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .app_data(state)
+        .app_data(json_config(MAX_JSON))
+        .app_data(path_config())
+        .app_data(query_config())
+        .route("/api/v1/openapi.json", web::get().to(crate::openapi::serve))
+        .service(
+            utoipa_actix_web::scope("/api/v1")
+                .wrap(from_fn(crate::idempotency::middleware))
+                .configure(routes::api),
+        )
+        .split_for_parts();
+    let api = web::Data::new(api);
+    app.app_data(api)
+        .route("/ws", web::get().to(routes::ws::ws))
+        .route("/healthz", web::get().to(routes::health::healthz))
+        .route("/readyz", web::get().to(routes::health::readyz))
+        .default_service(web::to(|| async {
+            HttpResponse::NotFound().json(gonghui_protocol::dto::ErrorResponse {
+                error: gonghui_protocol::ErrorBody::new("not_found", "no such route"),
+            })
+        }))
+}
+
+/// Deletes events past retention and stale idempotency keys, once a minute.
+async fn prune(store: Store, retention: Duration) {
+    let every = retention
+        .min(Duration::from_secs(60))
+        .max(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match store.prune_events(retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "pruned events past retention"),
+            Err(e) => tracing::warn!(error = %e, "pruning events failed"),
+        }
+        if let Err(e) = store.prune_idempotency_keys().await {
+            tracing::warn!(error = %e, "pruning idempotency keys failed");
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
