@@ -93,9 +93,12 @@ impl Application {
         self.port
     }
 
-    /// A handle that stops the server, for tests that take a node down.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// What stops this node the way SIGTERM does, for tests that take a node down.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            handle: self.server.handle(),
+            registry: self.registry.clone(),
+        }
     }
 
     /// Serves until SIGTERM or Ctrl-C, then shuts down as the module doc describes.
@@ -103,23 +106,34 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let handle = self.server.handle();
-        let registry = self.registry.clone();
+        let stopper = self.stopper();
         actix::spawn(async move {
             wait_for_signal().await;
-            let sessions = registry.send(Shutdown).await.unwrap_or(0);
-            tracing::info!(sessions, "shutting down: closing sessions with 1012");
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            handle.stop(true).await;
+            stopper.stop().await;
         });
         self.server.await
     }
 
-    /// Closes every session with 1012 and stops, as on SIGTERM.
-    pub async fn shut_down(self) {
-        let _ = self.registry.send(Shutdown).await;
+    /// Serves until stopped by a [`Stopper`]; for tests, which send no signals.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Stops a node: sessions closed with 1012, then a graceful HTTP stop.
+#[derive(Clone)]
+pub struct Stopper {
+    handle: ServerHandle,
+    registry: Addr<Registry>,
+}
+
+impl Stopper {
+    /// Runs the shutdown sequence of the module doc.
+    pub async fn stop(&self) {
+        let sessions = self.registry.send(Shutdown).await.unwrap_or(0);
+        tracing::info!(sessions, "shutting down: closing sessions with 1012");
         tokio::time::sleep(Duration::from_millis(300)).await;
-        self.server.handle().stop(true).await;
+        self.handle.stop(true).await;
     }
 }
 

@@ -70,10 +70,6 @@ impl Registry {
 
 impl Actor for Registry {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(usize::MAX);
-    }
 }
 
 impl Handler<Subscribe> for Registry {

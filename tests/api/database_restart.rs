@@ -1,0 +1,213 @@
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use gonghui_protocol::{ClientKind, Codec};
+use serde_json::Value;
+
+use crate::helpers::Cluster;
+
+/// A Postgres server of this test's own, on a random port, made with the installed
+/// server's `initdb` and `pg_ctl` (run as the `postgres` user when the test runs as root).
+struct ThrowawayPostgres {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl ThrowawayPostgres {
+    fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("a PostgreSQL server is installed")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .find(|p| p.join("initdb").exists())
+            .expect("initdb is installed");
+        let dir =
+            std::env::temp_dir().join(format!("gonghui-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pg = ThrowawayPostgres { bin, dir, port };
+        if is_root() {
+            assert!(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&pg.dir)
+                .status()
+                .unwrap()
+                .success());
+        }
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                pg.data(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+        );
+        pg.up();
+        pg
+    }
+
+    fn data(&self) -> &str {
+        self.dir.to_str().unwrap()
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let program = self.bin.join(tool);
+        let status = if is_root() {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&program)
+                .args(args)
+                .output()
+        } else {
+            Command::new(&program).args(args).output()
+        }
+        .unwrap();
+        assert!(
+            status.status.success(),
+            "{tool} failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+
+    fn up(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.data()
+        );
+        let log = format!("{}/log", self.data());
+        self.run(
+            "pg_ctl",
+            &["-D", self.data(), "-o", &options, "-l", &log, "-w", "start"],
+        );
+    }
+
+    fn down(&self) {
+        self.run("pg_ctl", &["-D", self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    fn base(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for ThrowawayPostgres {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", self.data(), "-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}
+
+#[actix_rt::test]
+async fn after_a_database_restart_events_flow_again_and_a_resuming_client_misses_nothing() {
+    let pg = ThrowawayPostgres::start();
+    let cluster = Cluster::start_with(2, &pg.base(), |_| {}).await;
+    let admin = cluster.root_admin_token().await;
+    let union = cluster.root_union;
+    let queue = format!("union:{union}:admin");
+    let (member, _) = cluster.verified_user(1, "13877770000", "app", 77).await;
+    let (late, _) = cluster.verified_user(1, "13877770001", "app", 78).await;
+
+    let mut watching = cluster.ws(0, Codec::Json).await;
+    watching.hello(&admin, ClientKind::Console).await;
+    let start = watching.subscribe(&queue, None).await.unwrap().seq;
+    let mut away = cluster.ws(1, Codec::MsgPack).await;
+    away.hello(&admin, ClientKind::Console).await;
+    away.subscribe(&queue, None).await.unwrap();
+    cluster.apply(1, &member, union, "before").await;
+    assert_eq!(watching.next_event().await.seq, start + 1);
+    assert_eq!(away.next_event().await.seq, start + 1);
+    drop(away);
+
+    pg.down();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let down: Value = cluster
+        .http
+        .get(format!("{}/readyz", cluster.nodes[0].http))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(down["database"], false);
+    pg.up();
+
+    // The first writes after the restart may meet a stale pooled connection: retry as a client would.
+    let mut application = None;
+    for _ in 0..50 {
+        let r = cluster
+            .post(
+                1,
+                &late,
+                &format!("/unions/{union}/applications"),
+                &serde_json::json!({"kind": "join"}),
+            )
+            .await;
+        if r.status() == 201 {
+            application = Some(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
+            break;
+        }
+        assert_eq!(
+            r.status(),
+            503,
+            "only unavailability is acceptable while reconnecting"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let application = application.expect("writes work again after the restart");
+    let e = watching.next_event().await;
+    assert_eq!(
+        (e.seq, e.data["application"]["id"].as_i64()),
+        (start + 2, Some(application)),
+        "live events flow again"
+    );
+
+    let mut back = cluster.ws(1, Codec::MsgPack).await;
+    back.hello(&admin, ClientKind::Console).await;
+    back.subscribe(&queue, Some(start + 1)).await.unwrap();
+    assert_eq!(
+        back.next_event().await.seq,
+        start + 2,
+        "the resuming client misses nothing"
+    );
+    for node in &cluster.nodes {
+        let mut ready = 0;
+        for _ in 0..50 {
+            ready = cluster
+                .http
+                .get(format!("{}/readyz", node.http))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            if ready == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(ready, 200, "the bridge listens again");
+    }
+}

@@ -1,0 +1,535 @@
+//! Spawns real nodes on random ports against a fresh database, and speaks to them over
+//! real HTTP and real WebSockets. SMS codes are caught by a fake webhook on loopback.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use futures_util::{SinkExt, StreamExt};
+use gonghui::config::{Config, Settings};
+use gonghui::startup::{Application, Stopper};
+use gonghui_protocol::dto::{HelloReply, SubscribeReply};
+use gonghui_protocol::{
+    decode, encode, ClientKind, ClientMsg, Codec, ErrorBody, EventFrame, RequestId, ServerMsg,
+    WireFrame,
+};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The Postgres server tests create their databases on.
+pub fn pg_base() -> String {
+    std::env::var("TEST_DATABASE_BASE")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A fresh database URL on `base`.
+pub fn fresh_database(base: &str) -> String {
+    format!("{base}/gonghui_test_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Codes the fake SMS webhook received, by phone.
+#[derive(Clone, Default)]
+pub struct SmsInbox(Arc<Mutex<HashMap<String, String>>>);
+
+impl SmsInbox {
+    pub fn code_for(&self, phone: &str) -> String {
+        self.0
+            .lock()
+            .unwrap()
+            .get(phone)
+            .cloned()
+            .expect("an SMS code was sent")
+    }
+}
+
+/// Starts the fake SMS webhook; returns its URL.
+pub fn spawn_sms_webhook(inbox: SmsInbox) -> String {
+    let server = HttpServer::new(move || {
+        let inbox = inbox.clone();
+        App::new().route(
+            "/sms",
+            web::post().to(move |body: web::Json<Value>| {
+                let inbox = inbox.clone();
+                async move {
+                    let phone = body["phone"].as_str().unwrap_or_default().to_owned();
+                    let code = body["code"].as_str().unwrap_or_default().to_owned();
+                    inbox.0.lock().unwrap().insert(phone, code);
+                    HttpResponse::Ok().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    actix_rt::spawn(server.run());
+    format!("http://127.0.0.1:{port}/sms")
+}
+
+/// One running node.
+pub struct Node {
+    pub http: String,
+    pub ws: String,
+    pub stopper: Stopper,
+}
+
+/// Nodes sharing one database.
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    pub sms: SmsInbox,
+    pub http: reqwest::Client,
+    pub db: tokio_postgres::Client,
+    pub root_union: i64,
+    pub root_admin: i64,
+}
+
+/// Settings every test node uses; a test may change them before spawning.
+pub fn test_settings(database_url: &str, sms_webhook: &str) -> Settings {
+    Settings {
+        database_url: Some(database_url.to_owned()),
+        sms: Some("http".into()),
+        sms_webhook: Some(sms_webhook.to_owned()),
+        db_pool: Some(8),
+        workers: Some(2),
+        log: None,
+        ..Settings::default()
+    }
+}
+
+/// Starts one node with `settings` on a random port.
+pub async fn spawn_node(settings: &Settings) -> Node {
+    let config =
+        Config::resolve(settings.clone(), "127.0.0.1:0".into()).expect("test settings resolve");
+    let app = Application::build(config).await.expect("the node starts");
+    let port = app.port();
+    let stopper = app.stopper();
+    actix_rt::spawn(app.run());
+    Node {
+        http: format!("http://127.0.0.1:{port}"),
+        ws: format!("ws://127.0.0.1:{port}/ws"),
+        stopper,
+    }
+}
+
+impl Cluster {
+    /// `n` nodes on a fresh database on the default server.
+    pub async fn start(n: usize) -> Cluster {
+        Self::start_with(n, &pg_base(), |_| {}).await
+    }
+
+    /// `n` nodes on a fresh database on `base`, with settings adjusted by `tweak`.
+    pub async fn start_with(n: usize, base: &str, tweak: impl Fn(&mut Settings)) -> Cluster {
+        init_logs();
+        let database_url = fresh_database(base);
+        let sms = SmsInbox::default();
+        let webhook = spawn_sms_webhook(sms.clone());
+        let mut settings = test_settings(&database_url, &webhook);
+        tweak(&mut settings);
+        let mut nodes = Vec::new();
+        for _ in 0..n {
+            nodes.push(spawn_node(&settings).await);
+        }
+        let (db, connection) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        actix_rt::spawn(connection);
+        let row = db
+            .query_one(
+                "WITH u AS (INSERT INTO unions (id, name, path) SELECT id, '广东省总工会', ARRAY[id]
+                            FROM (SELECT nextval('unions_id_seq') AS id) n RETURNING id),
+                      a AS (INSERT INTO users (phone) VALUES ('13900000000') RETURNING id)
+                 SELECT (SELECT id FROM u), (SELECT id FROM a)",
+                &[],
+            )
+            .await
+            .unwrap();
+        let (root_union, root_admin) = (row.get(0), row.get(1));
+        db.execute(
+            "INSERT INTO union_admins (union_id, user_id, permissions) VALUES ($1, $2, $3)",
+            &[&root_union, &root_admin, &all_permissions()],
+        )
+        .await
+        .unwrap();
+        Cluster {
+            nodes,
+            sms,
+            http: reqwest::Client::new(),
+            db,
+            root_union,
+            root_admin,
+        }
+    }
+
+    /// A child union of `parent`, made directly in the database (registration is another issue).
+    pub async fn child_union(&self, parent: i64, name: &str) -> i64 {
+        self.db
+            .query_one(
+                "INSERT INTO unions (id, parent_id, name, path)
+                 SELECT n.id, p.id, $2, p.path || n.id FROM unions p, (SELECT nextval('unions_id_seq') AS id) n
+                 WHERE p.id = $1 RETURNING id",
+                &[&parent, &name],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// Makes `user_id` an admin of `union_id` with `permissions`.
+    pub async fn appoint(&self, union_id: i64, user_id: i64, permissions: &[&str]) {
+        let permissions: Vec<String> = permissions.iter().map(|p| p.to_string()).collect();
+        self.db
+            .execute(
+                "INSERT INTO union_admins (union_id, user_id, permissions) VALUES ($1, $2, $3)",
+                &[&union_id, &user_id, &permissions],
+            )
+            .await
+            .unwrap();
+    }
+
+    pub fn url(&self, node: usize, path: &str) -> String {
+        format!("{}/api/v1{path}", self.nodes[node].http)
+    }
+
+    /// Logs in by SMS code (registering the phone) on `node`; returns (token, user id).
+    pub async fn login_sms(&self, node: usize, phone: &str, client: &str) -> (String, i64) {
+        let sent = self
+            .http
+            .post(self.url(node, "/auth/sms-codes"))
+            .json(&json!({ "phone": phone }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 202, "{}", sent.text().await.unwrap());
+        let code = self.sms.code_for(phone);
+        let body = json!({ "phone": phone, "sms_code": code, "client": client });
+        let answer: Value = self
+            .http
+            .post(self.url(node, "/auth/login"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            answer["token"].as_str().expect("a token").to_owned(),
+            answer["user"]["id"].as_i64().unwrap(),
+        )
+    }
+
+    /// Logs in with a password; returns the token.
+    pub async fn login_password(
+        &self,
+        node: usize,
+        phone: &str,
+        password: &str,
+        client: &str,
+    ) -> String {
+        let body = json!({ "phone": phone, "password": password, "client": client });
+        let answer = self
+            .http
+            .post(self.url(node, "/auth/login"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        answer.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A token for the root admin, on the console.
+    pub async fn root_admin_token(&self) -> String {
+        self.login_sms(0, "13900000000", "console").await.0
+    }
+
+    /// A new verified user; returns (token, user id).
+    pub async fn verified_user(
+        &self,
+        node: usize,
+        phone: &str,
+        client: &str,
+        n: u32,
+    ) -> (String, i64) {
+        let (token, id) = self.login_sms(node, phone, client).await;
+        let body = json!({ "name": format!("会员{n}"), "id_number": id_number(n) });
+        let r = self.post(node, &token, "/me/verification", &body).await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        (token, id)
+    }
+
+    pub async fn post(
+        &self,
+        node: usize,
+        token: &str,
+        path: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(node, path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, node: usize, token: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(node, path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Files a join application; returns its id.
+    pub async fn apply(&self, node: usize, token: &str, union_id: i64, note: &str) -> i64 {
+        let r = self
+            .post(
+                node,
+                token,
+                &format!("/unions/{union_id}/applications"),
+                &json!({ "kind": "join", "note": note }),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    }
+
+    pub async fn ws(&self, node: usize, codec: Codec) -> WsClient {
+        WsClient::connect(&self.nodes[node].ws, codec).await
+    }
+}
+
+pub fn all_permissions() -> Vec<String> {
+    [
+        "members.review",
+        "members.manage",
+        "members.pii",
+        "org.manage",
+        "admins.manage",
+        "activities.manage",
+        "news.publish",
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect()
+}
+
+/// A valid resident ID number, different for each `n`.
+pub fn id_number(n: u32) -> String {
+    let body = format!("44010119900307{:03}", n % 1000);
+    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .bytes()
+        .zip(weights)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+}
+
+fn init_logs() {
+    if std::env::var("TEST_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+type Stream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A real WebSocket client speaking the protocol crate's frames.
+pub struct WsClient {
+    pub stream: Stream,
+    pub codec: Codec,
+    next_id: i64,
+    events: VecDeque<EventFrame>,
+}
+
+/// How a socket ended.
+#[derive(Debug, PartialEq)]
+pub enum Ended {
+    Closed(u16),
+    Dropped,
+}
+
+impl WsClient {
+    pub async fn connect(url: &str, codec: Codec) -> WsClient {
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            codec.subprotocol().parse().unwrap(),
+        );
+        let (stream, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("the socket opens");
+        assert_eq!(
+            response.headers()["sec-websocket-protocol"],
+            codec.subprotocol()
+        );
+        Self::from_stream(stream, codec)
+    }
+
+    /// A client around a socket opened elsewhere.
+    pub fn from_stream(stream: Stream, codec: Codec) -> WsClient {
+        WsClient {
+            stream,
+            codec,
+            next_id: 0,
+            events: VecDeque::new(),
+        }
+    }
+
+    pub async fn send(&mut self, msg: &ClientMsg) {
+        let frame = match encode(self.codec, msg).unwrap() {
+            WireFrame::Binary(b) => Message::Binary(b.to_vec()),
+            WireFrame::Text(t) => Message::Text(t),
+        };
+        self.stream.send(frame).await.unwrap();
+    }
+
+    /// The next server message, skipping control frames; panics on close or timeout.
+    pub async fn recv(&mut self) -> ServerMsg {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("a frame in time")
+                .expect("the socket is open")
+                .unwrap();
+            match frame {
+                Message::Binary(b) => return decode(self.codec, &b).unwrap(),
+                Message::Text(t) => return decode(self.codec, t.as_bytes()).unwrap(),
+                Message::Close(c) => panic!("closed unexpectedly: {c:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    fn id(&mut self) -> RequestId {
+        self.next_id += 1;
+        RequestId::Int(self.next_id)
+    }
+
+    /// Sends a request and waits for its reply, keeping events that arrive meanwhile.
+    pub async fn request(
+        &mut self,
+        make: impl FnOnce(RequestId) -> ClientMsg,
+    ) -> Result<Value, ErrorBody> {
+        let id = self.id();
+        self.send(&make(id.clone())).await;
+        loop {
+            match self.recv().await {
+                ServerMsg::Reply {
+                    id: got,
+                    ok,
+                    data,
+                    error,
+                } if got == id => {
+                    return if ok {
+                        Ok(data.unwrap_or(Value::Null))
+                    } else {
+                        Err(error.unwrap())
+                    };
+                }
+                ServerMsg::Event(e) => self.events.push_back(e),
+                other => panic!("unexpected while waiting for a reply: {other:?}"),
+            }
+        }
+    }
+
+    pub async fn hello(&mut self, token: &str, client: ClientKind) -> HelloReply {
+        let token = token.to_owned();
+        let data = self
+            .request(|id| ClientMsg::Hello { id, token, client })
+            .await
+            .expect("hello succeeds");
+        serde_json::from_value(data).unwrap()
+    }
+
+    pub async fn subscribe(
+        &mut self,
+        topic: &str,
+        since: Option<u64>,
+    ) -> Result<SubscribeReply, ErrorBody> {
+        let topic = topic.to_owned();
+        self.request(|id| ClientMsg::Subscribe { id, topic, since })
+            .await
+            .map(|d| serde_json::from_value(d).unwrap())
+    }
+
+    pub async fn next_event(&mut self) -> EventFrame {
+        if let Some(e) = self.events.pop_front() {
+            return e;
+        }
+        match self.recv().await {
+            ServerMsg::Event(e) => e,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    /// The next event of `kind` on `topic`, skipping others.
+    pub async fn event_of(&mut self, topic: &str, kind: &str) -> EventFrame {
+        loop {
+            let e = self.next_event().await;
+            if e.topic == topic && e.kind == kind {
+                return e;
+            }
+        }
+    }
+
+    /// Asserts that no event arrives within `within`.
+    pub async fn assert_quiet(&mut self, within: Duration) {
+        assert!(
+            self.events.is_empty(),
+            "unexpected buffered events: {:?}",
+            self.events
+        );
+        if let Ok(Some(Ok(frame))) = tokio::time::timeout(within, self.stream.next()).await {
+            assert!(
+                !matches!(frame, Message::Binary(_) | Message::Text(_)),
+                "unexpected frame {frame:?}"
+            );
+        }
+    }
+
+    /// Reads until the socket ends; returns how, and the events read on the way.
+    pub async fn until_closed(&mut self) -> (Ended, Vec<EventFrame>) {
+        let mut events: Vec<EventFrame> = self.events.drain(..).collect();
+        loop {
+            match tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("the socket ends in time")
+            {
+                Some(Ok(Message::Close(frame))) => {
+                    return (
+                        Ended::Closed(frame.map_or(1005, |f| u16::from(f.code))),
+                        events,
+                    );
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    if let ServerMsg::Event(e) = decode(self.codec, &b).unwrap() {
+                        events.push(e)
+                    }
+                }
+                Some(Ok(Message::Text(t))) => {
+                    if let ServerMsg::Event(e) = decode(self.codec, t.as_bytes()).unwrap() {
+                        events.push(e)
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return (Ended::Dropped, events),
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+use gonghui_protocol::{ClientKind, Codec};
+use serde_json::Value;
+
+use crate::helpers::Cluster;
+
+#[actix_rt::test]
+async fn an_application_on_one_node_reaches_admins_and_every_device_of_the_member_on_another() {
+    let cluster = Cluster::start(2).await;
+    let union = cluster.root_union;
+
+    // The admin watches the approval queue on the console, connected to node A.
+    let admin_token = cluster.root_admin_token().await;
+    let mut console = cluster.ws(0, Codec::Json).await;
+    let hello = console.hello(&admin_token, ClientKind::Console).await;
+    assert!(
+        hello.topics.contains(&format!("union:{union}:admin")),
+        "{:?}",
+        hello.topics
+    );
+    let queue = console
+        .subscribe(&format!("union:{union}:admin"), None)
+        .await
+        .unwrap();
+    assert_eq!(queue.snapshot.unwrap()["pending"], serde_json::json!([]));
+
+    // The member is verified and signed in on the app (node A) and the mini-program (node B).
+    let (app_token, member) = cluster.verified_user(1, "13812345678", "app", 1).await;
+    let put = cluster
+        .http
+        .put(cluster.url(1, "/me/password"))
+        .bearer_auth(&app_token)
+        .json(&serde_json::json!({"password": "s3cret-pass"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 204);
+    let mini_token = cluster
+        .login_password(1, "13812345678", "s3cret-pass", "miniprogram")
+        .await;
+    let mut app = cluster.ws(0, Codec::MsgPack).await;
+    app.hello(&app_token, ClientKind::App).await;
+    let mut mini = cluster.ws(1, Codec::Json).await;
+    mini.hello(&mini_token, ClientKind::Miniprogram).await;
+    let topic = format!("member:{member}");
+    let app_sub = app.subscribe(&topic, None).await.unwrap();
+    let mini_sub = mini.subscribe(&topic, None).await.unwrap();
+    assert_eq!(app_sub.seq, mini_sub.seq);
+    let masked = format!("4401**********{}", &crate::helpers::id_number(1)[14..]);
+    assert_eq!(
+        app_sub.snapshot.as_ref().unwrap()["user"]["id_number_masked"],
+        masked.as_str()
+    );
+
+    // The application goes to node B; the admin on node A sees it.
+    let application = cluster.apply(1, &mini_token, union, "请批准").await;
+    let created = console
+        .event_of(&format!("union:{union}:admin"), "application.created")
+        .await;
+    assert_eq!(created.seq, queue.seq + 1);
+    assert_eq!(created.data["application"]["id"], application);
+    assert_eq!(
+        created.data["application"]["applicant"]["phone_masked"],
+        "138****5678"
+    );
+    for device in [&mut app, &mut mini] {
+        let e = device.event_of(&topic, "application.created").await;
+        assert_eq!(e.seq, app_sub.seq + 1);
+    }
+    let listed: Value = cluster
+        .get(
+            0,
+            &admin_token,
+            &format!("/unions/{union}/applications?status=pending"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["id"], application);
+
+    // The admin approves on node A; both devices see it, in order, with the membership.
+    let approved = cluster
+        .post(
+            0,
+            &admin_token,
+            &format!("/applications/{application}/approve"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(approved.status(), 200);
+    for device in [&mut app, &mut mini] {
+        let decided = device.next_event().await;
+        assert_eq!(
+            (decided.kind.as_str(), decided.seq),
+            ("application.approved", app_sub.seq + 2)
+        );
+        let joined = device.next_event().await;
+        assert_eq!(
+            (joined.kind.as_str(), joined.seq),
+            ("membership.created", app_sub.seq + 3)
+        );
+        assert_eq!(joined.data["membership"]["union_id"], union);
+    }
+    let decided = console
+        .event_of(&format!("union:{union}:admin"), "application.approved")
+        .await;
+    assert_eq!(
+        decided.data["application"]["decided_by"],
+        cluster.root_admin
+    );
+
+    let me: Value = cluster
+        .get(1, &mini_token, "/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["memberships"][0]["union_id"], union);
+    assert_eq!(me["memberships"][0]["status"], "active");
+    assert_eq!(me["user"]["verified"], true);
+    let audit: i64 = cluster
+        .db
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE action = 'application.approve'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audit, 1);
+}
+
+#[actix_rt::test]
+async fn logout_closes_that_tokens_sockets_on_every_node_with_4001() {
+    let cluster = Cluster::start(2).await;
+    let (token, member) = cluster.login_sms(0, "13700000001", "app").await;
+    let mut on_a = cluster.ws(0, Codec::Json).await;
+    on_a.hello(&token, ClientKind::App).await;
+    let mut on_b = cluster.ws(1, Codec::MsgPack).await;
+    on_b.hello(&token, ClientKind::App).await;
+    on_b.subscribe(&format!("member:{member}"), None)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        cluster
+            .post(1, &token, "/auth/logout", &serde_json::json!({}))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        on_a.until_closed().await.0,
+        crate::helpers::Ended::Closed(4001)
+    );
+    assert_eq!(
+        on_b.until_closed().await.0,
+        crate::helpers::Ended::Closed(4001)
+    );
+    assert_eq!(cluster.get(0, &token, "/me").await.status(), 401);
+}
+
+#[actix_rt::test]
+async fn a_node_shutting_down_closes_its_sessions_with_1012() {
+    let cluster = Cluster::start(1).await;
+    let (token, _) = cluster.login_sms(0, "13700000002", "app").await;
+    let mut socket = cluster.ws(0, Codec::Json).await;
+    socket.hello(&token, ClientKind::App).await;
+    cluster.nodes[0].stopper.stop().await;
+    assert_eq!(
+        socket.until_closed().await.0,
+        crate::helpers::Ended::Closed(1012)
+    );
+}
+
+#[actix_rt::test]
+async fn an_idempotency_key_replays_the_first_answer_and_changes_nothing_again() {
+    let cluster = Cluster::start(1).await;
+    let (token, user) = cluster.verified_user(0, "13700000003", "app", 3).await;
+    let send = |key: &'static str| {
+        cluster
+            .http
+            .post(cluster.url(0, &format!("/unions/{}/applications", cluster.root_union)))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", key)
+            .json(&serde_json::json!({"kind": "join"}))
+            .send()
+    };
+    let first = send("k-1").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = send("k-1").await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    assert_eq!(
+        send("k-2").await.unwrap().status(),
+        409,
+        "a new key runs the call again and meets the pending one"
+    );
+    let reused = cluster
+        .http
+        .get(cluster.url(0, "/me"))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "k-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reused.status(), 200, "reads ignore the header");
+    let count: i64 = cluster
+        .db
+        .query_one(
+            "SELECT count(*) FROM applications WHERE user_id = $1",
+            &[&user],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 1);
+}

@@ -1,0 +1,9 @@
+mod helpers;
+
+mod authorization;
+mod bad_input;
+mod database_restart;
+mod join_flow;
+mod races;
+mod resume;
+mod slow_reader;

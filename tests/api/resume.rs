@@ -1,0 +1,179 @@
+use std::time::Duration;
+
+use gonghui_protocol::{ClientKind, Codec};
+use serde_json::json;
+
+use crate::helpers::Cluster;
+
+#[actix_rt::test]
+async fn a_client_resuming_on_the_other_node_gets_exactly_the_missed_events_in_order() {
+    let cluster = Cluster::start(2).await;
+    let admin = cluster.root_admin_token().await;
+    let (token, member) = cluster.verified_user(0, "13811110000", "app", 11).await;
+    let topic = format!("member:{member}");
+
+    let mut socket = cluster.ws(0, Codec::MsgPack).await;
+    socket.hello(&token, ClientKind::App).await;
+    let first = socket.subscribe(&topic, None).await.unwrap();
+    let application = cluster.apply(0, &token, cluster.root_union, "one").await;
+    let seen = socket.event_of(&topic, "application.created").await;
+    assert_eq!(seen.seq, first.seq + 1);
+    drop(socket);
+
+    // While it is away: a rejection, a new application, an approval (5 events on its topic).
+    let reject = cluster
+        .post(
+            1,
+            &admin,
+            &format!("/applications/{application}/reject"),
+            &json!({"reason": "资料不全"}),
+        )
+        .await;
+    assert_eq!(reject.status(), 200);
+    let second = cluster.apply(1, &token, cluster.root_union, "two").await;
+    assert_eq!(
+        cluster
+            .post(
+                0,
+                &admin,
+                &format!("/applications/{second}/approve"),
+                &json!({})
+            )
+            .await
+            .status(),
+        200
+    );
+
+    let mut back = cluster.ws(1, Codec::Json).await;
+    back.hello(&token, ClientKind::App).await;
+    let resumed = back.subscribe(&topic, Some(seen.seq)).await.unwrap();
+    assert!(!resumed.reset);
+    assert!(resumed.snapshot.is_none());
+    let mut kinds = Vec::new();
+    for expected in seen.seq + 1..=seen.seq + 4 {
+        let e = back.next_event().await;
+        assert_eq!(e.seq, expected, "in order, none missing");
+        kinds.push(e.kind);
+    }
+    assert_eq!(
+        kinds,
+        [
+            "application.rejected",
+            "application.created",
+            "application.approved",
+            "membership.created"
+        ]
+    );
+    back.assert_quiet(Duration::from_millis(300)).await;
+
+    // And live events follow on the same subscription, with the next seq.
+    let verify = cluster
+        .post(
+            0,
+            &token,
+            "/me/verification",
+            &json!({"name": "会员11", "id_number": crate::helpers::id_number(11)}),
+        )
+        .await;
+    assert_eq!(verify.status(), 200, "the same number again is accepted");
+    let again = cluster
+        .post(
+            0,
+            &token,
+            &format!("/unions/{}/applications", cluster.root_union),
+            &json!({"kind": "join"}),
+        )
+        .await;
+    assert_eq!(again.status(), 409, "already a member");
+    back.assert_quiet(Duration::from_millis(300)).await;
+}
+
+#[actix_rt::test]
+async fn events_committed_while_subscribing_are_neither_lost_nor_doubled() {
+    let cluster = Cluster::start(2).await;
+    let admin = cluster.root_admin_token().await;
+    let union = cluster.root_union;
+    let topic = format!("union:{union}:admin");
+    let mut writers = Vec::new();
+    for n in 0..12u32 {
+        writers.push(
+            cluster
+                .verified_user(n as usize % 2, &format!("1360000{n:04}"), "app", 100 + n)
+                .await
+                .0,
+        );
+    }
+    // Applications keep arriving on both nodes while clients subscribe at random moments.
+    let applying = async {
+        for (n, token) in writers.iter().enumerate() {
+            cluster.apply(n % 2, token, union, "burst").await;
+        }
+    };
+    let subscribing = async {
+        let mut clients = Vec::new();
+        for n in 0..6 {
+            let mut c = cluster.ws(n % 2, Codec::Json).await;
+            c.hello(&admin, ClientKind::Console).await;
+            let reply = c.subscribe(&topic, None).await.unwrap();
+            clients.push((c, reply));
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+        clients
+    };
+    let ((), clients) = tokio::join!(applying, subscribing);
+    for (mut client, reply) in clients {
+        let pending = reply.snapshot.unwrap()["pending"].as_array().unwrap().len() as u64;
+        assert_eq!(
+            pending, reply.seq,
+            "the snapshot reflects exactly the events up to its seq"
+        );
+        for expected in reply.seq + 1..=12 {
+            assert_eq!(client.next_event().await.seq, expected);
+        }
+        client.assert_quiet(Duration::from_millis(200)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_since_older_than_the_retained_log_gets_reset_and_a_fresh_snapshot() {
+    let cluster = Cluster::start_with(1, &crate::helpers::pg_base(), |s| {
+        s.event_retention_secs = Some(1)
+    })
+    .await;
+    let (token, member) = cluster.verified_user(0, "13822220000", "app", 22).await;
+    cluster.apply(0, &token, cluster.root_union, "old").await;
+    let topic = format!("member:{member}");
+    let head: i64 = cluster
+        .db
+        .query_one("SELECT head FROM topics WHERE topic = $1", &[&topic])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(head, 2);
+    // Wait until the pruner has removed them.
+    let mut left = 1;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        left = cluster
+            .db
+            .query_one("SELECT count(*) FROM events WHERE topic = $1", &[&topic])
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        if left == 0 {
+            break;
+        }
+    }
+    assert_eq!(left, 0, "events past retention are pruned");
+
+    let mut socket = cluster.ws(0, Codec::Json).await;
+    socket.hello(&token, ClientKind::App).await;
+    let reply = socket.subscribe(&topic, Some(0)).await.unwrap();
+    assert!(reply.reset);
+    assert_eq!(reply.seq, 2);
+    let snapshot = reply.snapshot.unwrap();
+    assert_eq!(snapshot["applications"].as_array().unwrap().len(), 1);
+    assert_eq!(snapshot["user"]["verified"], true);
+    let current = socket.subscribe(&topic, Some(2)).await.unwrap();
+    assert!(!current.reset, "resuming at the head needs no log");
+}

@@ -1,0 +1,76 @@
+use gonghui_protocol::{ClientKind, Codec};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::helpers::{Cluster, Ended, WsClient};
+
+/// A client whose socket barely buffers, so that not reading backs up to the server at once.
+async fn slow_client(url: &str) -> WsClient {
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/ws")
+        .parse()
+        .unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "gonghui.v1.json".parse().unwrap());
+    let (stream, _) =
+        tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+    WsClient::from_stream(stream, Codec::Json)
+}
+
+#[actix_rt::test]
+async fn a_slow_reader_is_closed_with_4008_while_the_others_keep_receiving() {
+    let cluster =
+        Cluster::start_with(1, &crate::helpers::pg_base(), |s| s.session_queue = Some(4)).await;
+    let admin = cluster.root_admin_token().await;
+    let topic = format!("union:{}:admin", cluster.root_union);
+    let mut fast = cluster.ws(0, Codec::MsgPack).await;
+    fast.hello(&admin, ClientKind::Console).await;
+    let start = fast.subscribe(&topic, None).await.unwrap().seq;
+    let mut slow = slow_client(&cluster.nodes[0].ws).await;
+    slow.hello(&admin, ClientKind::Console).await;
+    slow.subscribe(&topic, None).await.unwrap();
+
+    // The slow client stops reading; 150 apply/reject rounds make 300 events of ~2 KB each.
+    let (member, _) = cluster.verified_user(0, "13866660000", "app", 66).await;
+    let note = "请".repeat(500);
+    let rounds = 150;
+    for _ in 0..rounds {
+        let id = cluster.apply(0, &member, cluster.root_union, &note).await;
+        let r = cluster
+            .post(
+                0,
+                &admin,
+                &format!("/applications/{id}/reject"),
+                &json!({"reason": "again"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    for expected in start + 1..=start + 2 * rounds {
+        assert_eq!(
+            fast.next_event().await.seq,
+            expected,
+            "the fast reader gets every event"
+        );
+    }
+
+    let (ended, got) = slow.until_closed().await;
+    assert_eq!(ended, Ended::Closed(4008));
+    assert!(
+        (got.len() as u64) < 2 * rounds,
+        "the slow reader was cut off ({} events)",
+        got.len()
+    );
+    assert!(
+        got.windows(2).all(|w| w[1].seq == w[0].seq + 1),
+        "what it did get was in order"
+    );
+}
