@@ -53,6 +53,9 @@ pub struct Settings {
     /// The longest gap a resume replays before answering reset [default: 10000]
     #[arg(long, env = "GONGHUI_MAX_REPLAY", global = true)]
     pub max_replay: Option<u64>,
+    /// Kernel send buffer per connection in bytes; bounds what a stalled client pins in the kernel [default: the kernel's autotuning]
+    #[arg(long, env = "GONGHUI_SOCKET_SEND_BUFFER", global = true)]
+    pub socket_send_buffer: Option<usize>,
     /// Log filter, as RUST_LOG [default: info]
     #[arg(long, env = "GONGHUI_LOG", global = true)]
     pub log: Option<String>,
@@ -73,6 +76,7 @@ impl Settings {
             hello_timeout_secs: self.hello_timeout_secs.or(file.hello_timeout_secs),
             event_retention_secs: self.event_retention_secs.or(file.event_retention_secs),
             max_replay: self.max_replay.or(file.max_replay),
+            socket_send_buffer: self.socket_send_buffer.or(file.socket_send_buffer),
             log: self.log.or(file.log),
         }
     }
@@ -111,6 +115,8 @@ pub struct Config {
     pub ws: WsSettings,
     /// How long events are kept.
     pub event_retention: Duration,
+    /// SO_SNDBUF for accepted connections, if set.
+    pub socket_send_buffer: Option<usize>,
 }
 
 impl Config {
@@ -169,6 +175,7 @@ impl Config {
             },
             hub,
             event_retention: Duration::from_secs(s.event_retention_secs.unwrap_or(7 * 24 * 3600)),
+            socket_send_buffer: s.socket_send_buffer,
         })
     }
 }

@@ -74,7 +74,18 @@ impl Application {
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
+        let send_buffer = config.socket_send_buffer;
         let server = HttpServer::new(move || app(state.clone()))
+            .on_connect(move |connection, _| {
+                if let (Some(size), Some(socket)) = (
+                    send_buffer,
+                    connection.downcast_ref::<actix_web::rt::net::TcpStream>(),
+                ) {
+                    if let Err(e) = socket2::SockRef::from(socket).set_send_buffer_size(size) {
+                        tracing::warn!(error = %e, "setting SO_SNDBUF failed");
+                    }
+                }
+            })
             .listen(listener)?
             .workers(config.workers.max(1))
             .disable_signals()

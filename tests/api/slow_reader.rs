@@ -27,8 +27,11 @@ async fn slow_client(url: &str) -> WsClient {
 
 #[actix_rt::test]
 async fn a_slow_reader_is_closed_with_4008_while_the_others_keep_receiving() {
-    let cluster =
-        Cluster::start_with(1, &crate::helpers::pg_base(), |s| s.session_queue = Some(4)).await;
+    let cluster = Cluster::start_with(1, &crate::helpers::pg_base(), |s| {
+        s.session_queue = Some(8);
+        s.socket_send_buffer = Some(16 * 1024);
+    })
+    .await;
     let admin = cluster.root_admin_token().await;
     let topic = format!("union:{}:admin", cluster.root_union);
     let mut fast = cluster.ws(0, Codec::MsgPack).await;
@@ -38,29 +41,34 @@ async fn a_slow_reader_is_closed_with_4008_while_the_others_keep_receiving() {
     slow.hello(&admin, ClientKind::Console).await;
     slow.subscribe(&topic, None).await.unwrap();
 
-    // The slow client stops reading; 150 apply/reject rounds make 300 events of ~2 KB each.
+    // The slow client stops reading; 150 apply/reject rounds make 300 events of ~2 KB each,
+    // far more than its queue and a 16 KiB kernel send buffer hold. The fast one reads along.
     let (member, _) = cluster.verified_user(0, "13866660000", "app", 66).await;
     let note = "请".repeat(500);
     let rounds = 150;
-    for _ in 0..rounds {
-        let id = cluster.apply(0, &member, cluster.root_union, &note).await;
-        let r = cluster
-            .post(
-                0,
-                &admin,
-                &format!("/applications/{id}/reject"),
-                &json!({"reason": "again"}),
-            )
-            .await;
-        assert_eq!(r.status(), 200);
-    }
-    for expected in start + 1..=start + 2 * rounds {
-        assert_eq!(
-            fast.next_event().await.seq,
-            expected,
-            "the fast reader gets every event"
-        );
-    }
+    let writing = async {
+        for _ in 0..rounds {
+            let id = cluster.apply(0, &member, cluster.root_union, &note).await;
+            let reject = format!("/applications/{id}/reject");
+            assert_eq!(
+                cluster
+                    .post(0, &admin, &reject, &json!({"reason": "again"}))
+                    .await
+                    .status(),
+                200
+            );
+        }
+    };
+    let reading = async {
+        for expected in start + 1..=start + 2 * rounds {
+            assert_eq!(
+                fast.next_event().await.seq,
+                expected,
+                "the fast reader gets every event"
+            );
+        }
+    };
+    tokio::join!(writing, reading);
 
     let (ended, got) = slow.until_closed().await;
     assert_eq!(ended, Ended::Closed(4008));
