@@ -4,6 +4,7 @@ mod authorization;
 mod bad_input;
 mod database_restart;
 mod join_flow;
+mod openapi;
 mod races;
 mod resume;
 mod slow_reader;

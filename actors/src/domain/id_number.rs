@@ -53,7 +53,7 @@ impl IdNumber {
         &self.0
     }
 
-    /// `4401**********001X`: what everyone without `members.pii` sees.
+    /// `4401**********000X`: what everyone without `members.pii` sees.
     pub fn masked(&self) -> String {
         format!("{}**********{}", &self.0[..4], &self.0[14..])
     }
@@ -71,9 +71,9 @@ mod tests {
 
     #[test]
     fn a_valid_number_parses_and_masks() {
-        let id = IdNumber::parse("id_number", "44010119900307001x").unwrap();
-        assert_eq!(id.expose(), "44010119900307001X");
-        assert_eq!(id.masked(), "4401**********001X");
+        let id = IdNumber::parse("id_number", "44010119900307000x").unwrap();
+        assert_eq!(id.expose(), "44010119900307000X");
+        assert_eq!(id.masked(), "4401**********000X");
         assert!(!format!("{id:?}").contains("19900307"));
     }
 
@@ -102,7 +102,7 @@ mod tests {
         for bad in [
             "",
             "4401011990030700",
-            "44010119900307001XX",
+            "44010119900307000XX",
             "4401011990030700AX",
             "４４",
         ] {

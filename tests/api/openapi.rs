@@ -1,0 +1,65 @@
+use serde_json::Value;
+
+use crate::helpers::Cluster;
+
+/// Every call of API.md's fixed core, as `METHOD /path`.
+const CORE: &[&str] = &[
+    "post /api/v1/auth/sms-codes",
+    "post /api/v1/auth/login",
+    "post /api/v1/auth/logout",
+    "put /api/v1/me/password",
+    "get /api/v1/me",
+    "post /api/v1/me/verification",
+    "get /api/v1/me/applications",
+    "post /api/v1/unions/{union_id}/applications",
+    "get /api/v1/unions/{union_id}/applications",
+    "post /api/v1/applications/{id}/approve",
+    "post /api/v1/applications/{id}/reject",
+];
+
+#[actix_rt::test]
+async fn the_openapi_document_lists_every_core_call_and_every_listed_call_is_routed() {
+    let cluster = Cluster::start(1).await;
+    let node = &cluster.nodes[0].http;
+    let doc: Value = cluster
+        .http
+        .get(format!("{node}/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut listed = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            listed.push(format!("{method} {path}"));
+        }
+    }
+    for call in CORE {
+        assert!(
+            listed.iter().any(|l| l == call),
+            "{call} is not documented; listed: {listed:?}"
+        );
+    }
+    for call in &listed {
+        let (method, path) = call.split_once(' ').unwrap();
+        let concrete = path.replace("{union_id}", "1").replace("{id}", "1");
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let answer = cluster
+            .http
+            .request(method, format!("{node}{concrete}"))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = answer.json().await.unwrap_or(Value::Null);
+        assert_ne!(
+            body["error"]["message"], "no such route",
+            "{call} is documented but not routed"
+        );
+        assert!(
+            body["error"]["code"].is_string(),
+            "{call} answers an unauthenticated call with an API error"
+        );
+    }
+}
