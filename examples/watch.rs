@@ -14,13 +14,25 @@ async fn main() -> anyhow::Result<()> {
     };
     let since = rest.first().map(|s| s.parse()).transpose()?;
     let mut request = url.as_str().into_client_request()?;
-    request.headers_mut().insert("sec-websocket-protocol", "gonghui.v1.json".parse()?);
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "gonghui.v1.json".parse()?);
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
     for msg in [
-        ClientMsg::Hello { id: RequestId::Int(1), token: token.clone(), client: ClientKind::Console },
-        ClientMsg::Subscribe { id: RequestId::Int(2), topic: topic.clone(), since },
+        ClientMsg::Hello {
+            id: RequestId::Int(1),
+            token: token.clone(),
+            client: ClientKind::Console,
+        },
+        ClientMsg::Subscribe {
+            id: RequestId::Int(2),
+            topic: topic.clone(),
+            since,
+        },
     ] {
-        socket.send(Message::Text(serde_json::to_string(&msg)?)).await?;
+        socket
+            .send(Message::Text(serde_json::to_string(&msg)?))
+            .await?;
     }
     while let Some(frame) = socket.next().await {
         match frame? {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::Value;
 
-use crate::helpers::Cluster;
+use crate::helpers::{json_of, Cluster};
 
 /// A Postgres server of this test's own, on a random port, made with the installed
 /// server's `initdb` and `pg_ctl` (run as the `postgres` user when the test runs as root).
@@ -142,15 +142,12 @@ async fn after_a_database_restart_events_flow_again_and_a_resuming_client_misses
 
     pg.down();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let down: Value = cluster
-        .http
-        .get(format!("{}/readyz", cluster.nodes[0].http))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let down = json_of(
+        cluster
+            .http
+            .get(format!("{}/readyz", cluster.nodes[0].http)),
+    )
+    .await;
     assert_eq!(down["database"], false);
     pg.up();
 

@@ -207,16 +207,7 @@ impl Cluster {
         assert_eq!(sent.status(), 202, "{}", sent.text().await.unwrap());
         let code = self.sms.code_for(phone);
         let body = json!({ "phone": phone, "sms_code": code, "client": client });
-        let answer: Value = self
-            .http
-            .post(self.url(node, "/auth/login"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = json_of(self.http.post(self.url(node, "/auth/login")).json(&body)).await;
         (
             answer["token"].as_str().expect("a token").to_owned(),
             answer["user"]["id"].as_i64().unwrap(),
@@ -308,6 +299,11 @@ impl Cluster {
     pub async fn ws(&self, node: usize, codec: Codec) -> WsClient {
         WsClient::connect(&self.nodes[node].ws, codec).await
     }
+}
+
+/// Sends a request and reads its JSON answer, whatever the status.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 pub fn all_permissions() -> Vec<String> {

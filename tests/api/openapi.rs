@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::helpers::Cluster;
+use crate::helpers::{json_of, Cluster};
 
 /// Every call of API.md's fixed core, as `METHOD /path`.
 const CORE: &[&str] = &[
@@ -21,15 +21,7 @@ const CORE: &[&str] = &[
 async fn the_openapi_document_lists_every_core_call_and_every_listed_call_is_routed() {
     let cluster = Cluster::start(1).await;
     let node = &cluster.nodes[0].http;
-    let doc: Value = cluster
-        .http
-        .get(format!("{node}/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = json_of(cluster.http.get(format!("{node}/api/v1/openapi.json"))).await;
     let mut listed = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
