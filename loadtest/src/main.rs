@@ -1,8 +1,93 @@
-//! The load-test harness (issue 3). Until it lands, this binary only says so, and
-//! `cargo run --release --example apply_latency` in the root package measures
-//! apply → admin-visible latency across two nodes.
+//! gonghui-loadtest: seeds users at scale and drives one or several gonghui nodes (and,
+//! side by side, a Node.js `ws` peer) through the scenarios of docs/BENCHMARKS.md, over
+//! the real protocol. Exits non-zero when any event is lost or duplicated.
+//!
+//! # Layout
+//! - [`scenarios`]: `idle`, `fanout`, `approvals`, `reconnect-storm`.
+//! - [`workers`] and [`fleet`]: sessions spread over worker processes, and what each holds.
+//! - [`wire`]: connecting from a chosen source address; frames through the protocol crate.
+//! - [`histogram`], [`report`]: latency figures, the final table and `--json`.
 
-fn main() {
-    eprintln!("gonghui-loadtest: the scenarios are not built yet (see issue 3); try `cargo run --release --example apply_latency`");
-    std::process::exit(2);
+mod fleet;
+mod histogram;
+mod report;
+mod scenarios;
+mod wire;
+mod workers;
+
+use clap::{Parser, Subcommand};
+
+use crate::scenarios::Common;
+
+/// Load tests for gonghui.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// N authenticated sessions subscribed to their member and union topics: connect rate, RSS per session, failures
+    Idle(Common),
+    /// N sessions on one union topic, events published at --rate per second: deliveries/s and latency
+    Fanout(Common),
+    /// --sessions applicants and --admins admins deciding across nodes: latencies, decisions/s, exactly-once
+    Approvals {
+        #[command(flatten)]
+        common: Common,
+        /// Admins deciding (two race for every application)
+        #[arg(long, default_value_t = 4)]
+        admins: usize,
+    },
+    /// N sessions dropped at once and resumed with `since`: time to resync, nothing missed
+    ReconnectStorm(Common),
+    /// Remove every seeded user and union (or one run's)
+    Unseed {
+        /// The Postgres URL
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/gonghui"
+        )]
+        database_url: String,
+        /// Only this run
+        #[arg(long)]
+        run: Option<String>,
+    },
+    /// (internal) hold a share of the sessions, steered through stdin
+    #[command(hide = true)]
+    Worker,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let clean = runtime.block_on(async move {
+        match cli.command {
+            Command::Worker => fleet::worker().await.map(|()| true),
+            Command::Unseed { database_url, run } => {
+                let store = scenarios::store(&database_url)?;
+                println!(
+                    "removed {} seeded users",
+                    store.unseed(run.as_deref()).await?
+                );
+                Ok(true)
+            }
+            Command::Idle(c) => scenarios::run("idle", &c, scenarios::idle).await,
+            Command::Fanout(c) => scenarios::run("fanout", &c, scenarios::fanout).await,
+            Command::ReconnectStorm(c) => {
+                scenarios::run("reconnect-storm", &c, scenarios::reconnect_storm).await
+            }
+            Command::Approvals { common, admins } => scenarios::approvals(&common, admins).await,
+        }
+    })?;
+    if !clean {
+        eprintln!("FAILED: events were lost or duplicated");
+        std::process::exit(1);
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ pub mod applications;
 pub mod audit;
 pub mod events;
 pub mod idempotency;
+pub mod seed;
 pub mod sms;
 pub mod snapshots;
 pub mod tokens;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use crate::crypto::Secrets;
@@ -116,7 +118,11 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()
             .await
         {
             Ok(()) => tracing::info!(database = %name, "created the database"),
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            // Two nodes starting together: the loser sees either error, depending on timing.
+            Err(e)
+                if [SqlState::DUPLICATE_DATABASE, SqlState::UNIQUE_VIOLATION]
+                    .iter()
+                    .any(|s| e.code() == Some(s)) => {}
             Err(e) => return Err(e).context("creating the database"),
         }
     }

@@ -1,0 +1,114 @@
+//! Opening a session the way a client does, from a chosen source address, and reading
+//! frames through the protocol crate's codec.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context;
+use futures_util::{SinkExt, StreamExt};
+use gonghui_protocol::{decode, encode, ClientMsg, Codec, ServerMsg, WireFrame};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// An open WebSocket.
+pub type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What a frame turned out to be.
+pub enum Incoming {
+    /// A protocol message.
+    Msg(ServerMsg),
+    /// The server closed with this code.
+    Closed(u16),
+}
+
+/// Connects to `url` (a `ws://host:port/ws` URL) from `source`, asking for `codec`.
+pub async fn connect(url: &str, codec: Codec, source: Option<IpAddr>) -> anyhow::Result<Socket> {
+    let request = {
+        let mut r = url.into_client_request()?;
+        r.headers_mut()
+            .insert("sec-websocket-protocol", codec.subprotocol().parse()?);
+        r
+    };
+    let host = request.uri().host().context("no host")?.to_owned();
+    let port = request.uri().port_u16().unwrap_or(80);
+    let addr: SocketAddr = tokio::net::lookup_host((host.as_str(), port))
+        .await?
+        .next()
+        .context("no address")?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = tokio::time::timeout(Duration::from_secs(10), socket.connect(addr))
+        .await
+        .context("connect timed out")??;
+    stream.set_nodelay(true)?;
+    let (ws, _) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)),
+    )
+    .await
+    .context("handshake timed out")??;
+    Ok(ws)
+}
+
+/// Sends one client message.
+pub async fn send(socket: &mut Socket, codec: Codec, msg: &ClientMsg) -> anyhow::Result<()> {
+    let frame = match encode(codec, msg)? {
+        WireFrame::Binary(b) => Message::Binary(b.to_vec()),
+        WireFrame::Text(t) => Message::Text(t),
+    };
+    socket.send(frame).await?;
+    Ok(())
+}
+
+/// The next protocol message or close; `None` when the connection just ended.
+pub async fn next(socket: &mut Socket, codec: Codec) -> anyhow::Result<Option<Incoming>> {
+    loop {
+        let Some(frame) = socket.next().await else {
+            return Ok(None);
+        };
+        match frame? {
+            Message::Binary(b) => return Ok(Some(Incoming::Msg(decode(codec, &b)?))),
+            Message::Text(t) => return Ok(Some(Incoming::Msg(decode(codec, t.as_bytes())?))),
+            Message::Close(c) => {
+                return Ok(Some(Incoming::Closed(
+                    c.map_or(1005, |c| u16::from(c.code)),
+                )))
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Parses `127.0.0.2-127.0.0.40` or `127.0.0.2,127.0.0.3` into addresses.
+pub fn parse_source_ips(spec: &str) -> anyhow::Result<Vec<IpAddr>> {
+    let mut ips = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (std::net::Ipv4Addr, std::net::Ipv4Addr) = (a.parse()?, b.parse()?);
+                anyhow::ensure!(u32::from(a) <= u32::from(b), "empty range {part}");
+                ips.extend((u32::from(a)..=u32::from(b)).map(|n| IpAddr::V4(n.into())));
+            }
+            None => ips.push(part.parse()?),
+        }
+    }
+    Ok(ips)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn source_ranges_expand() {
+        let ips = super::parse_source_ips("127.0.0.2-127.0.0.4,127.0.0.9").unwrap();
+        assert_eq!(ips.len(), 4);
+        assert_eq!(ips[3].to_string(), "127.0.0.9");
+        assert!(super::parse_source_ips("127.0.0.5-127.0.0.1").is_err());
+    }
+}
