@@ -31,6 +31,8 @@ use crate::state::AppState;
 const HEARTBEAT: Duration = Duration::from_secs(30);
 /// A client silent this long is gone.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(75);
+/// Frames a client may send after hello before hello's answer.
+const MAX_EARLY: usize = 32;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -40,7 +42,8 @@ pub struct Session {
     codec: Codec,
     state: web::Data<AppState>,
     principal: Option<Principal>,
-    saying_hello: bool,
+    /// Frames that arrived while hello was being checked, handled once it succeeds.
+    early: Option<Vec<ClientMsg>>,
     topics: HashSet<Topic>,
     last_heard: Instant,
 }
@@ -53,7 +56,7 @@ impl Session {
             codec,
             state,
             principal: None,
-            saying_hello: false,
+            early: None,
             topics: HashSet::new(),
             last_heard: Instant::now(),
         }
@@ -101,10 +104,20 @@ impl Session {
                 );
             }
         };
-        match (msg, self.principal) {
-            (ClientMsg::Hello { id, token, .. }, None) if !self.saying_hello => {
-                self.hello(id, token, ctx)
+        if let Some(early) = &mut self.early {
+            if early.len() < MAX_EARLY {
+                early.push(msg);
+            } else {
+                Self::close(ctx, 4008, "too many frames before hello completed");
             }
+            return;
+        }
+        self.handle(msg, ctx);
+    }
+
+    fn handle(&mut self, msg: ClientMsg, ctx: &mut WebsocketContext<Self>) {
+        match (msg, self.principal) {
+            (ClientMsg::Hello { id, token, .. }, None) => self.hello(id, token, ctx),
             (ClientMsg::Hello { id, .. }, _) => {
                 self.reply(
                     ctx,
@@ -133,7 +146,7 @@ impl Session {
     }
 
     fn hello(&mut self, id: RequestId, token: String, ctx: &mut WebsocketContext<Self>) {
-        self.saying_hello = true;
+        self.early = Some(Vec::new());
         let store = self.state.store.clone();
         let work = async move {
             let principal = store.authenticate(&token).await?;
@@ -141,7 +154,7 @@ impl Session {
             Ok::<_, Error>((principal, topics))
         };
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
-            act.saying_hello = false;
+            let early = act.early.take().unwrap_or_default();
             match result {
                 Ok((principal, topics)) => {
                     act.principal = Some(principal);
@@ -163,6 +176,9 @@ impl Session {
                         topics,
                     };
                     act.reply(ctx, id, Ok(serde_json::to_value(data).expect("plain JSON")));
+                    for msg in early {
+                        act.handle(msg, ctx);
+                    }
                 }
                 Err(Error::Unauthenticated(why)) => Self::close(ctx, 4001, &why),
                 Err(e) => {

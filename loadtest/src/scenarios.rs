@@ -36,6 +36,9 @@ pub struct Common {
     /// Connects per second (idle, reconnect-storm), events per second (fanout), applications per second (approvals)
     #[arg(long, default_value_t = 2000.0)]
     pub rate: f64,
+    /// Connects per second where --rate means something else (fanout, approvals)
+    #[arg(long, default_value_t = 2000.0)]
+    pub connect_rate: f64,
     /// The gonghui nodes' HTTP base URLs, comma-separated
     #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
     pub nodes: Vec<String>,
@@ -116,18 +119,23 @@ impl Common {
         targets
     }
 
-    fn fleet(&self, target: &Target, sessions: Vec<SessionSpec>) -> anyhow::Result<FleetSpec> {
+    fn fleet(
+        &self,
+        target: &Target,
+        sessions: Vec<SessionSpec>,
+        connect_rate: f64,
+    ) -> anyhow::Result<FleetSpec> {
         Ok(FleetSpec {
             nodes: target.ws.clone(),
             json: self.codec() == Codec::Json || target.name == "peer",
             source_ips: self.source_ips()?,
-            connect_rate: self.rate,
+            connect_rate,
             sessions,
         })
     }
 
-    fn connect_limit(&self) -> Duration {
-        Duration::from_secs_f64(self.sessions as f64 / self.rate.max(1.0) + 60.0)
+    fn connect_limit(&self, connect_rate: f64) -> Duration {
+        Duration::from_secs_f64(self.sessions as f64 / connect_rate.max(1.0) + 60.0)
     }
 }
 
@@ -266,11 +274,14 @@ pub async fn idle(
             pids: pids.clone(),
         },
         sessions,
+        c.rate,
     )?;
     let workers = Workers::start(&fleet, c.workers, &format!("idle {target}")).await?;
     let n = c.sessions as u64;
     workers
-        .wait_until(c.connect_limit(), |s| s.connected + s.failed_total() >= n)
+        .wait_until(c.connect_limit(c.rate), |s| {
+            s.connected + s.failed_total() >= n
+        })
         .await;
     let took = started.elapsed();
     let connected = workers.total().connected;
@@ -357,11 +368,14 @@ pub async fn fanout(
             pids,
         },
         sessions,
+        c.connect_rate,
     )?;
     let workers = Workers::start(&fleet, c.workers, &format!("fanout {target}")).await?;
     let n = c.sessions as u64;
     workers
-        .wait_until(c.connect_limit(), |s| s.connected + s.failed_total() >= n)
+        .wait_until(c.connect_limit(c.connect_rate), |s| {
+            s.connected + s.failed_total() >= n
+        })
         .await;
     let receivers = workers.total().connected;
     let events = (c.rate * c.duration).round().max(1.0) as u64;
@@ -421,11 +435,14 @@ pub async fn reconnect_storm(
             pids,
         },
         sessions,
+        c.rate,
     )?;
     let mut workers = Workers::start(&fleet, c.workers, &format!("storm {target}")).await?;
     let n = c.sessions as u64;
     workers
-        .wait_until(c.connect_limit(), |s| s.connected + s.failed_total() >= n)
+        .wait_until(c.connect_limit(c.rate), |s| {
+            s.connected + s.failed_total() >= n
+        })
         .await;
     let connected = workers.total().connected;
     let mut publisher = Publisher::new(target, store.clone(), &ws).await?;
@@ -499,7 +516,13 @@ async fn open(url: &str, codec: Codec, token: String, topic: String) -> anyhow::
     for _ in 0..2 {
         match wire::next(&mut socket, codec).await? {
             Some(Incoming::Msg(ServerMsg::Reply { ok: true, .. })) => {}
-            _ => anyhow::bail!("hello or subscribe refused"),
+            other => anyhow::bail!(
+                "hello or subscribe refused: {:?}",
+                other.map(|i| match i {
+                    Incoming::Msg(m) => format!("{m:?}"),
+                    Incoming::Closed(code) => format!("closed {code}"),
+                })
+            ),
         }
     }
     Ok(socket)

@@ -218,3 +218,31 @@ async fn an_idempotency_key_replays_the_first_answer_and_changes_nothing_again()
         .get(0);
     assert_eq!(count, 1);
 }
+
+#[actix_rt::test]
+async fn a_subscribe_sent_right_behind_hello_waits_for_it() {
+    let cluster = Cluster::start(1).await;
+    let (token, member) = cluster.login_sms(0, "13700000004", "app").await;
+    let mut socket = cluster.ws(0, Codec::MsgPack).await;
+    use gonghui_protocol::{ClientMsg, RequestId, ServerMsg};
+    socket
+        .send(&ClientMsg::Hello {
+            id: RequestId::Int(1),
+            token,
+            client: ClientKind::App,
+        })
+        .await;
+    socket
+        .send(&ClientMsg::Subscribe {
+            id: RequestId::Int(2),
+            topic: format!("member:{member}"),
+            since: None,
+        })
+        .await;
+    for expected in [1, 2] {
+        match socket.recv().await {
+            ServerMsg::Reply { id, ok: true, .. } => assert_eq!(id, RequestId::Int(expected)),
+            other => panic!("expected reply {expected}, got {other:?}"),
+        }
+    }
+}
