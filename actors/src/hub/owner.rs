@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use gonghui_protocol::dto::SubscribeReply;
-use gonghui_protocol::{RequestId, Topic};
+use gonghui_protocol::{ErrorBody, RequestId, Topic};
+use serde_json::Value;
 
 use super::messages::{
     Announce, Resync, SessionRef, SharedEvent, Subscribe, ToSession, Unsubscribe,
@@ -65,11 +66,15 @@ struct TopicState {
     /// Announced ahead of `head`; `None` when announced by seq only.
     waiting: BTreeMap<u64, Option<Arc<SharedEvent>>>,
     filling: bool,
+    /// The last snapshot of a shared topic (union and admin topics), with its seq.
+    snapshot: Option<(u64, Arc<Value>)>,
+    /// Subscribers waiting for the snapshot read in flight.
+    snapshot_waiters: Vec<Waiter>,
 }
 
 impl TopicState {
     fn is_unused(&self) -> bool {
-        self.live.is_empty() && self.attaching.is_empty()
+        self.live.is_empty() && self.attaching.is_empty() && self.snapshot_waiters.is_empty()
     }
 }
 
@@ -78,6 +83,29 @@ struct Start {
     head: u64,
     after: u64,
     reply: SubscribeReply,
+}
+
+impl Start {
+    /// Starting from a snapshot that reflects `seq`.
+    fn snapshot(seq: u64, snapshot: Value, reset: bool) -> Self {
+        Start {
+            head: seq,
+            after: seq,
+            reply: SubscribeReply {
+                seq,
+                snapshot: Some(snapshot),
+                reset,
+            },
+        }
+    }
+}
+
+/// A subscribe on its way: who asked, and whether it is a reset.
+struct Waiter {
+    session: SessionRef,
+    generation: u64,
+    request: RequestId,
+    reset: bool,
 }
 
 /// The owner of one union's or one member's topics on this node.
@@ -310,52 +338,66 @@ impl TopicOwner {
         }
     }
 
-    fn start_read(
-        &self,
-        topic: Topic,
-        since: Option<u64>,
-    ) -> impl std::future::Future<Output = crate::Result<Start>> {
-        let store = self.store.clone();
-        let max_replay = self.settings.max_replay;
-        async move {
-            if let Some(since) = since {
-                let bounds = store.log_bounds(topic).await?;
-                if bounds.can_resume_from(since, max_replay) {
-                    let reply = SubscribeReply {
-                        seq: since,
-                        snapshot: None,
-                        reset: false,
-                    };
-                    return Ok(Start {
-                        head: bounds.head,
-                        after: since,
-                        reply,
-                    });
-                }
+    /// Serves a subscriber a snapshot: the cached one of a shared topic while it is
+    /// recent, else one read (shared by every subscriber waiting meanwhile).
+    fn snapshot_for(&mut self, topic: Topic, waiter: Waiter, ctx: &mut Context<Self>) {
+        let fresh_within = (self.settings.recent_events / 2) as u64;
+        let Some(state) = self.topics.get_mut(&topic) else {
+            return;
+        };
+        if let Some((seq, snapshot)) = &state.snapshot {
+            if state
+                .head
+                .is_none_or(|head| head.saturating_sub(*seq) <= fresh_within)
+            {
+                let start = Start::snapshot(*seq, (**snapshot).clone(), waiter.reset);
+                return self.started(topic, waiter, Ok(start), ctx);
             }
-            let (head, snapshot) = store.snapshot(topic).await?;
-            let reply = SubscribeReply {
-                seq: head,
-                snapshot: Some(snapshot),
-                reset: since.is_some(),
-            };
-            Ok(Start {
-                head,
-                after: head,
-                reply,
-            })
         }
+        state.snapshot_waiters.push(waiter);
+        if state.snapshot_waiters.len() > 1 {
+            return;
+        }
+        let store = self.store.clone();
+        ctx.spawn(
+            async move { store.snapshot(topic).await }
+                .into_actor(self)
+                .map(move |read, act, ctx| {
+                    let Some(state) = act.topics.get_mut(&topic) else {
+                        return;
+                    };
+                    let waiters = std::mem::take(&mut state.snapshot_waiters);
+                    let read = read.map_err(|e| {
+                        tracing::warn!(%topic, error = %e, "reading a snapshot failed");
+                        e.body()
+                    });
+                    if let (Ok((seq, snapshot)), false) = (&read, matches!(topic, Topic::Member(_)))
+                    {
+                        state.snapshot = Some((*seq, Arc::new(snapshot.clone())));
+                    }
+                    for waiter in waiters {
+                        let start = read
+                            .clone()
+                            .map(|(seq, snapshot)| Start::snapshot(seq, snapshot, waiter.reset));
+                        act.started(topic, waiter, start, ctx);
+                    }
+                }),
+        );
     }
 
     fn started(
         &mut self,
         topic: Topic,
-        session: SessionRef,
-        generation: u64,
-        request: RequestId,
-        start: crate::Result<Start>,
+        waiter: Waiter,
+        start: Result<Start, ErrorBody>,
         ctx: &mut Context<Self>,
     ) {
+        let Waiter {
+            session,
+            generation,
+            request,
+            ..
+        } = waiter;
         let current = self
             .topics
             .get(&topic)
@@ -378,12 +420,11 @@ impl TopicOwner {
                     self.drop_subscriber(topic, session.id);
                 }
             }
-            Err(e) => {
-                tracing::warn!(%topic, error = %e, "subscribe failed");
+            Err(error) => {
                 let reply = ToSession::Subscribed {
                     request,
                     topic,
-                    result: Err(e.body()),
+                    result: Err(error),
                 };
                 Self::send(&session.out, reply);
                 self.drop_subscriber(topic, session.id);
@@ -430,10 +471,67 @@ impl Handler<Subscribe> for TopicOwner {
                 generation,
             },
         );
-        let read = self.start_read(topic, since);
-        ctx.spawn(read.into_actor(self).map(move |start, act, ctx| {
-            act.started(topic, session, generation, request, start, ctx)
-        }));
+        let Some(since) = since else {
+            let waiter = Waiter {
+                session,
+                generation,
+                request,
+                reset: false,
+            };
+            return self.snapshot_for(topic, waiter, ctx);
+        };
+        let store = self.store.clone();
+        let max_replay = self.settings.max_replay;
+        ctx.spawn(
+            async move { store.log_bounds(topic).await }
+                .into_actor(self)
+                .map(move |bounds, act, ctx| match bounds {
+                    Ok(bounds) if bounds.can_resume_from(since, max_replay) => {
+                        let reply = SubscribeReply {
+                            seq: since,
+                            snapshot: None,
+                            reset: false,
+                        };
+                        let start = Start {
+                            head: bounds.head,
+                            after: since,
+                            reply,
+                        };
+                        act.started(
+                            topic,
+                            Waiter {
+                                session,
+                                generation,
+                                request,
+                                reset: false,
+                            },
+                            Ok(start),
+                            ctx,
+                        );
+                    }
+                    Ok(_) => act.snapshot_for(
+                        topic,
+                        Waiter {
+                            session,
+                            generation,
+                            request,
+                            reset: true,
+                        },
+                        ctx,
+                    ),
+                    Err(e) => act.started(
+                        topic,
+                        Waiter {
+                            session,
+                            generation,
+                            request,
+                            reset: false,
+                        },
+                        Err(e.body()),
+                        ctx,
+                    ),
+                }),
+        );
     }
 }
 

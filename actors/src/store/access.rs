@@ -12,9 +12,10 @@ impl Store {
     /// The unions a user administers directly, with the permissions held on each.
     pub async fn admin_of(&self, user_id: i64) -> Result<Vec<AdminOf>> {
         let conn = self.client().await?;
-        let rows = conn
-            .query("SELECT union_id, permissions FROM union_admins WHERE user_id = $1 ORDER BY union_id", &[&user_id])
+        let stmt = conn
+            .prepare_cached("SELECT union_id, permissions FROM union_admins WHERE user_id = $1 ORDER BY union_id")
             .await?;
+        let rows = conn.query(&stmt, &[&user_id]).await?;
         Ok(rows
             .iter()
             .map(|r| AdminOf {
@@ -70,10 +71,12 @@ impl Store {
     /// queues of the unions they review (subordinate unions may be subscribed to as well).
     pub async fn readable_topics(&self, user_id: i64) -> Result<Vec<String>> {
         let mut topics = vec![Topic::Member(user_id)];
-        for m in self.memberships_of(user_id).await? {
+        let (memberships, admin_of) =
+            futures_util::try_join!(self.memberships_of(user_id), self.admin_of(user_id))?;
+        for m in memberships {
             topics.push(Topic::Union(m.union_id));
         }
-        for admin in self.admin_of(user_id).await? {
+        for admin in admin_of {
             topics.push(Topic::Union(admin.union_id));
             if admin
                 .permissions

@@ -137,13 +137,13 @@ impl Store {
     /// A union's pending applications, oldest first.
     pub async fn pending_applications(&self, union_id: i64) -> Result<Vec<Application>> {
         let conn = self.client().await?;
-        pending_applications_in(&**conn, union_id).await
+        pending_applications_in(&conn, union_id).await
     }
 
     /// Everything a user has applied for, newest first.
     pub async fn applications_of(&self, user_id: i64) -> Result<Vec<Application>> {
         let conn = self.client().await?;
-        applications_of_in(&**conn, user_id).await
+        applications_of_in(&conn, user_id).await
     }
 
     /// Decides a pending application once, for an admin with `members.review` on its
@@ -247,31 +247,29 @@ impl Store {
 
 /// Pending applications read through any client or transaction (snapshots use this).
 pub(crate) async fn pending_applications_in(
-    conn: &impl tokio_postgres::GenericClient,
+    conn: &impl deadpool_postgres::GenericClient,
     union_id: i64,
 ) -> Result<Vec<Application>> {
-    let rows = conn
-        .query(
-            &format!(
-                "{APPLICATION} FROM applications a JOIN users u ON u.id = a.user_id
-                      WHERE a.union_id = $1 AND a.status = 'pending' ORDER BY a.id"
-            ),
-            &[&union_id],
-        )
+    let stmt = conn
+        .prepare_cached(&format!(
+            "{APPLICATION} FROM applications a JOIN users u ON u.id = a.user_id
+             WHERE a.union_id = $1 AND a.status = 'pending' ORDER BY a.id"
+        ))
         .await?;
+    let rows = conn.query(&stmt, &[&union_id]).await?;
     Ok(rows.iter().map(application_from_row).collect())
 }
 
 /// A user's applications read through any client or transaction.
 pub(crate) async fn applications_of_in(
-    conn: &impl tokio_postgres::GenericClient,
+    conn: &impl deadpool_postgres::GenericClient,
     user_id: i64,
 ) -> Result<Vec<Application>> {
-    let rows = conn
-        .query(
-            &format!("{APPLICATION} FROM applications a JOIN users u ON u.id = a.user_id WHERE a.user_id = $1 ORDER BY a.id DESC"),
-            &[&user_id],
-        )
+    let stmt = conn
+        .prepare_cached(&format!(
+            "{APPLICATION} FROM applications a JOIN users u ON u.id = a.user_id WHERE a.user_id = $1 ORDER BY a.id DESC"
+        ))
         .await?;
+    let rows = conn.query(&stmt, &[&user_id]).await?;
     Ok(rows.iter().map(application_from_row).collect())
 }

@@ -22,32 +22,62 @@ impl Store {
             .read_only(true)
             .start()
             .await?;
-        let head: i64 = tx
-            .query_opt(
-                "SELECT head FROM topics WHERE topic = $1",
-                &[&topic.to_string()],
-            )
-            .await?
-            .map_or(0, |r| r.get(0));
-        let state = match topic {
-            Topic::Member(user_id) => serde_json::to_value(MemberSnapshot {
-                user: user_in(&*tx, user_id).await?,
-                memberships: memberships_in(&*tx, user_id).await?,
-                applications: applications_of_in(&*tx, user_id).await?,
-                unread: 0,
-            }),
-            Topic::Union(union_id) => {
-                let member_count: i64 = tx
-                    .query_one("SELECT count(*) FROM memberships WHERE union_id = $1 AND status = 'active'", &[&union_id])
+        // The statements are pipelined; REPEATABLE READ gives them all one snapshot.
+        let name = topic.to_string();
+        let head_stmt = tx
+            .prepare_cached("SELECT head FROM topics WHERE topic = $1")
+            .await?;
+        let head = async {
+            Ok::<_, crate::Error>(
+                tx.query_opt(&head_stmt, &[&name])
                     .await?
-                    .get(0);
-                serde_json::to_value(UnionSnapshot { union: union_in(&*tx, union_id).await?, member_count })
+                    .map_or(0, |r| r.get::<_, i64>(0)),
+            )
+        };
+        let (head, state) = match topic {
+            Topic::Member(user_id) => {
+                let (head, user, memberships, applications) = futures_util::try_join!(
+                    head,
+                    user_in(&tx, user_id),
+                    memberships_in(&tx, user_id),
+                    applications_of_in(&tx, user_id)
+                )?;
+                (
+                    head,
+                    serde_json::to_value(MemberSnapshot {
+                        user,
+                        memberships,
+                        applications,
+                        unread: 0,
+                    }),
+                )
+            }
+            Topic::Union(union_id) => {
+                let count_stmt = tx.prepare_cached("SELECT count(*) FROM memberships WHERE union_id = $1 AND status = 'active'").await?;
+                let count = async {
+                    Ok::<_, crate::Error>(
+                        tx.query_one(&count_stmt, &[&union_id])
+                            .await?
+                            .get::<_, i64>(0),
+                    )
+                };
+                let (head, member_count, union) =
+                    futures_util::try_join!(head, count, union_in(&tx, union_id))?;
+                (
+                    head,
+                    serde_json::to_value(UnionSnapshot {
+                        union,
+                        member_count,
+                    }),
+                )
             }
             Topic::UnionAdmin(union_id) => {
-                serde_json::to_value(AdminSnapshot { pending: pending_applications_in(&*tx, union_id).await? })
+                let (head, pending) =
+                    futures_util::try_join!(head, pending_applications_in(&tx, union_id))?;
+                (head, serde_json::to_value(AdminSnapshot { pending }))
             }
-        }
-        .expect("snapshots are plain JSON");
+        };
+        let state = state.expect("snapshots are plain JSON");
         tx.commit().await?;
         Ok((head as u64, state))
     }

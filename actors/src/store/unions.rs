@@ -2,7 +2,7 @@
 
 use gonghui_protocol::dto::{Membership, Union};
 
-use tokio_postgres::GenericClient;
+use deadpool_postgres::GenericClient;
 
 use super::Store;
 use crate::domain::{Permission, Phone};
@@ -74,13 +74,13 @@ impl Store {
     /// One union.
     pub async fn union(&self, union_id: i64) -> Result<Union> {
         let conn = self.client().await?;
-        union_in(&**conn, union_id).await
+        union_in(&conn, union_id).await
     }
 
     /// A user's active memberships.
     pub async fn memberships_of(&self, user_id: i64) -> Result<Vec<Membership>> {
         let conn = self.client().await?;
-        memberships_in(&**conn, user_id).await
+        memberships_in(&conn, user_id).await
     }
 }
 
@@ -99,23 +99,23 @@ pub(crate) async fn memberships_in(
     conn: &impl GenericClient,
     user_id: i64,
 ) -> Result<Vec<Membership>> {
-    let rows = conn
-        .query(
+    let stmt = conn
+        .prepare_cached(
             "SELECT union_id, user_id, status, joined_at FROM memberships
              WHERE user_id = $1 AND status = 'active' ORDER BY id",
-            &[&user_id],
         )
         .await?;
+    let rows = conn.query(&stmt, &[&user_id]).await?;
     Ok(rows.iter().map(membership_from_row).collect())
 }
 
 /// One union, read through any client or transaction.
 pub(crate) async fn union_in(conn: &impl GenericClient, union_id: i64) -> Result<Union> {
+    let stmt = conn
+        .prepare_cached("SELECT id, name, parent_id FROM unions WHERE id = $1")
+        .await?;
     let row = conn
-        .query_opt(
-            "SELECT id, name, parent_id FROM unions WHERE id = $1",
-            &[&union_id],
-        )
+        .query_opt(&stmt, &[&union_id])
         .await?
         .ok_or_else(|| Error::NotFound(format!("no union {union_id}")))?;
     Ok(Union {

@@ -67,7 +67,7 @@ impl Store {
     /// One user as clients see them.
     pub async fn user(&self, user_id: i64) -> Result<User> {
         let client = self.client().await?;
-        user_in(&**client, user_id).await
+        user_in(&client, user_id).await
     }
 
     /// Everything `GET /me` shows.
@@ -146,14 +146,16 @@ impl Store {
 
 /// One user, read through any client or transaction.
 pub(crate) async fn user_in(
-    conn: &impl tokio_postgres::GenericClient,
+    conn: &impl deadpool_postgres::GenericClient,
     user_id: i64,
 ) -> Result<User> {
+    let stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"
+        ))
+        .await?;
     let row = conn
-        .query_opt(
-            &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"),
-            &[&user_id],
-        )
+        .query_opt(&stmt, &[&user_id])
         .await?
         .ok_or_else(|| Error::NotFound("no such user".into()))?;
     Ok(user_from_row(&row))
