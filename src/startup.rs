@@ -32,6 +32,10 @@ use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::state::AppState;
 
+/// Connections waiting to be accepted; a reconnect storm arrives all at once
+/// (the kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: i32 = 4096;
+
 /// The largest JSON body accepted.
 const MAX_JSON: usize = 64 * 1024;
 
@@ -71,8 +75,8 @@ impl Application {
             bridge_listening,
             ws: config.ws.clone(),
         });
-        let listener = TcpListener::bind(&config.listen)
-            .with_context(|| format!("binding {}", config.listen))?;
+        let listener =
+            listen(&config.listen).with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
         let send_buffer = config.socket_send_buffer;
         let server = HttpServer::new(move || app(state.clone()))
@@ -184,6 +188,26 @@ fn app(
                 error: gonghui_protocol::ErrorBody::new("not_found", "no such route"),
             })
         }))
+}
+
+/// Binds with a deep accept queue (std's `TcpListener::bind` asks for only 128).
+fn listen(address: &str) -> std::io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let address = address.to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
+    })?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
 
 /// Deletes events past retention and stale idempotency keys, once a minute.

@@ -148,7 +148,7 @@ fn cause(stage: &str, error: &anyhow::Error) -> String {
     } else if text.contains("Address not available") || text.contains("Cannot assign") {
         "no source port"
     } else {
-        "other"
+        return format!("{stage}: {}", text.chars().take(60).collect::<String>());
     };
     format!("{stage}: {kind}")
 }
