@@ -127,8 +127,11 @@ impl Store {
     /// One application.
     pub async fn application(&self, id: i64) -> Result<Application> {
         let conn = self.client().await?;
+        let stmt = conn
+            .prepare_cached(&format!("{APPLICATION} FROM applications a JOIN users u ON u.id = a.user_id WHERE a.id = $1"))
+            .await?;
         let row = conn
-            .query_opt(&format!("{APPLICATION} FROM applications a JOIN users u ON u.id = a.user_id WHERE a.id = $1"), &[&id])
+            .query_opt(&stmt, &[&id])
             .await?
             .ok_or_else(|| Error::NotFound(format!("no application {id}")))?;
         Ok(application_from_row(&row))
@@ -183,15 +186,15 @@ impl Store {
         };
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
+        let decide = tx
+            .prepare_cached(&format!(
+                "WITH a AS (UPDATE applications SET status = $2, reason = $3, decided_at = now(), decided_by = $4
+                            WHERE id = $1 AND status = 'pending' RETURNING *)
+                 {APPLICATION} FROM a JOIN users u ON u.id = a.user_id"
+            ))
+            .await?;
         let row = tx
-            .query_opt(
-                &format!(
-                    "WITH a AS (UPDATE applications SET status = $2, reason = $3, decided_at = now(), decided_by = $4
-                                WHERE id = $1 AND status = 'pending' RETURNING *)
-                     {APPLICATION} FROM a JOIN users u ON u.id = a.user_id"
-                ),
-                &[&id, &status, &reason, &admin.user_id],
-            )
+            .query_opt(&decide, &[&id, &status, &reason, &admin.user_id])
             .await?
             .ok_or_else(|| Error::Conflict("this application has already been decided".into()))?;
         let application = application_from_row(&row);
@@ -202,12 +205,14 @@ impl Store {
         events.push(Topic::UnionAdmin(union_id), kind, &data);
         events.push(Topic::Member(application.user_id), kind, &data);
         if let Decision::Approve = decision {
-            let inserted = tx
-                .query_one(
+            let join = tx
+                .prepare_cached(
                     "INSERT INTO memberships (union_id, user_id, status) VALUES ($1, $2, 'active')
                      RETURNING union_id, user_id, status, joined_at",
-                    &[&union_id, &application.user_id],
                 )
+                .await?;
+            let inserted = tx
+                .query_one(&join, &[&union_id, &application.user_id])
                 .await;
             let membership = match inserted {
                 Ok(row) => membership_from_row(&row),

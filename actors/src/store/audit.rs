@@ -26,10 +26,23 @@ pub struct AuditEntry<'a> {
 
 /// Writes `entry` inside `tx`.
 pub async fn record(tx: &Transaction<'_>, entry: AuditEntry<'_>) -> Result<()> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO audit_log (union_id, actor_id, client, action, subject_type, subject_id, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .await?;
     tx.execute(
-        "INSERT INTO audit_log (union_id, actor_id, client, action, subject_type, subject_id, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[&entry.union_id, &entry.actor_id, &entry.client.as_str(), &entry.action, &entry.subject_type, &entry.subject_id, &entry.detail],
+        &stmt,
+        &[
+            &entry.union_id,
+            &entry.actor_id,
+            &entry.client.as_str(),
+            &entry.action,
+            &entry.subject_type,
+            &entry.subject_id,
+            &entry.detail,
+        ],
     )
     .await?;
     Ok(())

@@ -29,15 +29,21 @@ impl EventBatch {
         self.items.push((topic.to_string(), kind, data));
     }
 
-    /// Appends every event and notifies listeners (on commit). Topics are appended in
-    /// name order, so two transactions touching the same topics lock their head rows in
-    /// the same order and cannot deadlock.
+    /// Appends every event and notifies listeners (on commit), in one round trip.
+    /// Topics are appended in name order, so two transactions touching the same topics
+    /// lock their head rows in the same order and cannot deadlock.
     pub async fn append(mut self, tx: &Transaction<'_>) -> Result<()> {
-        self.items.sort_by(|a, b| a.0.cmp(&b.0));
-        let stmt = tx.prepare_cached("SELECT append_event($1, $2, $3)").await?;
-        for (topic, kind, data) in &self.items {
-            tx.query_one(&stmt, &[topic, kind, data]).await?;
+        if self.items.is_empty() {
+            return Ok(());
         }
+        self.items.sort_by(|a, b| a.0.cmp(&b.0));
+        let topics: Vec<&str> = self.items.iter().map(|i| i.0.as_str()).collect();
+        let kinds: Vec<&str> = self.items.iter().map(|i| i.1).collect();
+        let data: Vec<&Value> = self.items.iter().map(|i| &i.2).collect();
+        let stmt = tx
+            .prepare_cached("SELECT append_events($1, $2, $3)")
+            .await?;
+        tx.execute(&stmt, &[&topics, &kinds, &data]).await?;
         Ok(())
     }
 }
