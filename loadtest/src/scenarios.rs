@@ -233,6 +233,25 @@ fn member_sessions(
         .collect()
 }
 
+/// Starts the workers for `sessions` paced at `rate` and waits until every one has connected or failed.
+async fn connect_all(
+    c: &Common,
+    target: Target,
+    sessions: Vec<SessionSpec>,
+    rate: f64,
+    label: &str,
+) -> anyhow::Result<Workers> {
+    let fleet = c.fleet(&target, sessions, rate)?;
+    let workers = Workers::start(&fleet, c.workers, &format!("{label} {}", target.name)).await?;
+    let n = c.sessions as u64;
+    workers
+        .wait_until(c.connect_limit(rate), |s| {
+            s.connected + s.failed_total() >= n
+        })
+        .await;
+    Ok(workers)
+}
+
 fn rss_kib(pids: &[u32]) -> Option<u64> {
     if pids.is_empty() {
         return None;
@@ -267,22 +286,18 @@ pub async fn idle(
     });
     let before = rss_kib(&pids);
     let started = Instant::now();
-    let fleet = c.fleet(
-        &Target {
+    let workers = connect_all(
+        &c,
+        Target {
             name: target,
             ws,
             pids: pids.clone(),
         },
         sessions,
         c.rate,
-    )?;
-    let workers = Workers::start(&fleet, c.workers, &format!("idle {target}")).await?;
-    let n = c.sessions as u64;
-    workers
-        .wait_until(c.connect_limit(c.rate), |s| {
-            s.connected + s.failed_total() >= n
-        })
-        .await;
+        "idle",
+    )
+    .await?;
     let took = started.elapsed();
     let connected = workers.total().connected;
     workers.hold(Duration::from_secs_f64(c.duration)).await;
@@ -361,22 +376,18 @@ pub async fn fanout(
 ) -> anyhow::Result<Outcome> {
     let topic = format!("union:{}", seeded.union_id);
     let sessions = member_sessions(&seeded, target, |_| vec![topic.clone()]);
-    let fleet = c.fleet(
-        &Target {
+    let workers = connect_all(
+        &c,
+        Target {
             name: target,
             ws: ws.clone(),
             pids,
         },
         sessions,
         c.connect_rate,
-    )?;
-    let workers = Workers::start(&fleet, c.workers, &format!("fanout {target}")).await?;
-    let n = c.sessions as u64;
-    workers
-        .wait_until(c.connect_limit(c.connect_rate), |s| {
-            s.connected + s.failed_total() >= n
-        })
-        .await;
+        "fanout",
+    )
+    .await?;
     let receivers = workers.total().connected;
     let events = (c.rate * c.duration).round().max(1.0) as u64;
     let expected = receivers * events;
@@ -428,22 +439,18 @@ pub async fn reconnect_storm(
     let sessions = member_sessions(&seeded, target, |id| {
         vec![format!("member:{id}"), union.clone()]
     });
-    let fleet = c.fleet(
-        &Target {
+    let mut workers = connect_all(
+        &c,
+        Target {
             name: target,
             ws: ws.clone(),
             pids,
         },
         sessions,
         c.rate,
-    )?;
-    let mut workers = Workers::start(&fleet, c.workers, &format!("storm {target}")).await?;
-    let n = c.sessions as u64;
-    workers
-        .wait_until(c.connect_limit(c.rate), |s| {
-            s.connected + s.failed_total() >= n
-        })
-        .await;
+        "storm",
+    )
+    .await?;
     let connected = workers.total().connected;
     let mut publisher = Publisher::new(target, store.clone(), &ws).await?;
     publisher.burst(&union, 3, 100.0).await?;

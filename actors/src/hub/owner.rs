@@ -482,6 +482,12 @@ impl Handler<Subscribe> for TopicOwner {
         };
         let store = self.store.clone();
         let max_replay = self.settings.max_replay;
+        let mut waiter = Waiter {
+            session,
+            generation,
+            request,
+            reset: false,
+        };
         ctx.spawn(
             async move { store.log_bounds(topic).await }
                 .into_actor(self)
@@ -492,44 +498,22 @@ impl Handler<Subscribe> for TopicOwner {
                             snapshot: None,
                             reset: false,
                         };
-                        let start = Start {
-                            head: bounds.head,
-                            after: since,
-                            reply,
-                        };
                         act.started(
                             topic,
-                            Waiter {
-                                session,
-                                generation,
-                                request,
-                                reset: false,
-                            },
-                            Ok(start),
+                            waiter,
+                            Ok(Start {
+                                head: bounds.head,
+                                after: since,
+                                reply,
+                            }),
                             ctx,
                         );
                     }
-                    Ok(_) => act.snapshot_for(
-                        topic,
-                        Waiter {
-                            session,
-                            generation,
-                            request,
-                            reset: true,
-                        },
-                        ctx,
-                    ),
-                    Err(e) => act.started(
-                        topic,
-                        Waiter {
-                            session,
-                            generation,
-                            request,
-                            reset: false,
-                        },
-                        Err(e.body()),
-                        ctx,
-                    ),
+                    Ok(_) => {
+                        waiter.reset = true;
+                        act.snapshot_for(topic, waiter, ctx);
+                    }
+                    Err(e) => act.started(topic, waiter, Err(e.body()), ctx),
                 }),
         );
     }
