@@ -9,13 +9,37 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gonghui_protocol::{ClientKind, ClientMsg, Codec, RequestId, ServerMsg};
+use gonghui_protocol::{ClientKind, ClientMsg, Codec, ErrorBody, RequestId};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 
 use crate::histogram::Histogram;
 use crate::wire::{self, Incoming, Socket};
+
+/// What the fleet reads of a server frame: enough to check seqs, time events and read
+/// replies, with payloads and snapshots skipped unparsed (the client's cost should not
+/// hide the server's).
+#[derive(Deserialize)]
+struct Glance {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<RequestId>,
+    ok: Option<bool>,
+    topic: Option<String>,
+    seq: Option<u64>,
+    #[serde(default, with = "gonghui_protocol::time::millis_opt")]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    data: Option<GlanceData>,
+    error: Option<ErrorBody>,
+}
+
+/// The parts of a reply's (or event's) data the fleet uses.
+#[derive(Default, Deserialize)]
+struct GlanceData {
+    seq: Option<u64>,
+    reset: Option<bool>,
+}
 
 /// What a worker is asked to hold.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -189,10 +213,10 @@ impl Session {
                 .request(&mut socket, msg, shared)
                 .await
                 .map_err(|e| format!("subscribe: {e}"))?;
-            if reply["reset"] == true {
+            if reply.reset == Some(true) {
                 shared.resets.fetch_add(1, Ordering::Relaxed);
             }
-            let seq = reply["seq"].as_u64().unwrap_or(0);
+            let seq = reply.seq.unwrap_or(0);
             self.last.insert(topic, seq);
         }
         Ok(socket)
@@ -204,7 +228,7 @@ impl Session {
         socket: &mut Socket,
         msg: ClientMsg,
         shared: &Shared,
-    ) -> Result<serde_json::Value, String> {
+    ) -> Result<GlanceData, String> {
         let id = match &msg {
             ClientMsg::Hello { id, .. }
             | ClientMsg::Subscribe { id, .. }
@@ -221,31 +245,37 @@ impl Session {
                 Err(_) => return Err("timeout".into()),
                 Ok(Err(_)) | Ok(Ok(None)) => return Err("dropped".into()),
                 Ok(Ok(Some(Incoming::Closed(code)))) => return Err(format!("closed {code}")),
-                Ok(Ok(Some(Incoming::Msg(ServerMsg::Reply {
-                    id: got,
-                    ok,
-                    data,
-                    error,
-                }))))
-                    if got == id =>
-                {
-                    return if ok {
-                        Ok(data.unwrap_or_default())
-                    } else {
-                        Err(error.map_or("refused".into(), |e| e.code))
-                    };
-                }
-                Ok(Ok(Some(Incoming::Msg(ServerMsg::Event(e))))) => {
-                    self.check(&e.topic, e.seq, e.at, shared)
-                }
-                Ok(Ok(Some(Incoming::Msg(_)))) => {}
+                Ok(Ok(Some(Incoming::Msg(glance)))) => match glance {
+                    Glance {
+                        kind,
+                        id: Some(got),
+                        ok,
+                        data,
+                        error,
+                        ..
+                    } if kind == "reply" && got == id => {
+                        return if ok == Some(true) {
+                            Ok(data.unwrap_or_default())
+                        } else {
+                            Err(error.map_or("refused".into(), |e| e.code))
+                        };
+                    }
+                    glance => self.check(glance, shared),
+                },
             }
         }
     }
 
-    fn check(&mut self, topic: &str, seq: u64, at: chrono::DateTime<chrono::Utc>, shared: &Shared) {
+    /// Checks an event's seq against the last one of its topic and times it; ignores other frames.
+    fn check(&mut self, glance: Glance, shared: &Shared) {
+        let (Some(topic), Some(seq), Some(at)) = (glance.topic, glance.seq, glance.at) else {
+            return;
+        };
+        if glance.kind != "event" {
+            return;
+        }
         shared.deliveries.fetch_add(1, Ordering::Relaxed);
-        let last = self.last.entry(topic.to_owned()).or_insert(0);
+        let last = self.last.entry(topic).or_insert(0);
         if seq <= *last {
             shared.dups.fetch_add(1, Ordering::Relaxed);
             return;
@@ -291,8 +321,7 @@ async fn run_session(
             }
             tokio::select! {
                 incoming = wire::next(&mut socket, session.codec) => match incoming {
-                    Ok(Some(Incoming::Msg(ServerMsg::Event(e)))) => session.check(&e.topic, e.seq, e.at, &shared),
-                    Ok(Some(Incoming::Msg(_))) => {}
+                    Ok(Some(Incoming::Msg(glance))) => session.check(glance, &shared),
                     Ok(Some(Incoming::Closed(code))) => {
                         shared.fail(format!("closed {code}"));
                         return (session.latency, connect_time);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use gonghui_protocol::{decode, encode, ClientMsg, Codec, ServerMsg, WireFrame};
+use serde::de::DeserializeOwned;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -15,9 +16,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// What a frame turned out to be.
-pub enum Incoming {
-    /// A protocol message.
-    Msg(ServerMsg),
+pub enum Incoming<T = ServerMsg> {
+    /// A protocol message, read as `T`.
+    Msg(T),
     /// The server closed with this code.
     Closed(u16),
 }
@@ -67,8 +68,12 @@ pub async fn send(socket: &mut Socket, codec: Codec, msg: &ClientMsg) -> anyhow:
     Ok(())
 }
 
-/// The next protocol message or close; `None` when the connection just ended.
-pub async fn next(socket: &mut Socket, codec: Codec) -> anyhow::Result<Option<Incoming>> {
+/// The next server message (as a `ServerMsg`, or any lighter view of one) or close;
+/// `None` when the connection just ended.
+pub async fn next<T: DeserializeOwned>(
+    socket: &mut Socket,
+    codec: Codec,
+) -> anyhow::Result<Option<Incoming<T>>> {
     loop {
         let Some(frame) = socket.next().await else {
             return Ok(None);
