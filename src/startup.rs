@@ -90,6 +90,8 @@ impl Application {
                     }
                 }
             })
+            // Events are small writes that must leave at once, not wait on Nagle for an ACK.
+            .tcp_nodelay(true)
             .listen(listener)?
             .workers(config.workers.max(1))
             .disable_signals()

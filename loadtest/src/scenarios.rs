@@ -662,6 +662,7 @@ pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
             apply_failures += 1;
         }
     }
+    let applied_in = started.elapsed();
     let m = c.sessions as u64;
     let deadline = Instant::now() + Duration::from_secs(60);
     while tally.approvals_seen.load(Ordering::Relaxed) < m - apply_failures
@@ -702,6 +703,10 @@ pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
     let wins = tally.wins.load(Ordering::Relaxed);
     let mut outcome = Outcome::new("gonghui");
     outcome.metric("applications", m as f64);
+    outcome.metric(
+        "applications answered/s",
+        m as f64 / applied_in.as_secs_f64(),
+    );
     outcome.metric("approvals (200)", wins as f64);
     outcome.metric(
         "racing approvals refused (409)",
