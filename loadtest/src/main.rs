@@ -86,7 +86,7 @@ fn main() -> anyhow::Result<()> {
         }
     })?;
     if !clean {
-        eprintln!("FAILED: events were lost or duplicated");
+        eprintln!("FAILED: events were lost or duplicated, or calls failed (see the table)");
         std::process::exit(1);
     }
     Ok(())

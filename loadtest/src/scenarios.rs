@@ -728,9 +728,14 @@ pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
         outcome.failures.insert("approve".into(), errors);
     }
     let seen = tally.approvals_seen.load(Ordering::Relaxed);
-    outcome.lost = (m - apply_failures).saturating_sub(seen) + (approved as u64).abs_diff(wins);
+    // Lost: an approval committed that its applicant never saw. Duplicated: an approval seen
+    // twice, an audit row too many, or a 200 without an approved row. (Applications left
+    // pending because a call failed are failures, counted above, not lost events.)
+    let approved = approved as u64;
+    outcome.lost = approved.saturating_sub(seen);
     outcome.duplicated = tally.approvals_twice.load(Ordering::Relaxed)
-        + (audited as u64).saturating_sub(approved as u64);
+        + (audited as u64).saturating_sub(approved)
+        + wins.saturating_sub(approved);
     finish("approvals", c, &store, &seeded, &[outcome.clone()])
         .await
         .map(|clean| clean && apply_failures == 0 && errors == 0)
