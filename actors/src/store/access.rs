@@ -34,10 +34,7 @@ impl Store {
     ) -> Result<bool> {
         let conn = self.client().await?;
         let stmt = conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM unions u JOIN union_admins a ON a.union_id = ANY (u.path)
-                                WHERE u.id = $2 AND a.user_id = $1 AND $3 = ANY (a.permissions))",
-            )
+            .prepare_cached("SELECT holds_permission($1, $2, $3)")
             .await?;
         Ok(conn
             .query_one(&stmt, &[&user_id, &union_id, &permission.as_str()])

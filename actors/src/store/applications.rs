@@ -124,19 +124,6 @@ impl Store {
         Ok(application)
     }
 
-    /// One application.
-    pub async fn application(&self, id: i64) -> Result<Application> {
-        let conn = self.client().await?;
-        let stmt = conn
-            .prepare_cached(&format!("{APPLICATION} FROM applications a JOIN users u ON u.id = a.user_id WHERE a.id = $1"))
-            .await?;
-        let row = conn
-            .query_opt(&stmt, &[&id])
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no application {id}")))?;
-        Ok(application_from_row(&row))
-    }
-
     /// A union's pending applications, oldest first.
     pub async fn pending_applications(&self, union_id: i64) -> Result<Vec<Application>> {
         let conn = self.client().await?;
@@ -161,11 +148,21 @@ impl Store {
         id: i64,
         decision: Decision,
     ) -> Result<Application> {
-        let union_id = self.application(id).await?.union_id;
-        if !self
-            .has_permission(admin.user_id, union_id, Permission::MembersReview)
-            .await?
-        {
+        let (union_id, allowed) = {
+            let conn = self.client().await?;
+            let stmt = conn
+                .prepare_cached("SELECT union_id, holds_permission($2, union_id, $3) FROM applications WHERE id = $1")
+                .await?;
+            let row = conn
+                .query_opt(
+                    &stmt,
+                    &[&id, &admin.user_id, &Permission::MembersReview.as_str()],
+                )
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("no application {id}")))?;
+            (row.get::<_, i64>(0), row.get::<_, bool>(1))
+        };
+        if !allowed {
             return Err(Error::Forbidden(
                 "you may not decide applications of this union".into(),
             ));
