@@ -53,6 +53,9 @@ pub struct Settings {
     /// The longest gap a resume replays before answering reset [default: 10000]
     #[arg(long, env = "GONGHUI_MAX_REPLAY", global = true)]
     pub max_replay: Option<u64>,
+    /// Seconds a union's or member's owner actor lives on with no subscriber [default: 60]
+    #[arg(long, env = "GONGHUI_OWNER_IDLE_SECS", global = true)]
+    pub owner_idle_secs: Option<u64>,
     /// Kernel send buffer per connection in bytes; bounds what a stalled client pins in the kernel [default: the kernel's autotuning]
     #[arg(long, env = "GONGHUI_SOCKET_SEND_BUFFER", global = true)]
     pub socket_send_buffer: Option<usize>,
@@ -77,6 +80,7 @@ impl Settings {
             event_retention_secs: self.event_retention_secs.or(file.event_retention_secs),
             max_replay: self.max_replay.or(file.max_replay),
             socket_send_buffer: self.socket_send_buffer.or(file.socket_send_buffer),
+            owner_idle_secs: self.owner_idle_secs.or(file.owner_idle_secs),
             log: self.log.or(file.log),
         }
     }
@@ -151,6 +155,9 @@ impl Config {
         }
         if let Some(max) = s.max_replay {
             hub.max_replay = max;
+        }
+        if let Some(secs) = s.owner_idle_secs {
+            hub.idle_after = Duration::from_secs(secs.max(1));
         }
         let auth = AuthSettings {
             token_ttl: Duration::from_secs(s.token_ttl_secs.unwrap_or(30 * 24 * 3600)),

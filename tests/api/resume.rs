@@ -1,9 +1,9 @@
 use std::time::Duration;
 
 use gonghui_protocol::{ClientKind, Codec};
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::helpers::Cluster;
+use crate::helpers::{json_of, Cluster};
 
 #[actix_rt::test]
 async fn a_client_resuming_on_the_other_node_gets_exactly_the_missed_events_in_order() {
@@ -176,4 +176,54 @@ async fn a_since_older_than_the_retained_log_gets_reset_and_a_fresh_snapshot() {
     assert_eq!(snapshot["user"]["verified"], true);
     let current = socket.subscribe(&topic, Some(2)).await.unwrap();
     assert!(!current.reset, "resuming at the head needs no log");
+}
+
+#[actix_rt::test]
+async fn an_owner_stopped_for_idleness_comes_back_on_the_next_subscribe() {
+    let cluster = Cluster::start_with(1, &crate::helpers::pg_base(), |s| {
+        s.owner_idle_secs = Some(1)
+    })
+    .await;
+    let admin = cluster.root_admin_token().await;
+    let topic = format!("union:{}:admin", cluster.root_union);
+    let (member, _) = cluster.verified_user(0, "13822220009", "app", 29).await;
+
+    let mut first = cluster.ws(0, Codec::Json).await;
+    first.hello(&admin, ClientKind::Console).await;
+    let start = first.subscribe(&topic, None).await.unwrap().seq;
+    let ready = format!("{}/readyz", cluster.nodes[0].http);
+    assert_eq!(json_of(cluster.http.get(&ready)).await["owners"], 1);
+    drop(first);
+    // The owner is stopped after a second without subscribers; events meanwhile go nowhere.
+    let mut owners = Value::Null;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        owners = json_of(cluster.http.get(&ready)).await["owners"].clone();
+        if owners == 0 {
+            break;
+        }
+    }
+    assert_eq!(owners, 0, "the idle owner stopped");
+    cluster
+        .apply(0, &member, cluster.root_union, "while nobody listens")
+        .await;
+
+    let mut again = cluster.ws(0, Codec::MsgPack).await;
+    again.hello(&admin, ClientKind::Console).await;
+    again.subscribe(&topic, Some(start)).await.unwrap();
+    assert_eq!(
+        again.next_event().await.seq,
+        start + 1,
+        "missed while the owner was gone, read from the log"
+    );
+    assert_eq!(json_of(cluster.http.get(&ready)).await["owners"], 1);
+    let (late, _) = cluster.verified_user(0, "13822220010", "app", 30).await;
+    cluster
+        .apply(0, &late, cluster.root_union, "live again")
+        .await;
+    assert_eq!(
+        again.next_event().await.seq,
+        start + 2,
+        "and live events flow through the new owner"
+    );
 }

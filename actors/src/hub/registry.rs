@@ -40,6 +40,19 @@ pub struct OwnerIdle {
     pub subscribes_seen: u64,
 }
 
+/// How many owners and authenticated sessions this node holds, for `/readyz`.
+#[derive(Message)]
+#[rtype(result = "(usize, usize)")]
+pub struct Counts;
+
+impl Handler<Counts> for Registry {
+    type Result = MessageResult<Counts>;
+
+    fn handle(&mut self, _: Counts, _: &mut Self::Context) -> Self::Result {
+        MessageResult((self.owners.len(), self.sessions.len()))
+    }
+}
+
 impl Registry {
     /// A registry spreading owners over `arbiters` (one per core is plenty).
     pub fn new(store: Store, settings: HubSettings, arbiters: Vec<ArbiterHandle>) -> Self {
