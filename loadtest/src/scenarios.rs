@@ -55,9 +55,9 @@ pub struct Common {
     /// Source addresses to spread connections over: `127.0.0.2-127.0.0.40` (one address has ~28,000 ports)
     #[arg(long)]
     pub source_ips: Option<String>,
-    /// Client processes to spread the sessions over (each may hold ~19,900)
-    #[arg(long, default_value_t = 1)]
-    pub workers: usize,
+    /// Client processes to spread the sessions over [default: one per 7,500 sessions]
+    #[arg(long)]
+    pub workers: Option<usize>,
     /// Server process ids whose RSS to read (comma-separated)
     #[arg(long, value_delimiter = ',')]
     pub server_pid: Vec<u32>,
@@ -74,6 +74,10 @@ pub struct Common {
     #[arg(long)]
     pub keep_seed: bool,
 }
+
+/// Sessions one worker process holds by default. A process holding 15,000 was seen to
+/// send some request heads over 5 s late (docs/BENCHMARKS.md); 7,500 never was.
+const SESSIONS_PER_WORKER: usize = 7_500;
 
 /// Where a run points: gonghui (seeded, published through the log) or the peer.
 struct Target {
@@ -132,6 +136,13 @@ impl Common {
             connect_rate,
             sessions,
         })
+    }
+
+    /// Worker processes: as asked, else one per [`SESSIONS_PER_WORKER`].
+    fn worker_count(&self) -> usize {
+        self.workers
+            .unwrap_or_else(|| self.sessions.div_ceil(SESSIONS_PER_WORKER))
+            .max(1)
     }
 
     fn connect_limit(&self, connect_rate: f64) -> Duration {
@@ -242,7 +253,12 @@ async fn connect_all(
     label: &str,
 ) -> anyhow::Result<Workers> {
     let fleet = c.fleet(&target, sessions, rate)?;
-    let workers = Workers::start(&fleet, c.workers, &format!("{label} {}", target.name)).await?;
+    let workers = Workers::start(
+        &fleet,
+        c.worker_count(),
+        &format!("{label} {}", target.name),
+    )
+    .await?;
     let n = c.sessions as u64;
     workers
         .wait_until(c.connect_limit(rate), |s| {
