@@ -284,8 +284,7 @@ impl Session {
             shared.gaps.fetch_add(seq - *last - 1, Ordering::Relaxed);
         }
         *last = seq;
-        self.latency
-            .record((chrono::Utc::now() - at).to_std().unwrap_or_default());
+        self.latency.record_since(at);
     }
 
     fn caught_up(&self, phase: &Phase) -> bool {

@@ -30,6 +30,11 @@ impl Histogram {
             .or_default() += 1;
     }
 
+    /// Adds the time from `at` (an event's commit time) until now.
+    pub fn record_since(&mut self, at: chrono::DateTime<chrono::Utc>) {
+        self.record((chrono::Utc::now() - at).to_std().unwrap_or_default());
+    }
+
     /// Adds another histogram's samples.
     pub fn merge(&mut self, other: &Histogram) {
         for (b, n) in &other.buckets {

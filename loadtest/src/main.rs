@@ -1,6 +1,6 @@
 //! gonghui-loadtest: seeds users at scale and drives one or several gonghui nodes (and,
 //! side by side, a Node.js `ws` peer) through the scenarios of docs/BENCHMARKS.md, over
-//! the real protocol. Exits non-zero when any event is lost or duplicated.
+//! the real protocol. Exits non-zero when any event is lost or duplicated, or a call fails.
 //!
 //! # Layout
 //! - [`scenarios`]: `idle`, `fanout`, `approvals`, `reconnect-storm`.
@@ -77,10 +77,10 @@ fn main() -> anyhow::Result<()> {
                 );
                 Ok(true)
             }
-            Command::Idle(c) => scenarios::run("idle", &c, scenarios::idle).await,
-            Command::Fanout(c) => scenarios::run("fanout", &c, scenarios::fanout).await,
+            Command::Idle(c) => scenarios::run("idle", &c, true, scenarios::idle).await,
+            Command::Fanout(c) => scenarios::run("fanout", &c, true, scenarios::fanout).await,
             Command::ReconnectStorm(c) => {
-                scenarios::run("reconnect-storm", &c, scenarios::reconnect_storm).await
+                scenarios::run("reconnect-storm", &c, false, scenarios::reconnect_storm).await
             }
             Command::Approvals { common, admins } => scenarios::approvals(&common, admins).await,
         }

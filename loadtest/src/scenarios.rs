@@ -61,7 +61,7 @@ pub struct Common {
     /// Server process ids whose RSS to read (comma-separated)
     #[arg(long, value_delimiter = ',')]
     pub server_pid: Vec<u32>,
-    /// A peer (the Node `ws` broadcast server of loadtest/peers) to run the same scenario against
+    /// A peer (the Node `ws` broadcast server of loadtest/peers) to run idle and fanout against too
     #[arg(long)]
     pub peer: Option<String>,
     /// The peer's process id, for its RSS
@@ -80,10 +80,17 @@ pub struct Common {
 const SESSIONS_PER_WORKER: usize = 7_500;
 
 /// Where a run points: gonghui (seeded, published through the log) or the peer.
-struct Target {
+pub struct Target {
     name: &'static str,
     ws: Vec<String>,
     pids: Vec<u32>,
+}
+
+impl Target {
+    /// The peer authenticates nobody and keeps no log.
+    fn is_peer(&self) -> bool {
+        self.name == "peer"
+    }
 }
 
 impl Common {
@@ -101,7 +108,8 @@ impl Common {
             .map_or(Ok(Vec::new()), wire::parse_source_ips)
     }
 
-    fn targets(&self) -> Vec<Target> {
+    /// gonghui, and the peer when one is given and the scenario can run against it.
+    fn targets(&self, with_peer: bool) -> Vec<Target> {
         let ws = |base: &str| {
             format!(
                 "{}/ws",
@@ -113,7 +121,7 @@ impl Common {
             ws: self.nodes.iter().map(|n| ws(n)).collect(),
             pids: self.server_pid.clone(),
         }];
-        if let Some(peer) = &self.peer {
+        if let Some(peer) = self.peer.as_ref().filter(|_| with_peer) {
             targets.push(Target {
                 name: "peer",
                 ws: vec![ws(peer)],
@@ -131,7 +139,7 @@ impl Common {
     ) -> anyhow::Result<FleetSpec> {
         Ok(FleetSpec {
             nodes: target.ws.clone(),
-            json: self.codec() == Codec::Json || target.name == "peer",
+            json: self.codec() == Codec::Json || target.is_peer(),
             source_ips: self.source_ips()?,
             connect_rate,
             sessions,
@@ -179,28 +187,24 @@ fn plan(members: usize, applicants: usize, admins: usize) -> SeedPlan {
     }
 }
 
-/// Seeds, runs `scenario` against every target, prints and saves the results, unseeds.
-pub async fn run<F, Fut>(name: &str, c: &Common, scenario: F) -> anyhow::Result<bool>
+/// Seeds, runs `scenario` against gonghui (and the peer, `with_peer`), prints and saves
+/// the results, unseeds.
+pub async fn run<F, Fut>(
+    name: &str,
+    c: &Common,
+    with_peer: bool,
+    scenario: F,
+) -> anyhow::Result<bool>
 where
-    F: Fn(Common, Arc<Seeded>, Arc<Store>, &'static str, Vec<String>, Vec<u32>) -> Fut,
+    F: Fn(Common, Arc<Seeded>, Arc<Store>, Target) -> Fut,
     Fut: Future<Output = anyhow::Result<Outcome>>,
 {
     raise_file_limit();
     let (store, seeded) = seed(c, plan(c.sessions, 0, 0)).await?;
     let (store, seeded) = (Arc::new(store), Arc::new(seeded));
     let mut outcomes = Vec::new();
-    for target in c.targets() {
-        outcomes.push(
-            scenario(
-                c.clone(),
-                seeded.clone(),
-                store.clone(),
-                target.name,
-                target.ws,
-                target.pids,
-            )
-            .await?,
-        );
+    for target in c.targets(with_peer) {
+        outcomes.push(scenario(c.clone(), seeded.clone(), store.clone(), target).await?);
     }
     finish(name, c, &store, &seeded, &outcomes).await
 }
@@ -227,14 +231,14 @@ async fn finish(
 
 fn member_sessions(
     seeded: &Seeded,
-    target: &str,
+    target: &Target,
     topics: impl Fn(i64) -> Vec<String>,
 ) -> Vec<SessionSpec> {
     seeded
         .members
         .iter()
         .map(|id| SessionSpec {
-            token: if target == "peer" {
+            token: if target.is_peer() {
                 "peer".into()
             } else {
                 seeded.token(*id)
@@ -247,12 +251,12 @@ fn member_sessions(
 /// Starts the workers for `sessions` paced at `rate` and waits until every one has connected or failed.
 async fn connect_all(
     c: &Common,
-    target: Target,
+    target: &Target,
     sessions: Vec<SessionSpec>,
     rate: f64,
     label: &str,
 ) -> anyhow::Result<Workers> {
-    let fleet = c.fleet(&target, sessions, rate)?;
+    let fleet = c.fleet(target, sessions, rate)?;
     let workers = Workers::start(
         &fleet,
         c.worker_count(),
@@ -292,34 +296,21 @@ pub async fn idle(
     c: Common,
     seeded: Arc<Seeded>,
     _: Arc<Store>,
-    target: &'static str,
-    ws: Vec<String>,
-    pids: Vec<u32>,
+    target: Target,
 ) -> anyhow::Result<Outcome> {
     let union = seeded.union_id;
-    let sessions = member_sessions(&seeded, target, |id| {
+    let sessions = member_sessions(&seeded, &target, |id| {
         vec![format!("member:{id}"), format!("union:{union}")]
     });
-    let before = rss_kib(&pids);
+    let before = rss_kib(&target.pids);
     let started = Instant::now();
-    let workers = connect_all(
-        &c,
-        Target {
-            name: target,
-            ws,
-            pids: pids.clone(),
-        },
-        sessions,
-        c.rate,
-        "idle",
-    )
-    .await?;
+    let workers = connect_all(&c, &target, sessions, c.rate, "idle").await?;
     let took = started.elapsed();
     let connected = workers.total().connected;
     workers.hold(Duration::from_secs_f64(c.duration)).await;
-    let after = rss_kib(&pids);
+    let after = rss_kib(&target.pids);
     let status = workers.stop().await?;
-    let mut outcome = Outcome::new(target);
+    let mut outcome = Outcome::new(target.name);
     outcome.metric("sessions connected", connected as f64);
     outcome.metric("sessions failed", status.failed_total() as f64);
     outcome.metric("connects/s", connected as f64 / took.as_secs_f64());
@@ -344,9 +335,11 @@ enum Publisher {
 }
 
 impl Publisher {
-    async fn new(target: &str, store: Arc<Store>, ws: &[String]) -> anyhow::Result<Self> {
-        Ok(if target == "peer" {
-            Publisher::Peer(Box::new(wire::connect(&ws[0], Codec::Json, None).await?))
+    async fn new(target: &Target, store: Arc<Store>) -> anyhow::Result<Self> {
+        Ok(if target.is_peer() {
+            Publisher::Peer(Box::new(
+                wire::connect(&target.ws[0], Codec::Json, None).await?,
+            ))
         } else {
             Publisher::Log(store)
         })
@@ -386,28 +379,15 @@ pub async fn fanout(
     c: Common,
     seeded: Arc<Seeded>,
     store: Arc<Store>,
-    target: &'static str,
-    ws: Vec<String>,
-    pids: Vec<u32>,
+    target: Target,
 ) -> anyhow::Result<Outcome> {
     let topic = format!("union:{}", seeded.union_id);
-    let sessions = member_sessions(&seeded, target, |_| vec![topic.clone()]);
-    let workers = connect_all(
-        &c,
-        Target {
-            name: target,
-            ws: ws.clone(),
-            pids,
-        },
-        sessions,
-        c.connect_rate,
-        "fanout",
-    )
-    .await?;
+    let sessions = member_sessions(&seeded, &target, |_| vec![topic.clone()]);
+    let workers = connect_all(&c, &target, sessions, c.connect_rate, "fanout").await?;
     let receivers = workers.total().connected;
     let events = (c.rate * c.duration).round().max(1.0) as u64;
     let expected = receivers * events;
-    let mut publisher = Publisher::new(target, store, &ws).await?;
+    let mut publisher = Publisher::new(&target, store).await?;
     let started = Instant::now();
     publisher.burst(&topic, events, c.rate).await?;
     let published_in = started.elapsed();
@@ -416,7 +396,7 @@ pub async fn fanout(
         .await;
     let delivered_in = started.elapsed();
     let status = workers.stop().await?;
-    let mut outcome = Outcome::new(target);
+    let mut outcome = Outcome::new(target.name);
     outcome.metric("subscribers", receivers as f64);
     outcome.metric("events published", events as f64);
     outcome.metric(
@@ -438,7 +418,10 @@ pub async fn fanout(
     }
     outcome.metric("latency max ms", latency.max_ms());
     record_status(&mut outcome, &status);
-    outcome.lost += expected.saturating_sub(status.deliveries + status.dups);
+    // Every event must reach every subscriber once: a shortfall of distinct deliveries
+    // is a loss, whether a seq was skipped (already counted as a gap) or never came.
+    let shortfall = expected.saturating_sub(status.deliveries - status.dups);
+    outcome.lost = outcome.lost.max(shortfall);
     Ok(outcome)
 }
 
@@ -447,28 +430,15 @@ pub async fn reconnect_storm(
     c: Common,
     seeded: Arc<Seeded>,
     store: Arc<Store>,
-    target: &'static str,
-    ws: Vec<String>,
-    pids: Vec<u32>,
+    target: Target,
 ) -> anyhow::Result<Outcome> {
     let union = format!("union:{}", seeded.union_id);
-    let sessions = member_sessions(&seeded, target, |id| {
+    let sessions = member_sessions(&seeded, &target, |id| {
         vec![format!("member:{id}"), union.clone()]
     });
-    let mut workers = connect_all(
-        &c,
-        Target {
-            name: target,
-            ws: ws.clone(),
-            pids,
-        },
-        sessions,
-        c.rate,
-        "storm",
-    )
-    .await?;
+    let mut workers = connect_all(&c, &target, sessions, c.rate, "storm").await?;
     let connected = workers.total().connected;
-    let mut publisher = Publisher::new(target, store.clone(), &ws).await?;
+    let mut publisher = Publisher::new(&target, store.clone()).await?;
     publisher.burst(&union, 3, 100.0).await?;
     workers
         .wait_until(Duration::from_secs(30), |s| s.deliveries >= connected * 3)
@@ -489,7 +459,7 @@ pub async fn reconnect_storm(
         .await;
     let took = started.elapsed();
     let status = workers.stop().await?;
-    let mut outcome = Outcome::new(target);
+    let mut outcome = Outcome::new(target.name);
     outcome.metric("sessions dropped", connected as f64);
     outcome.metric("sessions resynced", status.resynced as f64);
     outcome.metric("time to full resync s", took.as_secs_f64());
@@ -551,10 +521,6 @@ async fn open(url: &str, codec: Codec, token: String, topic: String) -> anyhow::
     Ok(socket)
 }
 
-fn latency_of(at: chrono::DateTime<chrono::Utc>) -> Duration {
-    (chrono::Utc::now() - at).to_std().unwrap_or_default()
-}
-
 /// `approvals`: applicants apply over HTTP; admins on every node see the queue and two
 /// of them race to approve each application; each applicant must see exactly one approval.
 pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
@@ -562,8 +528,7 @@ pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
     let admins = admins.max(1);
     let (store, seeded) = seed(c, plan(0, c.sessions, admins)).await?;
     let codec = c.codec();
-    let targets = c.targets();
-    let nodes = targets[0].ws.clone();
+    let nodes = c.targets(false).remove(0).ws;
     let http_nodes: Vec<String> = c
         .nodes
         .iter()
@@ -593,7 +558,7 @@ pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
                 if e.kind != "application.created" {
                     continue;
                 }
-                tally.apply_visible.lock().unwrap().record(latency_of(e.at));
+                tally.apply_visible.lock().unwrap().record_since(e.at);
                 let id = e.data["application"]["id"].as_i64().unwrap_or_default();
                 let mine =
                     id as usize % admins == k || (admins > 1 && (id as usize + 1) % admins == k);
@@ -639,11 +604,7 @@ pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
             while let Ok(Some(Incoming::Msg(msg))) = wire::next(&mut socket, codec).await {
                 let ServerMsg::Event(e) = msg else { continue };
                 if e.kind == "application.approved" {
-                    tally
-                        .decide_visible
-                        .lock()
-                        .unwrap()
-                        .record(latency_of(e.at));
+                    tally.decide_visible.lock().unwrap().record_since(e.at);
                     let counter = if seen.insert(e.data["application"]["id"].clone()) {
                         &tally.approvals_seen
                     } else {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
+use tokio::task::JoinHandle;
 
 use crate::fleet::{FleetSpec, Status};
 
@@ -17,7 +18,8 @@ pub struct Workers {
     children: Vec<Child>,
     stdins: Vec<ChildStdin>,
     latest: Arc<Mutex<Vec<Status>>>,
-    finals: Arc<Mutex<Vec<Status>>>,
+    /// One per worker: reads its status lines, and ends with its final one at its exit.
+    readers: Vec<JoinHandle<Option<Status>>>,
     label: String,
 }
 
@@ -27,8 +29,7 @@ impl Workers {
         let count = count.max(1);
         let exe = std::env::current_exe()?;
         let latest = Arc::new(Mutex::new(vec![Status::default(); count]));
-        let finals = Arc::new(Mutex::new(Vec::new()));
-        let (mut children, mut stdins) = (Vec::new(), Vec::new());
+        let (mut children, mut stdins, mut readers) = (Vec::new(), Vec::new(), Vec::new());
         for w in 0..count {
             let mut share = spec.clone();
             share.sessions = spec
@@ -51,19 +52,19 @@ impl Workers {
                 .write_all(format!("{}\n", serde_json::to_string(&share)?).as_bytes())
                 .await?;
             let stdout = child.stdout.take().context("worker stdout")?;
-            let (latest, finals) = (latest.clone(), finals.clone());
-            tokio::spawn(async move {
+            let latest = latest.clone();
+            readers.push(tokio::spawn(async move {
                 let mut lines = BufReader::new(stdout).lines();
+                let mut last = None;
                 while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(last) = line.strip_prefix("FINAL ") {
-                        if let Ok(status) = serde_json::from_str(last) {
-                            finals.lock().unwrap().push(status);
-                        }
+                    if let Some(fin) = line.strip_prefix("FINAL ") {
+                        last = serde_json::from_str(fin).ok();
                     } else if let Ok(status) = serde_json::from_str(&line) {
                         latest.lock().unwrap()[w] = status;
                     }
                 }
-            });
+                last
+            }));
             children.push(child);
             stdins.push(stdin);
         }
@@ -71,7 +72,7 @@ impl Workers {
             children,
             stdins,
             latest,
-            finals,
+            readers,
             label: label.to_owned(),
         })
     }
@@ -129,10 +130,10 @@ impl Workers {
                 .await
                 .context("a worker did not stop")??;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let mut total = Status::default();
-        for s in self.finals.lock().unwrap().iter() {
-            total.merge(s);
+        for reader in self.readers {
+            let last = reader.await.context("a worker's reader failed")?;
+            total.merge(&last.context("a worker ended without its final status")?);
         }
         Ok(total)
     }

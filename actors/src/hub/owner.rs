@@ -67,7 +67,7 @@ struct TopicState {
     waiting: BTreeMap<u64, Option<Arc<SharedEvent>>>,
     filling: bool,
     /// The last snapshot of a shared topic (union and admin topics), with its seq.
-    snapshot: Option<(u64, Arc<Value>)>,
+    snapshot: Option<(u64, Value)>,
     /// Subscribers waiting for the snapshot read in flight.
     snapshot_waiters: Vec<Waiter>,
 }
@@ -350,7 +350,7 @@ impl TopicOwner {
                 .head
                 .is_none_or(|head| head.saturating_sub(*seq) <= fresh_within)
             {
-                let start = Start::snapshot(*seq, (**snapshot).clone(), waiter.reset);
+                let start = Start::snapshot(*seq, snapshot.clone(), waiter.reset);
                 return self.started(topic, waiter, Ok(start), ctx);
             }
         }
@@ -371,9 +371,8 @@ impl TopicOwner {
                         tracing::warn!(%topic, error = %e, "reading a snapshot failed");
                         e.body()
                     });
-                    if let (Ok((seq, snapshot)), false) = (&read, matches!(topic, Topic::Member(_)))
-                    {
-                        state.snapshot = Some((*seq, Arc::new(snapshot.clone())));
+                    if !matches!(topic, Topic::Member(_)) {
+                        state.snapshot = read.as_ref().ok().cloned();
                     }
                     for waiter in waiters {
                         let start = read
@@ -381,6 +380,8 @@ impl TopicOwner {
                             .map(|(seq, snapshot)| Start::snapshot(seq, snapshot, waiter.reset));
                         act.started(topic, waiter, start, ctx);
                     }
+                    // Waiters that left meanwhile may have been the topic's last readers.
+                    act.forget_if_unused(topic);
                 }),
         );
     }
@@ -471,23 +472,17 @@ impl Handler<Subscribe> for TopicOwner {
                 generation,
             },
         );
-        let Some(since) = since else {
-            let waiter = Waiter {
-                session,
-                generation,
-                request,
-                reset: false,
-            };
-            return self.snapshot_for(topic, waiter, ctx);
-        };
-        let store = self.store.clone();
-        let max_replay = self.settings.max_replay;
         let mut waiter = Waiter {
             session,
             generation,
             request,
             reset: false,
         };
+        let Some(since) = since else {
+            return self.snapshot_for(topic, waiter, ctx);
+        };
+        let store = self.store.clone();
+        let max_replay = self.settings.max_replay;
         ctx.spawn(
             async move { store.log_bounds(topic).await }
                 .into_actor(self)

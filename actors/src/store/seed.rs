@@ -129,21 +129,22 @@ impl Store {
         let filter = "seed_run IS NOT NULL AND ($1::text IS NULL OR seed_run = $1)";
         let users = format!("SELECT id FROM users WHERE {filter}");
         let unions = format!("SELECT id FROM unions WHERE {filter}");
+        let topics = format!(
+            "SELECT 'member:' || id FROM ({users}) u
+             UNION ALL SELECT 'union:' || id FROM ({unions}) n
+             UNION ALL SELECT 'union:' || id || ':admin' FROM ({unions}) n"
+        );
         for statement in [
             format!("DELETE FROM audit_log WHERE actor_id IN ({users}) OR union_id IN ({unions})"),
-            format!("DELETE FROM applications WHERE user_id IN ({users}) OR union_id IN ({unions})"),
+            format!(
+                "DELETE FROM applications WHERE user_id IN ({users}) OR union_id IN ({unions})"
+            ),
             format!("DELETE FROM memberships WHERE user_id IN ({users}) OR union_id IN ({unions})"),
-            format!("DELETE FROM union_admins WHERE user_id IN ({users}) OR union_id IN ({unions})"),
             format!(
-                "DELETE FROM events WHERE topic IN (SELECT 'member:' || id FROM ({users}) u
-                                                  UNION ALL SELECT 'union:' || id FROM ({unions}) n
-                                                  UNION ALL SELECT 'union:' || id || ':admin' FROM ({unions}) n)"
+                "DELETE FROM union_admins WHERE user_id IN ({users}) OR union_id IN ({unions})"
             ),
-            format!(
-                "DELETE FROM topics WHERE topic IN (SELECT 'member:' || id FROM ({users}) u
-                                                  UNION ALL SELECT 'union:' || id FROM ({unions}) n
-                                                  UNION ALL SELECT 'union:' || id || ':admin' FROM ({unions}) n)"
-            ),
+            format!("DELETE FROM events WHERE topic IN ({topics})"),
+            format!("DELETE FROM topics WHERE topic IN ({topics})"),
         ] {
             tx.execute(statement.as_str(), &[&run]).await?;
         }

@@ -71,12 +71,6 @@ impl Store {
         Ok(Bootstrapped { union_id, user_id })
     }
 
-    /// One union.
-    pub async fn union(&self, union_id: i64) -> Result<Union> {
-        let conn = self.client().await?;
-        union_in(&conn, union_id).await
-    }
-
     /// A user's active memberships.
     pub async fn memberships_of(&self, user_id: i64) -> Result<Vec<Membership>> {
         let conn = self.client().await?;
