@@ -1,9 +1,10 @@
-//! Join applications (入会): filed by a verified user, listed and decided by admins with
-//! `members.review` on the union or an ancestor.
+//! Applications to join a union (入会) or to transfer into it (会籍转移): filed by a
+//! verified user, listed and decided by admins with `members.review` on the receiving
+//! union or an ancestor (the union a transfer leaves sees it in its queue, read-only).
 
 use actix_web::{get, post, web, HttpResponse};
 use gonghui_actors::domain::{BoundedText, Invalid, Permission};
-use gonghui_actors::store::applications::Decision;
+use gonghui_actors::store::applications::{ApplicationKind, Decision};
 use gonghui_actors::Error;
 use gonghui_protocol::dto::{Application, Applications, ErrorResponse, NewApplication, Rejection};
 use serde::Deserialize;
@@ -15,7 +16,7 @@ use crate::state::AppState;
 /// The longest note or reason accepted, in characters.
 const MAX_TEXT: usize = 500;
 
-/// Applies to join a union.
+/// Applies to join a union, or to transfer one's membership to it.
 #[utoipa::path(tag = "applications", params(("union_id" = i64, Path)), request_body = NewApplication, responses(
     (status = 201, body = Application), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
     (status = 409, body = ErrorResponse)), security(("bearer" = [])))]
@@ -27,9 +28,8 @@ pub async fn create(
     path: web::Path<i64>,
     body: web::Json<NewApplication>,
 ) -> ApiResult<HttpResponse> {
-    if body.kind != "join" {
-        return Err(Error::from(Invalid::new("kind", "must be \"join\"")).into());
-    }
+    let kind = ApplicationKind::parse(&body.kind)
+        .ok_or_else(|| Error::from(Invalid::new("kind", "must be \"join\" or \"transfer\"")))?;
     let note = body
         .note
         .as_deref()
@@ -38,7 +38,7 @@ pub async fn create(
         .map_err(Error::from)?;
     let application = state
         .store
-        .create_application(caller.0.user_id, *path, note.as_ref())
+        .create_application(caller.0.user_id, *path, kind, note.as_ref())
         .await?;
     Ok(HttpResponse::Created().json(application))
 }
@@ -50,7 +50,7 @@ pub struct ListQuery {
     pub status: Option<String>,
 }
 
-/// A union's pending applications, oldest first.
+/// A union's pending applications, oldest first, including transfers away from it.
 #[utoipa::path(tag = "applications", params(("union_id" = i64, Path), ListQuery), responses(
     (status = 200, body = Applications), (status = 403, body = ErrorResponse)), security(("bearer" = [])))]
 #[get("/unions/{union_id}/applications")]
@@ -78,7 +78,8 @@ pub async fn list(
     }))
 }
 
-/// Approves a pending application; the applicant becomes a member.
+/// Approves a pending application; the applicant becomes a member (a transfer moves
+/// their membership here in the same transaction).
 #[utoipa::path(tag = "applications", params(("id" = i64, Path)), responses(
     (status = 200, body = Application), (status = 403, body = ErrorResponse), (status = 409, body = ErrorResponse)), security(("bearer" = [])))]
 #[post("/applications/{id}/approve")]

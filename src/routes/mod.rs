@@ -4,6 +4,7 @@
 pub mod applications;
 pub mod auth;
 pub mod health;
+pub mod inbox;
 pub mod me;
 pub mod ws;
 
@@ -22,5 +23,8 @@ pub fn api(cfg: &mut ServiceConfig) {
         .service(applications::create)
         .service(applications::list)
         .service(applications::approve)
-        .service(applications::reject);
+        .service(applications::reject)
+        .service(inbox::list)
+        .service(inbox::mark_read)
+        .service(inbox::announce);
 }

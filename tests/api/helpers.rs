@@ -282,18 +282,41 @@ impl Cluster {
             .unwrap()
     }
 
-    /// Files a join application; returns its id.
+    /// Files a join application (an empty note sends none); returns its id.
     pub async fn apply(&self, node: usize, token: &str, union_id: i64, note: &str) -> i64 {
+        let body = if note.is_empty() {
+            json!({ "kind": "join" })
+        } else {
+            json!({ "kind": "join", "note": note })
+        };
         let r = self
             .post(
                 node,
                 token,
                 &format!("/unions/{union_id}/applications"),
-                &json!({ "kind": "join", "note": note }),
+                &body,
             )
             .await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
         r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    }
+
+    /// Makes the user behind `token` a member of `union_id`: they apply, `admin` approves.
+    pub async fn admit(&self, admin: &str, token: &str, union_id: i64) {
+        let id = self.apply(0, token, union_id, "").await;
+        let r = self
+            .post(0, admin, &format!("/applications/{id}/approve"), &json!({}))
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+
+    /// Counts rows with a query returning one bigint.
+    pub async fn count(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> i64 {
+        self.db.query_one(sql, params).await.unwrap().get(0)
     }
 
     pub async fn ws(&self, node: usize, codec: Codec) -> WsClient {
@@ -442,6 +465,22 @@ impl WsClient {
                 other => panic!("unexpected while waiting for a reply: {other:?}"),
             }
         }
+    }
+
+    /// Says hello and subscribes to each of `topics` (panicking on a refusal); returns the
+    /// subscribe replies in order.
+    pub async fn watch(
+        &mut self,
+        token: &str,
+        client: ClientKind,
+        topics: &[String],
+    ) -> Vec<SubscribeReply> {
+        self.hello(token, client).await;
+        let mut replies = Vec::new();
+        for topic in topics {
+            replies.push(self.subscribe(topic, None).await.expect("subscribed"));
+        }
+        replies
     }
 
     pub async fn hello(&mut self, token: &str, client: ClientKind) -> HelloReply {

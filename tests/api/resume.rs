@@ -20,7 +20,8 @@ async fn a_client_resuming_on_the_other_node_gets_exactly_the_missed_events_in_o
     assert_eq!(seen.seq, first.seq + 1);
     drop(socket);
 
-    // While it is away: a rejection, a new application, an approval (5 events on its topic).
+    // While it is away: a rejection and its notice, a new application, an approval, the
+    // membership and its notice (6 events on its topic).
     let reject = cluster
         .post(
             1,
@@ -50,7 +51,7 @@ async fn a_client_resuming_on_the_other_node_gets_exactly_the_missed_events_in_o
     assert!(!resumed.reset);
     assert!(resumed.snapshot.is_none());
     let mut kinds = Vec::new();
-    for expected in seen.seq + 1..=seen.seq + 4 {
+    for expected in seen.seq + 1..=seen.seq + 6 {
         let e = back.next_event().await;
         assert_eq!(e.seq, expected, "in order, none missing");
         kinds.push(e.kind);
@@ -59,9 +60,11 @@ async fn a_client_resuming_on_the_other_node_gets_exactly_the_missed_events_in_o
         kinds,
         [
             "application.rejected",
+            "notification.created",
             "application.created",
             "application.approved",
-            "membership.created"
+            "membership.created",
+            "notification.created"
         ]
     );
     back.assert_quiet(Duration::from_millis(300)).await;

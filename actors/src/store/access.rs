@@ -6,7 +6,34 @@ use gonghui_protocol::Topic;
 
 use super::Store;
 use crate::domain::Permission;
-use crate::Result;
+use crate::{Error, Result};
+
+/// Checks, through any client or transaction, that `user_id` holds `permission` on
+/// `union_id`.
+///
+/// # Errors
+/// `NotFound` for no such union, `Forbidden` without the permission.
+pub(crate) async fn require(
+    conn: &impl deadpool_postgres::GenericClient,
+    user_id: i64,
+    union_id: i64,
+    permission: Permission,
+) -> Result<()> {
+    let stmt = conn
+        .prepare_cached("SELECT holds_permission($1, id, $3) FROM unions WHERE id = $2")
+        .await?;
+    match conn
+        .query_opt(&stmt, &[&user_id, &union_id, &permission.as_str()])
+        .await?
+    {
+        None => Err(Error::NotFound(format!("no union {union_id}"))),
+        Some(row) if row.get::<_, bool>(0) => Ok(()),
+        Some(_) => Err(Error::Forbidden(format!(
+            "you need {} on union {union_id}",
+            permission.as_str()
+        ))),
+    }
+}
 
 impl Store {
     /// The unions a user administers directly, with the permissions held on each.
@@ -54,7 +81,7 @@ impl Store {
                 let conn = self.client().await?;
                 let stmt = conn
                     .prepare_cached(
-                        "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND union_id = $2 AND status = 'active')
+                        "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND union_id = $2 AND status IN ('active', 'retired'))
                              OR EXISTS (SELECT 1 FROM unions u JOIN union_admins a ON a.union_id = ANY (u.path)
                                         WHERE u.id = $2 AND a.user_id = $1)",
                     )

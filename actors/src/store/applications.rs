@@ -1,7 +1,11 @@
-//! Applications to join a union: created by a verified user, decided exactly once by an
-//! admin. The decision is a conditional update (`WHERE status = 'pending'`), so of two
-//! racing decisions on any nodes one updates a row and the other finds none.
+//! Applications to a union: to join it (入会), or to move one's membership to it from
+//! another union (会籍转移). Created by a verified user, decided exactly once by an admin
+//! of the receiving union: the decision is a conditional update (`WHERE status =
+//! 'pending'`), so of two racing decisions on any nodes one updates a row and the other
+//! finds none. An approved transfer ends the old membership and starts the new one in
+//! the same transaction, so the member is never in two unions, nor in none.
 
+use deadpool_postgres::Transaction;
 use gonghui_protocol::dto::{Applicant, Application, ApplicationEvent, MembershipEvent};
 use gonghui_protocol::Topic;
 use serde_json::json;
@@ -10,16 +14,17 @@ use tokio_postgres::Row;
 
 use super::audit::{self, AuditEntry};
 use super::events::EventBatch;
+use super::notifications::{notify, Notice};
 use super::tokens::Principal;
-use super::unions::membership_from_row;
+use super::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
 use super::Store;
 use crate::domain::{BoundedText, Permission, Phone};
 use crate::{Error, Result};
 
 /// Selects an application with its applicant from `a` joined to `u`.
 const APPLICATION: &str =
-    "SELECT a.id, a.union_id, a.user_id, a.kind, a.status, u.name, u.phone, a.note, a.reason,
-                                  a.created_at, a.decided_at, a.decided_by";
+    "SELECT a.id, a.union_id, a.user_id, a.kind, a.from_union_id, a.status, u.name, u.phone,
+            a.note, a.reason, a.created_at, a.decided_at, a.decided_by";
 
 fn application_from_row(r: &Row) -> Application {
     Application {
@@ -27,16 +32,44 @@ fn application_from_row(r: &Row) -> Application {
         union_id: r.get(1),
         user_id: r.get(2),
         kind: r.get(3),
-        status: r.get(4),
+        from_union_id: r.get(4),
+        status: r.get(5),
         applicant: Applicant {
-            name: r.get(5),
-            phone_masked: Phone::masked(r.get(6)),
+            name: r.get(6),
+            phone_masked: Phone::masked(r.get(7)),
         },
-        note: r.get(7),
-        reason: r.get(8),
-        created_at: r.get(9),
-        decided_at: r.get(10),
-        decided_by: r.get(11),
+        note: r.get(8),
+        reason: r.get(9),
+        created_at: r.get(10),
+        decided_at: r.get(11),
+        decided_by: r.get(12),
+    }
+}
+
+/// What is applied for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplicationKind {
+    /// Membership of a union, for someone who has none.
+    Join,
+    /// Moving one's active membership to this union.
+    Transfer,
+}
+
+impl ApplicationKind {
+    /// Reads `join` or `transfer`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "join" => Some(ApplicationKind::Join),
+            "transfer" => Some(ApplicationKind::Transfer),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ApplicationKind::Join => "join",
+            ApplicationKind::Transfer => "transfer",
+        }
     }
 }
 
@@ -49,15 +82,17 @@ pub enum Decision {
 }
 
 impl Store {
-    /// Files a join application.
+    /// Files an application of `kind` to `union_id`.
     ///
     /// # Errors
     /// `Forbidden` if the user is not verified, `NotFound` for no such union, `Conflict`
-    /// if they are already a member of a union or already pending here.
+    /// for a join by someone already a member, a transfer by someone who is not an
+    /// active member elsewhere (or to their own union), or a second pending one.
     pub async fn create_application(
         &self,
         user_id: i64,
         union_id: i64,
+        kind: ApplicationKind,
         note: Option<&BoundedText>,
     ) -> Result<Application> {
         let mut conn = self.client().await?;
@@ -81,44 +116,67 @@ impl Store {
         {
             return Err(Error::NotFound(format!("no union {union_id}")));
         }
-        if let Some(row) = tx
+        let current = tx
             .query_opt(
-                "SELECT union_id FROM memberships WHERE user_id = $1 AND status = 'active'",
+                "SELECT union_id, status FROM memberships WHERE user_id = $1 AND status IN ('active', 'retired')",
                 &[&user_id],
             )
             .await?
-        {
-            let current: i64 = row.get(0);
-            return Err(Error::Conflict(if current == union_id {
-                "you are already a member of this union".into()
-            } else {
-                format!("you are already a member of union {current}; apply for a transfer instead")
-            }));
-        }
+            .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)));
+        let from_union_id = match (kind, current) {
+            (_, Some((current, _))) if current == union_id => {
+                return Err(Error::Conflict(
+                    "you are already a member of this union".into(),
+                ))
+            }
+            (ApplicationKind::Join, None) => None,
+            (ApplicationKind::Join, Some((current, _))) => {
+                return Err(Error::Conflict(format!(
+                    "you are already a member of union {current}; apply for a transfer instead"
+                )))
+            }
+            (ApplicationKind::Transfer, None) => {
+                return Err(Error::Conflict(
+                    "you are not a member of any union; apply to join instead".into(),
+                ))
+            }
+            (ApplicationKind::Transfer, Some((_, status))) if status == "retired" => {
+                return Err(Error::Conflict(
+                    "a retired membership stays with its union and cannot be transferred".into(),
+                ))
+            }
+            (ApplicationKind::Transfer, Some((current, _))) => Some(current),
+        };
         let inserted = tx
             .query_one(
                 &format!(
-                    "WITH a AS (INSERT INTO applications (union_id, user_id, kind, note) VALUES ($1, $2, 'join', $3) RETURNING *)
+                    "WITH a AS (INSERT INTO applications (union_id, user_id, kind, from_union_id, note)
+                                VALUES ($1, $2, $3, $4, $5) RETURNING *)
                      {APPLICATION} FROM a JOIN users u ON u.id = a.user_id"
                 ),
-                &[&union_id, &user_id, &note.map(BoundedText::as_str)],
+                &[
+                    &union_id,
+                    &user_id,
+                    &kind.as_str(),
+                    &from_union_id,
+                    &note.map(BoundedText::as_str),
+                ],
             )
             .await;
         let application = match inserted {
             Ok(row) => application_from_row(&row),
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                return Err(Error::Conflict(
-                    "you already have a pending application to this union".into(),
-                ))
+                return Err(Error::Conflict(match kind {
+                    ApplicationKind::Join => {
+                        "you already have a pending application to this union".into()
+                    }
+                    ApplicationKind::Transfer => "you already have a pending transfer".into(),
+                }))
             }
             Err(e) => return Err(e.into()),
         };
         let mut events = EventBatch::new();
-        let data = ApplicationEvent {
-            application: application.clone(),
-        };
-        events.push(Topic::UnionAdmin(union_id), "application.created", &data);
-        events.push(Topic::Member(user_id), "application.created", &data);
+        push_everywhere(&mut events, &application, "application.created");
         events.append(&tx).await?;
         tx.commit().await?;
         Ok(application)
@@ -137,11 +195,12 @@ impl Store {
     }
 
     /// Decides a pending application once, for an admin with `members.review` on its
-    /// union or an ancestor. Approval creates the membership; both write an audit row.
+    /// (receiving) union or an ancestor. Approval creates or moves the membership; every
+    /// decision tells the applicant in their inbox and writes an audit row.
     ///
     /// # Errors
     /// `NotFound`, `Forbidden`, or `Conflict` when already decided (or, on approval, when
-    /// the applicant has joined another union meanwhile).
+    /// the applicant's memberships changed meanwhile).
     pub async fn decide_application(
         &self,
         admin: &Principal,
@@ -196,38 +255,20 @@ impl Store {
             .ok_or_else(|| Error::Conflict("this application has already been decided".into()))?;
         let application = application_from_row(&row);
         let mut events = EventBatch::new();
-        let data = ApplicationEvent {
-            application: application.clone(),
-        };
-        events.push(Topic::UnionAdmin(union_id), kind, &data);
-        events.push(Topic::Member(application.user_id), kind, &data);
+        push_everywhere(&mut events, &application, kind);
         if let Decision::Approve = decision {
-            let join = tx
-                .prepare_cached(
-                    "INSERT INTO memberships (union_id, user_id, status) VALUES ($1, $2, 'active')
-                     RETURNING union_id, user_id, status, joined_at",
-                )
-                .await?;
-            let inserted = tx
-                .query_one(&join, &[&union_id, &application.user_id])
-                .await;
-            let membership = match inserted {
-                Ok(row) => membership_from_row(&row),
-                Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                    return Err(Error::Conflict(
-                        "the applicant has meanwhile become a member of another union".into(),
-                    ))
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let data = MembershipEvent { membership };
-            events.push(
-                Topic::Member(application.user_id),
-                "membership.created",
-                &data,
-            );
-            events.push(Topic::Union(union_id), "member.joined", &data);
+            if let Some(from) = application.from_union_id {
+                leave_for_transfer(&tx, &mut events, &application, from).await?;
+            }
+            join(&tx, &mut events, &application).await?;
         }
+        notify(
+            &tx,
+            &mut events,
+            application.user_id,
+            decision_notice(&application, reason),
+        )
+        .await?;
         audit::record(
             &tx,
             AuditEntry {
@@ -237,13 +278,120 @@ impl Store {
                 action,
                 subject_type: "application",
                 subject_id: id,
-                detail: json!({ "user_id": application.user_id, "reason": reason }),
+                detail: json!({ "user_id": application.user_id, "kind": application.kind, "reason": reason }),
             },
         )
         .await?;
         events.append(&tx).await?;
         tx.commit().await?;
         Ok(application)
+    }
+}
+
+/// Adds an `application.*` event to every topic that shows the application: the
+/// applicant's, the receiving union's queue and, for a transfer, the queue it leaves.
+fn push_everywhere(events: &mut EventBatch, application: &Application, kind: &'static str) {
+    let data = ApplicationEvent {
+        application: application.clone(),
+    };
+    events.push(Topic::UnionAdmin(application.union_id), kind, &data);
+    events.push(Topic::Member(application.user_id), kind, &data);
+    if let Some(from) = application.from_union_id {
+        events.push(Topic::UnionAdmin(from), kind, &data);
+    }
+}
+
+/// Ends the applicant's active membership of `from` for an approved transfer.
+async fn leave_for_transfer(
+    tx: &Transaction<'_>,
+    events: &mut EventBatch,
+    application: &Application,
+    from: i64,
+) -> Result<()> {
+    let stmt = tx
+        .prepare_cached(&format!(
+            "UPDATE memberships SET status = 'left', left_at = now(), left_reason = 'transferred'
+             WHERE user_id = $1 AND union_id = $2 AND status = 'active' RETURNING {MEMBERSHIP_COLUMNS}"
+        ))
+        .await?;
+    let row = tx
+        .query_opt(&stmt, &[&application.user_id, &from])
+        .await?
+        .ok_or_else(|| {
+            Error::Conflict(format!(
+                "the applicant is no longer an active member of union {from}"
+            ))
+        })?;
+    let data = MembershipEvent {
+        membership: membership_from_row(&row),
+    };
+    events.push(
+        Topic::Member(application.user_id),
+        "membership.ended",
+        &data,
+    );
+    events.push(Topic::Union(from), "member.left", &data);
+    Ok(())
+}
+
+/// Makes the applicant an active member of the application's union.
+async fn join(
+    tx: &Transaction<'_>,
+    events: &mut EventBatch,
+    application: &Application,
+) -> Result<()> {
+    let stmt = tx
+        .prepare_cached(&format!(
+            "INSERT INTO memberships (union_id, user_id, status, employer, job)
+             SELECT $1, $2, 'active', l.employer, l.job
+             FROM (SELECT 1) one LEFT JOIN LATERAL (
+                 SELECT employer, job FROM memberships WHERE user_id = $2 AND $3 ORDER BY id DESC LIMIT 1) l ON true
+             RETURNING {MEMBERSHIP_COLUMNS}"
+        ))
+        .await?;
+    let is_transfer = application.from_union_id.is_some();
+    let inserted = tx
+        .query_one(
+            &stmt,
+            &[&application.union_id, &application.user_id, &is_transfer],
+        )
+        .await;
+    let membership = match inserted {
+        Ok(row) => membership_from_row(&row),
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            return Err(Error::Conflict(
+                "the applicant has meanwhile become a member of another union".into(),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let data = MembershipEvent { membership };
+    events.push(
+        Topic::Member(application.user_id),
+        "membership.created",
+        &data,
+    );
+    events.push(Topic::Union(application.union_id), "member.joined", &data);
+    Ok(())
+}
+
+/// What the applicant's inbox says about a decision.
+fn decision_notice<'a>(application: &Application, reason: Option<&str>) -> Notice<'a> {
+    let (kind, title) = match (application.from_union_id.is_some(), reason.is_some()) {
+        (false, false) => ("application.approved", "入会申请已通过"),
+        (false, true) => ("application.rejected", "入会申请未通过"),
+        (true, false) => ("transfer.approved", "会籍转移已完成"),
+        (true, true) => ("transfer.rejected", "会籍转移未通过"),
+    };
+    let body = match reason {
+        None => format!("您已成为工会 {} 的会员。", application.union_id),
+        Some(reason) => format!("原因：{reason}"),
+    };
+    Notice {
+        kind,
+        title,
+        body,
+        data: json!({ "application_id": application.id, "union_id": application.union_id }),
     }
 }
 
@@ -255,7 +403,7 @@ pub(crate) async fn pending_applications_in(
     let stmt = conn
         .prepare_cached(&format!(
             "{APPLICATION} FROM applications a JOIN users u ON u.id = a.user_id
-             WHERE a.union_id = $1 AND a.status = 'pending' ORDER BY a.id"
+             WHERE (a.union_id = $1 OR a.from_union_id = $1) AND a.status = 'pending' ORDER BY a.id"
         ))
         .await?;
     let rows = conn.query(&stmt, &[&union_id]).await?;

@@ -7,6 +7,7 @@ pub mod applications;
 pub mod audit;
 pub mod events;
 pub mod idempotency;
+pub mod notifications;
 pub mod seed;
 pub mod sms;
 pub mod snapshots;

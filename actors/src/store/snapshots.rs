@@ -7,6 +7,7 @@ use gonghui_protocol::Topic;
 use serde_json::Value;
 
 use super::applications::{applications_of_in, pending_applications_in};
+use super::notifications::unread_in;
 use super::unions::{memberships_in, union_in};
 use super::users::user_in;
 use super::Store;
@@ -36,11 +37,12 @@ impl Store {
         };
         let (head, state) = match topic {
             Topic::Member(user_id) => {
-                let (head, user, memberships, applications) = futures_util::try_join!(
+                let (head, user, memberships, applications, unread) = futures_util::try_join!(
                     head,
                     user_in(&tx, user_id),
                     memberships_in(&tx, user_id),
-                    applications_of_in(&tx, user_id)
+                    applications_of_in(&tx, user_id),
+                    unread_in(&tx, user_id)
                 )?;
                 (
                     head,
@@ -48,7 +50,7 @@ impl Store {
                         user,
                         memberships,
                         applications,
-                        unread: 0,
+                        unread,
                     }),
                 )
             }

@@ -71,33 +71,39 @@ impl Store {
         Ok(Bootstrapped { union_id, user_id })
     }
 
-    /// A user's active memberships.
+    /// A user's current memberships.
     pub async fn memberships_of(&self, user_id: i64) -> Result<Vec<Membership>> {
         let conn = self.client().await?;
         memberships_in(&conn, user_id).await
     }
 }
 
-/// Builds a [`Membership`] from `union_id, user_id, status, joined_at`.
+/// The columns [`membership_from_row`] reads, in order.
+pub(crate) const MEMBERSHIP_COLUMNS: &str =
+    "union_id, user_id, status, joined_at, retired_on, left_at";
+
+/// Builds a [`Membership`] from a row selected with [`MEMBERSHIP_COLUMNS`] first.
 pub(crate) fn membership_from_row(row: &tokio_postgres::Row) -> Membership {
     Membership {
         union_id: row.get(0),
         user_id: row.get(1),
         status: row.get(2),
         joined_at: row.get(3),
+        retired_on: row.get(4),
+        left_at: row.get(5),
     }
 }
 
-/// A user's active memberships, read through any client or transaction.
+/// A user's current (active or retired) memberships, read through any client or transaction.
 pub(crate) async fn memberships_in(
     conn: &impl GenericClient,
     user_id: i64,
 ) -> Result<Vec<Membership>> {
     let stmt = conn
-        .prepare_cached(
-            "SELECT union_id, user_id, status, joined_at FROM memberships
-             WHERE user_id = $1 AND status = 'active' ORDER BY id",
-        )
+        .prepare_cached(&format!(
+            "SELECT {MEMBERSHIP_COLUMNS} FROM memberships
+             WHERE user_id = $1 AND status IN ('active', 'retired') ORDER BY id"
+        ))
         .await?;
     let rows = conn.query(&stmt, &[&user_id]).await?;
     Ok(rows.iter().map(membership_from_row).collect())

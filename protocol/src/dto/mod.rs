@@ -1,7 +1,14 @@
 //! The JSON bodies of the HTTP API, which are also the data of events and snapshots, so
 //! that a client reads an `Application` the same way from a reply, an event or a snapshot.
+//! The member inbox and the roster have modules of their own.
 
-use chrono::{DateTime, Utc};
+mod inbox;
+mod roster;
+
+pub use inbox::*;
+pub use roster::*;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::frames::{ClientKind, ErrorBody};
@@ -28,11 +35,17 @@ pub struct User {
 pub struct Membership {
     pub union_id: i64,
     pub user_id: i64,
-    /// `active`.
+    /// `active`, `retired` (still a member, listed apart) or `left`.
     pub status: String,
     #[serde(with = "crate::time::millis")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub joined_at: DateTime<Utc>,
+    /// The day of retirement, when retired.
+    pub retired_on: Option<NaiveDate>,
+    /// When it ended (transfer or removal), when it has.
+    #[serde(with = "crate::time::millis_opt")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub left_at: Option<DateTime<Utc>>,
 }
 
 /// Who applied, as an admin's queue shows them.
@@ -50,8 +63,10 @@ pub struct Application {
     pub id: i64,
     pub union_id: i64,
     pub user_id: i64,
-    /// `join`.
+    /// `join` or `transfer`.
     pub kind: String,
+    /// For a transfer, the union the member moves from (`union_id` is where to).
+    pub from_union_id: Option<i64>,
     /// `pending`, `approved` or `rejected`.
     pub status: String,
     pub applicant: Applicant,
@@ -155,7 +170,7 @@ pub struct VerificationRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct NewApplication {
-    /// `join`.
+    /// `join`, or `transfer` to move one's membership here from another union.
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -188,7 +203,8 @@ pub struct ApplicationEvent {
     pub application: Application,
 }
 
-/// The data of `membership.created` and `member.joined`.
+/// The data of `membership.created`, `membership.updated`, `membership.ended`,
+/// `member.joined`, `member.retired` and `member.left`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MembershipEvent {
     pub membership: Membership,
@@ -214,7 +230,8 @@ pub struct UnionSnapshot {
 /// The snapshot of `union:{id}:admin`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AdminSnapshot {
-    /// Pending applications, oldest first.
+    /// Pending applications, oldest first: to this union, and transfers away from it
+    /// (which only the receiving union decides).
     pub pending: Vec<Application>,
 }
 

@@ -1,0 +1,262 @@
+//! The member inbox. A personal notification is one row; an announcement is one row for
+//! a whole union, seen by each member who joined before it was sent, so announcing to
+//! 100,000 members writes one row and one event. Reads are rows of their own, so the
+//! unread count of any member is one indexed query.
+
+use deadpool_postgres::{GenericClient, Transaction};
+use gonghui_protocol::dto::{Inbox, Notification, NotificationEvent, ReadState};
+use gonghui_protocol::Topic;
+use serde_json::{json, Value};
+use tokio_postgres::Row;
+
+use super::audit::{self, AuditEntry};
+use super::events::EventBatch;
+use super::tokens::Principal;
+use super::Store;
+use crate::domain::{BoundedText, Permission};
+use crate::{Error, Result};
+
+/// The ids of the notifications in user `$1`'s inbox: their own, and the announcements
+/// of their current union since they joined it.
+const VISIBLE: &str = "visible AS (
+        SELECT id FROM notifications WHERE user_id = $1
+        UNION ALL
+        SELECT n.id FROM memberships m
+        JOIN notifications n ON n.union_id = m.union_id AND n.created_at >= m.joined_at
+        WHERE m.user_id = $1 AND m.status IN ('active', 'retired'))";
+
+/// The columns [`notification_from_row`] reads, from `n` and the caller's read row `r`.
+const COLUMNS: &str =
+    "n.id, n.kind, n.title, n.body, n.data, n.union_id, n.created_at, r.user_id IS NOT NULL";
+
+fn notification_from_row(r: &Row) -> Notification {
+    Notification {
+        id: r.get(0),
+        kind: r.get(1),
+        title: r.get(2),
+        body: r.get(3),
+        data: r.get(4),
+        union_id: r.get(5),
+        created_at: r.get(6),
+        read: r.get(7),
+    }
+}
+
+/// The most messages one page or one read call covers.
+pub const MAX_PAGE: i64 = 100;
+/// The most ids one read call may name.
+pub const MAX_READ_IDS: usize = 500;
+
+/// A message for one member, written in the transaction of the change it tells about.
+pub(crate) struct Notice<'a> {
+    /// `application.approved`, `membership.removed`, …
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub body: String,
+    pub data: Value,
+}
+
+/// Puts `notice` in `user_id`'s inbox inside `tx`, with its `notification.created` event.
+pub(crate) async fn notify(
+    tx: &Transaction<'_>,
+    events: &mut EventBatch,
+    user_id: i64,
+    notice: Notice<'_>,
+) -> Result<()> {
+    let stmt = tx
+        .prepare_cached(&format!(
+            "WITH n AS (INSERT INTO notifications (user_id, kind, title, body, data) VALUES ($1, $2, $3, $4, $5) RETURNING *)
+             SELECT {COLUMNS} FROM n LEFT JOIN notification_reads r ON false"
+        ))
+        .await?;
+    let row = tx
+        .query_one(
+            &stmt,
+            &[
+                &user_id,
+                &notice.kind,
+                &notice.title,
+                &notice.body,
+                &notice.data,
+            ],
+        )
+        .await?;
+    let notification = notification_from_row(&row);
+    let unread = unread_in(tx, user_id).await?;
+    events.push(
+        Topic::Member(user_id),
+        "notification.created",
+        NotificationEvent {
+            notification,
+            unread: Some(unread),
+        },
+    );
+    Ok(())
+}
+
+/// Unread messages in a user's inbox, through any client or transaction.
+pub(crate) async fn unread_in(conn: &impl GenericClient, user_id: i64) -> Result<i64> {
+    let stmt = conn
+        .prepare_cached(&format!(
+            "WITH {VISIBLE} SELECT count(*) FROM visible v
+             WHERE NOT EXISTS (SELECT 1 FROM notification_reads r WHERE r.user_id = $1 AND r.notification_id = v.id)"
+        ))
+        .await?;
+    Ok(conn.query_one(&stmt, &[&user_id]).await?.get(0))
+}
+
+impl Store {
+    /// One page of a user's inbox, newest first, with ids below `before` if given.
+    pub async fn inbox(&self, user_id: i64, before: Option<i64>, limit: i64) -> Result<Inbox> {
+        let conn = self.client().await?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        let stmt = conn
+            .prepare_cached(&format!(
+                "WITH {VISIBLE}
+                 SELECT {COLUMNS} FROM visible v JOIN notifications n ON n.id = v.id
+                 LEFT JOIN notification_reads r ON r.user_id = $1 AND r.notification_id = n.id
+                 WHERE n.id < $2 ORDER BY n.id DESC LIMIT $3"
+            ))
+            .await?;
+        let rows = conn
+            .query(
+                &stmt,
+                &[&user_id, &before.unwrap_or(i64::MAX), &(limit + 1)],
+            )
+            .await?;
+        let mut items: Vec<Notification> = rows.iter().map(notification_from_row).collect();
+        let next_before = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|n| n.id)
+        } else {
+            None
+        };
+        Ok(Inbox {
+            items,
+            unread: unread_in(&conn, user_id).await?,
+            next_before,
+        })
+    }
+
+    /// Marks messages read (`ids`, or the whole inbox when `None`) and tells every device
+    /// of the user with a `notification.read` event. Reading what is already read changes
+    /// nothing and sends nothing.
+    ///
+    /// # Errors
+    /// `NotFound` if an id is not in the user's inbox (and then nothing is marked).
+    pub async fn mark_read(&self, user_id: i64, ids: Option<&[i64]>) -> Result<ReadState> {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        let targets: Vec<i64> = match ids {
+            Some(ids) => {
+                let stmt = tx
+                    .prepare_cached(&format!(
+                        "WITH {VISIBLE} SELECT id FROM visible WHERE id = ANY($2)"
+                    ))
+                    .await?;
+                let found: Vec<i64> = tx
+                    .query(&stmt, &[&user_id, &ids])
+                    .await?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
+                    return Err(Error::NotFound(format!(
+                        "no notification {missing} in your inbox"
+                    )));
+                }
+                found
+            }
+            None => {
+                let stmt = tx
+                    .prepare_cached(&format!("WITH {VISIBLE} SELECT id FROM visible"))
+                    .await?;
+                tx.query(&stmt, &[&user_id])
+                    .await?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect()
+            }
+        };
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO notification_reads (user_id, notification_id) SELECT $1, unnest($2::bigint[])
+                 ON CONFLICT DO NOTHING RETURNING notification_id",
+            )
+            .await?;
+        let mut newly: Vec<i64> = tx
+            .query(&stmt, &[&user_id, &targets])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        newly.sort_unstable();
+        let state = ReadState {
+            ids: newly,
+            unread: unread_in(&tx, user_id).await?,
+        };
+        if !state.ids.is_empty() {
+            let mut events = EventBatch::new();
+            events.push(Topic::Member(user_id), "notification.read", &state);
+            events.append(&tx).await?;
+        }
+        tx.commit().await?;
+        Ok(state)
+    }
+
+    /// Sends an announcement to every member of a union, for an admin with
+    /// `members.manage` there: one row and one `notification.created` event on `union:{id}`.
+    ///
+    /// # Errors
+    /// `NotFound` for no such union, `Forbidden` without the permission.
+    pub async fn announce(
+        &self,
+        admin: &Principal,
+        union_id: i64,
+        title: &BoundedText,
+        body: &BoundedText,
+    ) -> Result<Notification> {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        super::access::require(&tx, admin.user_id, union_id, Permission::MembersManage).await?;
+        let stmt = tx
+            .prepare_cached(&format!(
+                "WITH n AS (INSERT INTO notifications (union_id, kind, title, body, data, created_by)
+                            VALUES ($1, 'announcement', $2, $3, '{{}}', $4) RETURNING *)
+                 SELECT {COLUMNS} FROM n LEFT JOIN notification_reads r ON false"
+            ))
+            .await?;
+        let row = tx
+            .query_one(
+                &stmt,
+                &[&union_id, &title.as_str(), &body.as_str(), &admin.user_id],
+            )
+            .await?;
+        let notification = notification_from_row(&row);
+        audit::record(
+            &tx,
+            AuditEntry {
+                union_id,
+                actor_id: admin.user_id,
+                client: admin.client,
+                action: "announcement.send",
+                subject_type: "notification",
+                subject_id: notification.id,
+                detail: json!({ "title": title.as_str() }),
+            },
+        )
+        .await?;
+        let mut events = EventBatch::new();
+        events.push(
+            Topic::Union(union_id),
+            "notification.created",
+            NotificationEvent {
+                notification: notification.clone(),
+                unread: None,
+            },
+        );
+        events.append(&tx).await?;
+        tx.commit().await?;
+        Ok(notification)
+    }
+}
