@@ -12,6 +12,12 @@ use gonghui_protocol::dto::ErrorResponse;
 #[error("{0}")]
 pub struct ApiError(#[from] pub Error);
 
+impl From<gonghui_actors::domain::Invalid> for ApiError {
+    fn from(invalid: gonghui_actors::domain::Invalid) -> Self {
+        ApiError(Error::Invalid(invalid))
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self.0 {
@@ -21,6 +27,7 @@ impl ResponseError for ApiError {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Pool(_) | Error::Unavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE

@@ -10,6 +10,7 @@
 //! - [`routes`]: HTTP handlers by area; [`openapi`] documents them.
 //! - [`session`]: the WebSocket session actor.
 //! - [`idempotency`]: the `Idempotency-Key` middleware.
+//! - [`upload`]: spreadsheet uploads, bounded and parsed off the workers.
 //! - [`extract`], [`api_error`], [`state`]: what handlers share.
 
 pub mod api_error;
@@ -22,3 +23,4 @@ pub mod routes;
 pub mod session;
 pub mod startup;
 pub mod state;
+pub mod upload;

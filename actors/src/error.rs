@@ -27,6 +27,9 @@ pub enum Error {
     /// The state does not allow it, e.g. already decided (409).
     #[error("{0}")]
     Conflict(String),
+    /// The upload or body is bigger than allowed (413).
+    #[error("{0}")]
+    TooLarge(String),
     /// Too many tries (429).
     #[error("{0}")]
     RateLimited(String),
@@ -51,6 +54,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
+            Error::TooLarge(_) => "too_large",
             Error::RateLimited(_) => "rate_limited",
             Error::Database(_) | Error::Pool(_) | Error::Unavailable(_) => "unavailable",
         }

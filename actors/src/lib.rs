@@ -8,6 +8,7 @@
 //! - [`crypto`]: ID-number encryption, blind indexes, token and code hashes.
 //! - [`auth`]: SMS codes, password and SMS login, token issue.
 //! - [`store`]: one module per aggregate; every write appends its events in its own transaction.
+//! - [`sheets`]: CSV and XLSX member lists in (import, removal) and rosters out (export).
 //! - [`hub`]: the registry, the topic owners (union and member actors) and the LISTEN bridge.
 
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod hub;
+pub mod sheets;
 pub mod store;
 
 pub use error::{Error, Result};

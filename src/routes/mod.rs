@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod inbox;
 pub mod me;
+pub mod members;
 pub mod ws;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -26,5 +27,11 @@ pub fn api(cfg: &mut ServiceConfig) {
         .service(applications::reject)
         .service(inbox::list)
         .service(inbox::mark_read)
-        .service(inbox::announce);
+        .service(inbox::announce)
+        .service(members::roster)
+        .service(members::import)
+        .service(members::remove)
+        .service(members::remove_file)
+        .service(members::export)
+        .service(members::retire);
 }

@@ -273,6 +273,24 @@ impl Cluster {
             .unwrap()
     }
 
+    /// POSTs a file as the raw body.
+    pub async fn upload(
+        &self,
+        token: &str,
+        path: &str,
+        content_type: &str,
+        file: Vec<u8>,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(0, path))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(file)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, node: usize, token: &str, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(node, path))
@@ -344,9 +362,12 @@ pub fn all_permissions() -> Vec<String> {
     .collect()
 }
 
-/// A valid resident ID number, different for each `n`.
+/// A valid resident ID number, different for each `n` (born on 1990-03-07 plus
+/// `n / 1000` days).
 pub fn id_number(n: u32) -> String {
-    let body = format!("44010119900307{:03}", n % 1000);
+    let born = chrono::NaiveDate::from_ymd_opt(1990, 3, 7).unwrap()
+        + chrono::Duration::days(i64::from(n / 1000));
+    let body = format!("440101{}{:03}", born.format("%Y%m%d"), n % 1000);
     let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let sum: u32 = body
         .bytes()
@@ -473,12 +494,16 @@ impl WsClient {
         &mut self,
         token: &str,
         client: ClientKind,
-        topics: &[String],
+        topics: &[impl AsRef<str>],
     ) -> Vec<SubscribeReply> {
         self.hello(token, client).await;
         let mut replies = Vec::new();
         for topic in topics {
-            replies.push(self.subscribe(topic, None).await.expect("subscribed"));
+            replies.push(
+                self.subscribe(topic.as_ref(), None)
+                    .await
+                    .expect("subscribed"),
+            );
         }
         replies
     }

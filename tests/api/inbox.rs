@@ -30,9 +30,7 @@ async fn reading_on_the_app_clears_the_badge_on_the_miniprogram_within_the_same_
     let me_topic = format!("member:{member}");
     let union_topic = format!("union:{union}");
     let mut app = cluster.ws(0, Codec::MsgPack).await;
-    let subs = app
-        .watch(&app_token, ClientKind::App, &[me_topic.clone()])
-        .await;
+    let subs = app.watch(&app_token, ClientKind::App, &[&me_topic]).await;
     assert_eq!(
         subs[0].snapshot.as_ref().unwrap()["unread"],
         1,

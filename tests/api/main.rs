@@ -8,5 +8,6 @@ mod join_flow;
 mod openapi;
 mod races;
 mod resume;
+mod roster;
 mod slow_reader;
 mod transfer;

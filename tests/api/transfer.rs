@@ -34,7 +34,7 @@ async fn a_transfer_approved_on_one_node_moves_the_membership_while_the_member_w
         .await;
     let mut mini = cluster.ws(1, Codec::Json).await;
     let me_topic = format!("member:{member_id}");
-    mini.watch(&member, ClientKind::Miniprogram, &[me_topic.clone()])
+    mini.watch(&member, ClientKind::Miniprogram, &[&me_topic])
         .await;
 
     let filed = cluster

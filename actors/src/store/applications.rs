@@ -265,7 +265,7 @@ impl Store {
         notify(
             &tx,
             &mut events,
-            application.user_id,
+            &[application.user_id],
             decision_notice(&application, reason),
         )
         .await?;

@@ -3,6 +3,8 @@
 //! 100,000 members writes one row and one event. Reads are rows of their own, so the
 //! unread count of any member is one indexed query.
 
+use std::collections::HashMap;
+
 use deadpool_postgres::{GenericClient, Transaction};
 use gonghui_protocol::dto::{Inbox, Notification, NotificationEvent, ReadState};
 use gonghui_protocol::Topic;
@@ -16,14 +18,18 @@ use super::Store;
 use crate::domain::{BoundedText, Permission};
 use crate::{Error, Result};
 
-/// The ids of the notifications in user `$1`'s inbox: their own, and the announcements
-/// of their current union since they joined it.
-const VISIBLE: &str = "visible AS (
-        SELECT id FROM notifications WHERE user_id = $1
-        UNION ALL
-        SELECT n.id FROM memberships m
-        JOIN notifications n ON n.union_id = m.union_id AND n.created_at >= m.joined_at
-        WHERE m.user_id = $1 AND m.status IN ('active', 'retired'))";
+/// A CTE `visible` of the ids in the inbox of the user `user` names: their own
+/// notifications, and the announcements of their current union since they joined it.
+fn visible(user: &str) -> String {
+    format!(
+        "visible AS (
+            SELECT id FROM notifications WHERE user_id = {user}
+            UNION ALL
+            SELECT n.id FROM memberships m
+            JOIN notifications n ON n.union_id = m.union_id AND n.created_at >= m.joined_at
+            WHERE m.user_id = {user} AND m.status IN ('active', 'retired'))"
+    )
+}
 
 /// The columns [`notification_from_row`] reads, from `n` and the caller's read row `r`.
 const COLUMNS: &str =
@@ -47,7 +53,7 @@ pub const MAX_PAGE: i64 = 100;
 /// The most ids one read call may name.
 pub const MAX_READ_IDS: usize = 500;
 
-/// A message for one member, written in the transaction of the change it tells about.
+/// A message for members, written in the transaction of the change it tells about.
 pub(crate) struct Notice<'a> {
     /// `application.approved`, `membership.removed`, …
     pub kind: &'a str,
@@ -56,24 +62,27 @@ pub(crate) struct Notice<'a> {
     pub data: Value,
 }
 
-/// Puts `notice` in `user_id`'s inbox inside `tx`, with its `notification.created` event.
+/// Puts `notice` in the inbox of each of `user_ids` inside `tx`, with a
+/// `notification.created` event on each one's topic carrying their new unread count.
+/// Two statements, however many members.
 pub(crate) async fn notify(
     tx: &Transaction<'_>,
     events: &mut EventBatch,
-    user_id: i64,
+    user_ids: &[i64],
     notice: Notice<'_>,
 ) -> Result<()> {
     let stmt = tx
         .prepare_cached(&format!(
-            "WITH n AS (INSERT INTO notifications (user_id, kind, title, body, data) VALUES ($1, $2, $3, $4, $5) RETURNING *)
-             SELECT {COLUMNS} FROM n LEFT JOIN notification_reads r ON false"
+            "WITH n AS (INSERT INTO notifications (user_id, kind, title, body, data)
+                        SELECT unnest($1::bigint[]), $2, $3, $4, $5 RETURNING *)
+             SELECT {COLUMNS}, n.user_id FROM n LEFT JOIN notification_reads r ON false"
         ))
         .await?;
-    let row = tx
-        .query_one(
+    let rows = tx
+        .query(
             &stmt,
             &[
-                &user_id,
+                &user_ids,
                 &notice.kind,
                 &notice.title,
                 &notice.body,
@@ -81,28 +90,46 @@ pub(crate) async fn notify(
             ],
         )
         .await?;
-    let notification = notification_from_row(&row);
-    let unread = unread_in(tx, user_id).await?;
-    events.push(
-        Topic::Member(user_id),
-        "notification.created",
-        NotificationEvent {
-            notification,
-            unread: Some(unread),
-        },
-    );
+    let unread = unread_of(tx, user_ids).await?;
+    for row in rows {
+        let user_id: i64 = row.get(8);
+        events.push(
+            Topic::Member(user_id),
+            "notification.created",
+            NotificationEvent {
+                notification: notification_from_row(&row),
+                unread: unread.get(&user_id).copied(),
+            },
+        );
+    }
     Ok(())
 }
 
 /// Unread messages in a user's inbox, through any client or transaction.
 pub(crate) async fn unread_in(conn: &impl GenericClient, user_id: i64) -> Result<i64> {
+    Ok(unread_of(conn, &[user_id])
+        .await?
+        .get(&user_id)
+        .copied()
+        .unwrap_or(0))
+}
+
+/// Unread counts of several users in one statement.
+async fn unread_of(conn: &impl GenericClient, user_ids: &[i64]) -> Result<HashMap<i64, i64>> {
     let stmt = conn
         .prepare_cached(&format!(
-            "WITH {VISIBLE} SELECT count(*) FROM visible v
-             WHERE NOT EXISTS (SELECT 1 FROM notification_reads r WHERE r.user_id = $1 AND r.notification_id = v.id)"
+            "SELECT uid, (WITH {} SELECT count(*) FROM visible v WHERE NOT EXISTS (
+                 SELECT 1 FROM notification_reads r WHERE r.user_id = uid AND r.notification_id = v.id))
+             FROM unnest($1::bigint[]) AS uid",
+            visible("uid")
         ))
         .await?;
-    Ok(conn.query_one(&stmt, &[&user_id]).await?.get(0))
+    Ok(conn
+        .query(&stmt, &[&user_ids])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
 }
 
 impl Store {
@@ -112,10 +139,11 @@ impl Store {
         let limit = limit.clamp(1, MAX_PAGE);
         let stmt = conn
             .prepare_cached(&format!(
-                "WITH {VISIBLE}
+                "WITH {}
                  SELECT {COLUMNS} FROM visible v JOIN notifications n ON n.id = v.id
                  LEFT JOIN notification_reads r ON r.user_id = $1 AND r.notification_id = n.id
-                 WHERE n.id < $2 ORDER BY n.id DESC LIMIT $3"
+                 WHERE n.id < $2 ORDER BY n.id DESC LIMIT $3",
+                visible("$1")
             ))
             .await?;
         let rows = conn
@@ -151,7 +179,8 @@ impl Store {
             Some(ids) => {
                 let stmt = tx
                     .prepare_cached(&format!(
-                        "WITH {VISIBLE} SELECT id FROM visible WHERE id = ANY($2)"
+                        "WITH {} SELECT id FROM visible WHERE id = ANY($2)",
+                        visible("$1")
                     ))
                     .await?;
                 let found: Vec<i64> = tx
@@ -169,7 +198,7 @@ impl Store {
             }
             None => {
                 let stmt = tx
-                    .prepare_cached(&format!("WITH {VISIBLE} SELECT id FROM visible"))
+                    .prepare_cached(&format!("WITH {} SELECT id FROM visible", visible("$1")))
                     .await?;
                 tx.query(&stmt, &[&user_id])
                     .await?

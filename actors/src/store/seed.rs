@@ -137,7 +137,16 @@ impl Store {
         for statement in [
             format!("DELETE FROM audit_log WHERE actor_id IN ({users}) OR union_id IN ({unions})"),
             format!(
-                "DELETE FROM applications WHERE user_id IN ({users}) OR union_id IN ({unions})"
+                "DELETE FROM applications WHERE user_id IN ({users}) OR union_id IN ({unions})
+                                                OR from_union_id IN ({unions})"
+            ),
+            format!(
+                "DELETE FROM notification_reads WHERE user_id IN ({users}) OR notification_id IN (
+                     SELECT id FROM notifications WHERE user_id IN ({users}) OR union_id IN ({unions}))"
+            ),
+            format!(
+                "DELETE FROM notifications WHERE user_id IN ({users}) OR union_id IN ({unions})
+                                                 OR created_by IN ({users})"
             ),
             format!("DELETE FROM memberships WHERE user_id IN ({users}) OR union_id IN ({unions})"),
             format!(

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::applications::{applications_of_in, pending_applications_in};
 use super::notifications::unread_in;
-use super::unions::{memberships_in, union_in};
+use super::unions::{member_count_in, memberships_in, union_in};
 use super::users::user_in;
 use super::Store;
 use crate::Result;
@@ -55,16 +55,11 @@ impl Store {
                 )
             }
             Topic::Union(union_id) => {
-                let count_stmt = tx.prepare_cached("SELECT count(*) FROM memberships WHERE union_id = $1 AND status = 'active'").await?;
-                let count = async {
-                    Ok::<_, crate::Error>(
-                        tx.query_one(&count_stmt, &[&union_id])
-                            .await?
-                            .get::<_, i64>(0),
-                    )
-                };
-                let (head, member_count, union) =
-                    futures_util::try_join!(head, count, union_in(&tx, union_id))?;
+                let (head, member_count, union) = futures_util::try_join!(
+                    head,
+                    member_count_in(&tx, union_id),
+                    union_in(&tx, union_id)
+                )?;
                 (
                     head,
                     serde_json::to_value(UnionSnapshot {

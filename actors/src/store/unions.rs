@@ -124,3 +124,13 @@ pub(crate) async fn union_in(conn: &impl GenericClient, union_id: i64) -> Result
         parent_id: row.get(2),
     })
 }
+
+/// A union's active members (retired ones are listed apart), through any client or transaction.
+pub(crate) async fn member_count_in(conn: &impl GenericClient, union_id: i64) -> Result<i64> {
+    let stmt = conn
+        .prepare_cached(
+            "SELECT count(*) FROM memberships WHERE union_id = $1 AND status = 'active'",
+        )
+        .await?;
+    Ok(conn.query_one(&stmt, &[&union_id]).await?.get(0))
+}

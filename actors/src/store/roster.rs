@@ -1,0 +1,541 @@
+//! A union's roster (会员名册): listing with filters and keyset pagination, retirement,
+//! bulk removal, and the streamed export. Every operation needs `members.manage` on
+//! the union or an ancestor; ID numbers are shown in full only to holders of
+//! `members.pii`.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use deadpool_postgres::Transaction;
+use futures_util::{pin_mut, TryStreamExt};
+use gonghui_protocol::dto::{
+    BulkReport, MembersChanged, Membership, MembershipEvent, RosterEntry, RowReport,
+};
+use gonghui_protocol::Topic;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+use super::access::require;
+use super::audit::{self, AuditEntry};
+use super::events::EventBatch;
+use super::notifications::{notify, Notice};
+use super::tokens::Principal;
+use super::unions::{member_count_in, membership_from_row, MEMBERSHIP_COLUMNS};
+use super::Store;
+use crate::crypto::Secrets;
+use crate::domain::{BoundedText, IdNumber, Invalid, Permission};
+use crate::sheets::write::{spawn_writer, FileChunk};
+use crate::sheets::{Column, Format};
+use crate::{Error, Result};
+
+/// The most entries one roster page holds.
+pub const MAX_PAGE: i64 = 200;
+
+/// The roster's rows: memberships of `$1` with status `$2` after id `$3` whose member's
+/// name or phone contains `$4` (any, when null), at most `$5`.
+const ENTRIES: &str = "SELECT m.id, m.user_id, u.name, u.phone, u.id_number_masked, u.id_number_enc,
+            m.employer, m.job, m.status, m.joined_at, m.retired_on, m.retired_note, m.left_at, m.left_reason
+     FROM memberships m JOIN users u ON u.id = m.user_id
+     WHERE m.union_id = $1 AND m.status = $2 AND m.id > $3
+       AND ($4::text IS NULL OR u.name LIKE $4 OR u.phone LIKE $4)
+     ORDER BY m.id LIMIT $5";
+
+/// Which memberships a roster lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberStatus {
+    Active,
+    Retired,
+    Left,
+}
+
+impl MemberStatus {
+    /// Reads `active`, `retired` or `left`.
+    pub fn parse(field: &'static str, raw: &str) -> std::result::Result<Self, Invalid> {
+        match raw {
+            "active" => Ok(MemberStatus::Active),
+            "retired" => Ok(MemberStatus::Retired),
+            "left" => Ok(MemberStatus::Left),
+            _ => Err(Invalid::new(field, "must be active, retired or left")),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Active => "active",
+            MemberStatus::Retired => "retired",
+            MemberStatus::Left => "left",
+        }
+    }
+}
+
+/// One page's worth of roster filters.
+#[derive(Debug, Clone)]
+pub struct RosterQuery {
+    pub status: MemberStatus,
+    /// A part of the name or phone number.
+    pub search: Option<BoundedText>,
+    /// The previous page's `next_after`.
+    pub after: i64,
+    pub limit: i64,
+}
+
+/// Whom a removal names: a row of the list or file, by user id or by ID number.
+#[derive(Debug, Clone)]
+pub enum Departed {
+    UserId(i64),
+    IdNumber(IdNumber),
+}
+
+/// China Standard Time, in which join and retirement days are counted.
+fn cst() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("a valid offset")
+}
+
+/// The instant a day begins in China, for a join date given as a day.
+pub(crate) fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    cst()
+        .from_local_datetime(&day.and_time(NaiveTime::MIN))
+        .single()
+        .expect("a fixed offset has no gaps")
+        .with_timezone(&Utc)
+}
+
+/// A random id for a bulk operation's report, events and audit row.
+pub(crate) fn operation_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+fn entry_from_row(r: &Row, pii: Option<&Secrets>) -> RosterEntry {
+    let sealed: Option<Vec<u8>> = r.get(5);
+    let id_number = match (pii, sealed) {
+        (Some(secrets), Some(sealed)) => secrets.decrypt(&sealed),
+        _ => r.get(4),
+    };
+    RosterEntry {
+        membership_id: r.get(0),
+        user_id: r.get(1),
+        name: r.get(2),
+        phone: r.get(3),
+        id_number,
+        employer: r.get(6),
+        job: r.get(7),
+        status: r.get(8),
+        joined_at: r.get(9),
+        retired_on: r.get(10),
+        retired_note: r.get(11),
+        left_at: r.get(12),
+        left_reason: r.get(13),
+    }
+}
+
+/// The `LIKE` pattern for "contains `text`", with its wildcards escaped.
+fn contains(text: &BoundedText) -> String {
+    let escaped = text
+        .as_str()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl Store {
+    /// One page of a union's roster.
+    ///
+    /// # Errors
+    /// `NotFound` for no such union, `Forbidden` without `members.manage`.
+    pub async fn roster(
+        &self,
+        admin: &Principal,
+        union_id: i64,
+        query: &RosterQuery,
+    ) -> Result<(Vec<RosterEntry>, Option<i64>)> {
+        let conn = self.client().await?;
+        require(&conn, admin.user_id, union_id, Permission::MembersManage).await?;
+        let pii = self
+            .has_permission(admin.user_id, union_id, Permission::MembersPii)
+            .await?;
+        let stmt = conn.prepare_cached(ENTRIES).await?;
+        let limit = query.limit.clamp(1, MAX_PAGE);
+        let rows = conn
+            .query(
+                &stmt,
+                &[
+                    &union_id,
+                    &query.status.as_str(),
+                    &query.after,
+                    &query.search.as_ref().map(contains),
+                    &(limit + 1),
+                ],
+            )
+            .await?;
+        let secrets = pii.then_some(self.secrets());
+        let mut items: Vec<RosterEntry> = rows.iter().map(|r| entry_from_row(r, secrets)).collect();
+        let next = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|e| e.membership_id)
+        } else {
+            None
+        };
+        Ok((items, next))
+    }
+
+    /// Marks an active member retired (会员退休): they stay a member of the union, listed
+    /// and exported apart, and are told in their inbox.
+    ///
+    /// # Errors
+    /// `NotFound` if they are not a member of the union, `Conflict` if already retired,
+    /// `Invalid` for a day before they joined.
+    pub async fn retire(
+        &self,
+        admin: &Principal,
+        union_id: i64,
+        user_id: i64,
+        retired_on: NaiveDate,
+        note: Option<&BoundedText>,
+    ) -> Result<Membership> {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        require(&tx, admin.user_id, union_id, Permission::MembersManage).await?;
+        let current = tx
+            .query_opt(
+                "SELECT status, joined_at FROM memberships WHERE union_id = $1 AND user_id = $2
+                 AND status IN ('active', 'retired') FOR UPDATE",
+                &[&union_id, &user_id],
+            )
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "user {user_id} is not a member of union {union_id}"
+                ))
+            })?;
+        if current.get::<_, String>(0) == "retired" {
+            return Err(Error::Conflict("this member is already retired".into()));
+        }
+        if day_start(retired_on) < current.get::<_, DateTime<Utc>>(1) - chrono::Duration::days(1) {
+            return Err(Invalid::new("retired_on", "must not be before the member joined").into());
+        }
+        let row = tx
+            .query_one(
+                &format!(
+                    "UPDATE memberships SET status = 'retired', retired_on = $3, retired_note = $4
+                     WHERE union_id = $1 AND user_id = $2 AND status = 'active' RETURNING {MEMBERSHIP_COLUMNS}"
+                ),
+                &[&union_id, &user_id, &retired_on, &note.map(BoundedText::as_str)],
+            )
+            .await?;
+        let membership = membership_from_row(&row);
+        let mut events = EventBatch::new();
+        let data = MembershipEvent {
+            membership: membership.clone(),
+        };
+        events.push(Topic::Member(user_id), "membership.updated", &data);
+        events.push(Topic::Union(union_id), "member.retired", &data);
+        let notice = Notice {
+            kind: "membership.retired",
+            title: "退休登记已办理",
+            body: format!("您的会员状态已登记为退休（{retired_on}）。"),
+            data: json!({ "union_id": union_id }),
+        };
+        notify(&tx, &mut events, &[user_id], notice).await?;
+        audit::record(
+            &tx,
+            AuditEntry {
+                union_id,
+                actor_id: admin.user_id,
+                client: admin.client,
+                action: "member.retire",
+                subject_type: "user",
+                subject_id: user_id,
+                detail: json!({ "retired_on": retired_on, "note": note.map(BoundedText::as_str) }),
+            },
+        )
+        .await?;
+        events.append(&tx).await?;
+        tx.commit().await?;
+        Ok(membership)
+    }
+
+    /// Removes departed members (批量移出) in one transaction: each named member's
+    /// membership ends with `reason`, they see it live and in their inbox, and the report
+    /// says what became of every row. Rows that could not be read arrive as `Err` and are
+    /// reported as failed.
+    ///
+    /// # Errors
+    /// `NotFound` for no such union, `Forbidden` without `members.manage`.
+    pub async fn remove_members(
+        &self,
+        admin: &Principal,
+        union_id: i64,
+        rows: Vec<(u32, std::result::Result<Departed, Invalid>)>,
+        reason: &BoundedText,
+    ) -> Result<BulkReport> {
+        let operation = operation_id();
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        require(&tx, admin.user_id, union_id, Permission::MembersManage).await?;
+        let indexes: Vec<Vec<u8>> = rows
+            .iter()
+            .filter_map(|(_, r)| match r {
+                Ok(Departed::IdNumber(id)) => Some(self.secrets().blind_index(id.expose())),
+                _ => None,
+            })
+            .collect();
+        let by_index: std::collections::HashMap<Vec<u8>, i64> = tx
+            .query(
+                "SELECT id_number_index, id FROM users WHERE id_number_index = ANY($1)",
+                &[&indexes],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let mut report = Vec::with_capacity(rows.len());
+        let mut targets: Vec<(u32, i64)> = Vec::new();
+        for (row, parsed) in rows {
+            let user = match parsed {
+                Err(invalid) => Err(invalid.to_string()),
+                Ok(Departed::UserId(id)) => Ok(id),
+                Ok(Departed::IdNumber(id)) => by_index
+                    .get(&self.secrets().blind_index(id.expose()))
+                    .copied()
+                    .ok_or_else(|| "nobody with this ID number is registered".to_owned()),
+            };
+            match user {
+                Ok(user) if targets.iter().any(|(_, u)| *u == user) => report.push(row_report(
+                    row,
+                    "unchanged",
+                    Some("named twice".into()),
+                    Some(user),
+                )),
+                Ok(user) => targets.push((row, user)),
+                Err(why) => report.push(row_report(row, "failed", Some(why), None)),
+            }
+        }
+        let user_ids: Vec<i64> = targets.iter().map(|(_, u)| *u).collect();
+        let ended = tx
+            .query(
+                &format!(
+                    "UPDATE memberships SET status = 'left', left_at = now(), left_reason = $3
+                     WHERE union_id = $1 AND user_id = ANY($2) AND status IN ('active', 'retired')
+                     RETURNING {MEMBERSHIP_COLUMNS}"
+                ),
+                &[&union_id, &user_ids, &reason.as_str()],
+            )
+            .await?;
+        let ended: Vec<Membership> = ended.iter().map(membership_from_row).collect();
+        for (row, user) in targets {
+            report.push(if ended.iter().any(|m| m.user_id == user) {
+                row_report(row, "removed", None, Some(user))
+            } else {
+                row_report(
+                    row,
+                    "failed",
+                    Some("not a member of this union".into()),
+                    Some(user),
+                )
+            });
+        }
+        let mut events = EventBatch::new();
+        let removed: Vec<i64> = ended.iter().map(|m| m.user_id).collect();
+        for membership in ended {
+            events.push(
+                Topic::Member(membership.user_id),
+                "membership.ended",
+                MembershipEvent { membership },
+            );
+        }
+        if !removed.is_empty() {
+            let notice = Notice {
+                kind: "membership.removed",
+                title: "您已被移出工会",
+                body: format!("原因：{}", reason.as_str()),
+                data: json!({ "union_id": union_id }),
+            };
+            notify(&tx, &mut events, &removed, notice).await?;
+        }
+        let report = finish_report(operation, report);
+        finish_bulk(
+            &tx,
+            events,
+            admin,
+            union_id,
+            "members.remove",
+            &report,
+            json!({ "reason": reason.as_str(), "user_ids": removed }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Streams a union's roster as a CSV or XLSX file (会员信息导出), in the import
+    /// template's columns, after writing the export's audit row. Memory stays flat: rows
+    /// go from the database to the client through bounded channels.
+    ///
+    /// # Errors
+    /// `NotFound` for no such union, `Forbidden` without `members.manage`.
+    pub async fn export_roster(
+        &self,
+        admin: &Principal,
+        union_id: i64,
+        status: MemberStatus,
+        format: Format,
+    ) -> Result<mpsc::Receiver<FileChunk>> {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        require(&tx, admin.user_id, union_id, Permission::MembersManage).await?;
+        let pii = self
+            .has_permission(admin.user_id, union_id, Permission::MembersPii)
+            .await?;
+        audit::record(
+            &tx,
+            AuditEntry {
+                union_id,
+                actor_id: admin.user_id,
+                client: admin.client,
+                action: "members.export",
+                subject_type: "union",
+                subject_id: union_id,
+                detail: json!({ "status": status.as_str(), "format": format.extension(), "pii": pii }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        let (out, file) = mpsc::channel(4);
+        let store = self.clone();
+        tokio::spawn(async move {
+            let (rows, writer) = spawn_writer(format, out.clone());
+            if let Err(e) = store.feed_export(union_id, status, pii, &rows).await {
+                tracing::warn!(error = %e, union_id, "the export stopped");
+                let _ = out
+                    .send(Err(std::io::Error::other("the export stopped")))
+                    .await;
+            }
+            drop(rows);
+            let _ = writer.await;
+        });
+        Ok(file)
+    }
+
+    async fn feed_export(
+        &self,
+        union_id: i64,
+        status: MemberStatus,
+        pii: bool,
+        rows: &mpsc::Sender<Vec<String>>,
+    ) -> Result<()> {
+        let header = Column::ALL
+            .iter()
+            .map(|c| c.headers().0.to_owned())
+            .collect();
+        if rows.send(header).await.is_err() {
+            return Ok(());
+        }
+        let conn = self.client().await?;
+        let stmt = conn.prepare_cached(ENTRIES).await?;
+        let params: [&(dyn ToSql + Sync); 5] = [
+            &union_id,
+            &status.as_str(),
+            &0i64,
+            &None::<String>,
+            &i64::MAX,
+        ];
+        let stream = conn.query_raw(&stmt, params).await?;
+        pin_mut!(stream);
+        let secrets = pii.then_some(self.secrets());
+        while let Some(row) = stream.try_next().await? {
+            let e = entry_from_row(&row, secrets);
+            let line = vec![
+                e.name.unwrap_or_default(),
+                e.phone,
+                e.id_number.unwrap_or_default(),
+                e.employer.unwrap_or_default(),
+                e.job.unwrap_or_default(),
+                e.joined_at.with_timezone(&cst()).date_naive().to_string(),
+                e.status,
+                e.retired_on.map(|d| d.to_string()).unwrap_or_default(),
+            ];
+            if rows.send(line).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One row's line of a report.
+pub(crate) fn row_report(
+    row: u32,
+    outcome: &str,
+    reason: Option<String>,
+    user_id: Option<i64>,
+) -> RowReport {
+    RowReport {
+        row,
+        outcome: outcome.to_owned(),
+        reason,
+        user_id,
+    }
+}
+
+/// Sorts the rows and counts the outcomes.
+pub(crate) fn finish_report(operation_id: String, mut rows: Vec<RowReport>) -> BulkReport {
+    rows.sort_by_key(|r| r.row);
+    let count = |outcome: &str| rows.iter().filter(|r| r.outcome == outcome).count() as u32;
+    BulkReport {
+        operation_id,
+        total: rows.len() as u32,
+        changed: count("added") + count("removed"),
+        unchanged: count("unchanged"),
+        failed: count("failed"),
+        rows,
+    }
+}
+
+/// Ends a bulk operation inside its transaction: the union's `members.*` event when
+/// anything changed, the audit row, and every event appended.
+pub(crate) async fn finish_bulk(
+    tx: &Transaction<'_>,
+    mut events: EventBatch,
+    admin: &Principal,
+    union_id: i64,
+    action: &'static str,
+    report: &BulkReport,
+    mut detail: serde_json::Value,
+) -> Result<()> {
+    if report.changed > 0 {
+        let kind = if action == "members.import" {
+            "members.imported"
+        } else {
+            "members.removed"
+        };
+        events.push(
+            Topic::Union(union_id),
+            kind,
+            MembersChanged {
+                operation_id: report.operation_id.clone(),
+                count: report.changed,
+                member_count: member_count_in(tx, union_id).await?,
+            },
+        );
+    }
+    detail["operation_id"] = json!(report.operation_id);
+    detail["total"] = json!(report.total);
+    detail["changed"] = json!(report.changed);
+    detail["failed"] = json!(report.failed);
+    audit::record(
+        tx,
+        AuditEntry {
+            union_id,
+            actor_id: admin.user_id,
+            client: admin.client,
+            action,
+            subject_type: "union",
+            subject_id: union_id,
+            detail,
+        },
+    )
+    .await?;
+    events.append(tx).await
+}

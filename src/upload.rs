@@ -1,0 +1,58 @@
+//! Spreadsheet uploads: the raw file is the request body (no multipart), bounded in size
+//! before and while it is read, and parsed on the blocking pool so a large workbook never
+//! stalls the worker that serves sockets.
+
+use actix_web::{web, HttpRequest};
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use gonghui_actors::sheets::{read_table, Format, Table};
+use gonghui_actors::Error;
+
+/// The largest upload accepted.
+pub const MAX_UPLOAD: usize = 16 * 1024 * 1024;
+/// The most data rows one file may hold.
+pub const MAX_ROWS: usize = 50_000;
+
+/// Reads the body (at most [`MAX_UPLOAD`] bytes) and the first sheet of the file in it.
+/// The format is the `format` query value if given, else the Content-Type, else
+/// guessed from the bytes.
+///
+/// # Errors
+/// `TooLarge` beyond the limit; `Invalid` for an unknown format or an unreadable file.
+pub async fn read_upload(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    format: Option<&str>,
+) -> Result<Table, Error> {
+    let too_large = || Error::TooLarge(format!("the file is over {} MiB", MAX_UPLOAD >> 20));
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_UPLOAD) {
+        return Err(too_large());
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| Error::BadRequest(format!("the upload could not be read: {e}")))?;
+        if body.len() + chunk.len() > MAX_UPLOAD {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.is_empty() {
+        return Err(Error::BadRequest(
+            "send the file as the request body".into(),
+        ));
+    }
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    let format = Format::detect(format.or(content_type), &body)?;
+    web::block(move || read_table(format, &body, MAX_ROWS))
+        .await
+        .map_err(|_| Error::Unavailable("the file could not be parsed".into()))?
+        .map_err(Error::from)
+}
