@@ -5,14 +5,14 @@
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use gonghui_actors::domain::{BoundedText, IdNumber, Invalid};
+use gonghui_actors::domain::{BoundedText, IdNumber, Invalid, Permission};
 use gonghui_actors::sheets::{Column, Format, Header, MemberRow};
 use gonghui_actors::store::roster::{Departed, MemberStatus, RosterQuery, MAX_PAGE};
 use gonghui_actors::Error;
 use gonghui_protocol::dto::{BulkReport, ErrorResponse, Membership, Removal, Retirement, Roster};
 use serde::Deserialize;
 
-use crate::api_error::ApiResult;
+use crate::api_error::{ApiError, ApiResult};
 use crate::extract::Authed;
 use crate::state::AppState;
 use crate::upload::read_upload;
@@ -71,6 +71,41 @@ pub async fn roster(
     Ok(HttpResponse::Ok().json(Roster { items, next_after }))
 }
 
+/// An uploaded file, not yet read.
+struct Upload<'a> {
+    req: HttpRequest,
+    payload: web::Payload,
+    /// The `format` query value.
+    format: Option<&'a str>,
+}
+
+/// Reads an upload to `union_id` once the caller is known to hold `members.manage`
+/// (so nobody else's 16 MiB is read), checks its header for `required`, and each row
+/// with `parse`.
+async fn uploaded_rows<T>(
+    state: &AppState,
+    caller: &Authed,
+    union_id: i64,
+    upload: Upload<'_>,
+    required: &[Column],
+    parse: impl Fn(&Header, u32, &[String]) -> Result<T, Invalid>,
+) -> Result<Vec<(u32, Result<T, Invalid>)>, ApiError> {
+    if !state
+        .store
+        .has_permission(caller.0.user_id, union_id, Permission::MembersManage)
+        .await?
+    {
+        return Err(Error::Forbidden("you need members.manage on this union".into()).into());
+    }
+    let table = read_upload(&upload.req, upload.payload, upload.format).await?;
+    let header = Header::parse(&table.header, required)?;
+    Ok(table
+        .rows
+        .iter()
+        .map(|(line, cells)| (*line, parse(&header, *line, cells)))
+        .collect())
+}
+
 /// The file's format, when the Content-Type does not say it.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct UploadParams {
@@ -94,23 +129,20 @@ pub async fn import(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    state
-        .store
-        .has_permission(
-            caller.0.user_id,
-            *path,
-            gonghui_actors::domain::Permission::MembersManage,
-        )
-        .await?
-        .then_some(())
-        .ok_or_else(|| Error::Forbidden("you need members.manage on this union".into()))?;
-    let table = read_upload(&req, payload, query.format.as_deref()).await?;
-    let header = Header::parse(&table.header, &Column::REQUIRED)?;
-    let rows = table
-        .rows
-        .iter()
-        .map(|(line, cells)| (*line, MemberRow::parse(&header, *line, cells)))
-        .collect();
+    let upload = Upload {
+        req,
+        payload,
+        format: query.format.as_deref(),
+    };
+    let rows = uploaded_rows(
+        &state,
+        &caller,
+        *path,
+        upload,
+        &Column::REQUIRED,
+        MemberRow::parse,
+    )
+    .await?;
     let started = std::time::Instant::now();
     let report = state.store.import_members(&caller.0, *path, rows).await?;
     tracing::info!(
@@ -184,17 +216,24 @@ pub async fn remove_file(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let reason = BoundedText::parse("reason", &query.reason, MAX_TEXT).map_err(Error::from)?;
-    let table = read_upload(&req, payload, query.format.as_deref()).await?;
-    let header = Header::parse(&table.header, &[Column::IdNumber])?;
-    let rows = table
-        .rows
-        .iter()
-        .map(|(line, cells)| {
-            let number = IdNumber::parse("id_number", header.cell(cells, Column::IdNumber));
-            (*line, number.map(Departed::IdNumber))
-        })
-        .collect();
+    let reason = BoundedText::parse("reason", &query.reason, MAX_TEXT)?;
+    let upload = Upload {
+        req,
+        payload,
+        format: query.format.as_deref(),
+    };
+    let rows = uploaded_rows(
+        &state,
+        &caller,
+        *path,
+        upload,
+        &[Column::IdNumber],
+        |header, _, cells| {
+            IdNumber::parse("id_number", header.cell(cells, Column::IdNumber))
+                .map(Departed::IdNumber)
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(
         state
             .store
