@@ -36,7 +36,10 @@ async fn the_openapi_document_lists_every_core_call_and_every_listed_call_is_rou
     }
     for call in &listed {
         let (method, path) = call.split_once(' ').unwrap();
-        let concrete = path.replace("{union_id}", "1").replace("{id}", "1");
+        let concrete = path
+            .replace("{union_id}", "1")
+            .replace("{user_id}", "1")
+            .replace("{id}", "1");
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let answer = cluster
             .http
