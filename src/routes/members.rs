@@ -17,8 +17,9 @@ use crate::extract::Authed;
 use crate::state::AppState;
 use crate::upload::read_upload;
 
-/// The most members one removal list may name.
-const MAX_REMOVALS: usize = 5_000;
+/// The most members one removal list may name (within the 64 KiB JSON limit; longer
+/// lists go as a file).
+const MAX_REMOVALS: usize = 2_000;
 /// The longest reason or note, in characters.
 const MAX_TEXT: usize = 500;
 

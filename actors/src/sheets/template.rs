@@ -1,5 +1,6 @@
 use chrono::{NaiveDate, Utc};
 
+use super::write::FORMULA_STARTS;
 use crate::domain::{BoundedText, IdNumber, Invalid, PersonName, Phone};
 
 /// A column of the member template. Each is recognised by its Chinese or English
@@ -116,13 +117,19 @@ impl Header {
         Ok(Header { positions })
     }
 
-    /// The trimmed cell of `column` in `cells` ("" when absent).
+    /// The trimmed cell of `column` in `cells` ("" when absent), without the `'` that
+    /// the CSV export puts before text that would read as a formula.
     pub fn cell<'a>(&self, cells: &'a [String], column: Column) -> &'a str {
-        self.positions
+        let text = self
+            .positions
             .iter()
             .find(|(c, _)| *c == column)
             .and_then(|(_, i)| cells.get(*i))
-            .map_or("", |s| s.trim())
+            .map_or("", |s| s.trim());
+        match text.strip_prefix('\'') {
+            Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+            _ => text,
+        }
     }
 }
 
@@ -194,6 +201,9 @@ mod tests {
         let row = cells("44010119900307000X,张三,13800000000");
         assert_eq!(header.cell(&row, Column::Name), "张三");
         assert_eq!(header.cell(&row, Column::Job), "");
+        let defused = cells("'=1+1,'plain,");
+        assert_eq!(header.cell(&defused, Column::IdNumber), "=1+1");
+        assert_eq!(header.cell(&defused, Column::Name), "'plain");
     }
 
     #[test]

@@ -46,9 +46,22 @@ fn write_csv(rows: &mut mpsc::Receiver<Vec<String>>, out: &mut Chunks) -> io::Re
     out.write_all("\u{feff}".as_bytes())?;
     let mut writer = csv::Writer::from_writer(out);
     while let Some(row) = rows.blocking_recv() {
-        writer.write_record(&row)?;
+        writer.write_record(row.iter().map(|cell| defused(cell).as_bytes().to_vec()))?;
     }
     writer.flush()
+}
+
+/// Characters that make a spreadsheet read a CSV cell as a formula.
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell that Excel will show as text: one that would start a formula (a name
+/// like `=HYPERLINK(…)`) gets a leading `'`, which the import removes again.
+fn defused(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 fn write_xlsx(rows: &mut mpsc::Receiver<Vec<String>>, out: &mut Chunks) -> io::Result<()> {
@@ -114,6 +127,9 @@ mod tests {
         rows.send(vec!["姓名".into(), "手机号".into()])
             .await
             .unwrap();
+        rows.send(vec!["=HYPERLINK(\"x\")".into(), "-1".into()])
+            .await
+            .unwrap();
         for n in 0..3000 {
             rows.send(vec![format!("会员{n}"), format!("138{n:08}")])
                 .await
@@ -124,8 +140,14 @@ mod tests {
         let bytes = collect.await.unwrap();
         let table = read_table(format, &bytes, 5000).unwrap();
         assert_eq!(table.header, ["姓名", "手机号"]);
-        assert_eq!(table.rows.len(), 3000);
-        assert_eq!(table.rows[2999].1, ["会员2999", "13800002999"]);
+        assert_eq!(table.rows.len(), 3001);
+        let evil = &table.rows[0].1;
+        let expected = match format {
+            Format::Csv => ["'=HYPERLINK(\"x\")", "'-1"],
+            Format::Xlsx => ["=HYPERLINK(\"x\")", "-1"],
+        };
+        assert_eq!(evil, &expected);
+        assert_eq!(table.rows[3000].1, ["会员2999", "13800002999"]);
     }
 
     #[tokio::test]
