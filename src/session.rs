@@ -165,6 +165,7 @@ impl Session {
                     act.state.registry.do_send(SessionOpened {
                         session,
                         token_id: principal.token_id,
+                        user_id: principal.user_id,
                     });
                     let left = (principal.expires_at - chrono::Utc::now())
                         .to_std()
@@ -308,12 +309,54 @@ impl Handler<ToSession> for Session {
                     self.send_encoded(ctx, event.encoded(self.codec));
                 }
             }
+            ToSession::Recheck { admin_only } => self.recheck(admin_only, ctx),
             ToSession::Close { code, reason } => Self::close(ctx, code, reason),
         }
     }
 }
 
 impl Session {
+    /// Checks the session's union topics again and ends, with an `unsubscribed` frame,
+    /// each the user may no longer read. Their own member topic always stays.
+    fn recheck(&mut self, admin_only: bool, ctx: &mut WebsocketContext<Self>) {
+        let Some(principal) = self.principal else {
+            return;
+        };
+        let topics: Vec<Topic> = self
+            .topics
+            .iter()
+            .copied()
+            .filter(|t| match t {
+                Topic::Member(_) => false,
+                Topic::Union(_) => !admin_only,
+                Topic::UnionAdmin(_) => true,
+            })
+            .collect();
+        for topic in topics {
+            let store = self.state.store.clone();
+            let check = async move { store.can_read(principal.user_id, topic).await };
+            ctx.spawn(check.into_actor(self).map(move |allowed, act, ctx| {
+                if !matches!(allowed, Ok(false)) || !act.topics.remove(&topic) {
+                    return;
+                }
+                act.state.registry.do_send(Unsubscribe {
+                    session_id: act.id,
+                    topic,
+                });
+                act.write(
+                    ctx,
+                    &ServerMsg::Unsubscribed {
+                        topic: topic.to_string(),
+                        error: ErrorBody::new(
+                            "forbidden",
+                            format!("you may no longer read {topic}"),
+                        ),
+                    },
+                );
+            }));
+        }
+    }
+
     fn send_encoded(&self, ctx: &mut WebsocketContext<Self>, bytes: bytes::Bytes) {
         match self.codec {
             Codec::MsgPack => ctx.binary(bytes),

@@ -131,6 +131,10 @@ mod tests {
                 RequestId::Text("x".into()),
                 ErrorBody::new("forbidden", "no"),
             ),
+            ServerMsg::Unsubscribed {
+                topic: "union:1:admin".into(),
+                error: ErrorBody::new("forbidden", "you may no longer read union:1:admin"),
+            },
             ServerMsg::Event(EventFrame {
                 topic: "union:1".into(),
                 seq: 7,

@@ -147,6 +147,14 @@ pub enum ServerMsg {
     },
     /// A change on a subscribed topic.
     Event(EventFrame),
+    /// The server ended a subscription because the user may no longer read the topic
+    /// (an admin removed or demoted, a member who left); no more events of it follow.
+    Unsubscribed {
+        /// The topic that ended.
+        topic: String,
+        /// Why (`forbidden`).
+        error: ErrorBody,
+    },
     /// A frame that could not be read; the connection stays open.
     Error {
         /// What was wrong with it.

@@ -1,12 +1,15 @@
 //! HTTP routes, one module per area. Each handler parses its input into domain types
 //! and calls the store or the auth service; none touches an actor's state.
 
+pub mod admins;
 pub mod applications;
 pub mod auth;
 pub mod health;
 pub mod inbox;
 pub mod me;
 pub mod members;
+pub mod org;
+pub mod unions;
 pub mod ws;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -33,5 +36,24 @@ pub fn api(cfg: &mut ServiceConfig) {
         .service(members::remove)
         .service(members::remove_file)
         .service(members::export)
-        .service(members::retire);
+        .service(members::retire)
+        // Fixed segments before `/unions/{union_id}`, which would read them as an id.
+        .service(unions::nearby)
+        .service(org::register)
+        .service(unions::search)
+        .service(unions::one)
+        .service(unions::children)
+        .service(unions::ancestors)
+        .service(unions::committee)
+        .service(unions::audit)
+        .service(org::modify)
+        .service(org::term)
+        .service(org::replace)
+        .service(org::pending)
+        .service(org::mine)
+        .service(org::approve)
+        .service(org::reject)
+        .service(admins::list)
+        .service(admins::set)
+        .service(admins::remove);
 }

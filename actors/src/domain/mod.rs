@@ -1,14 +1,20 @@
 //! Types that parse and validate input at the edge, so the core never checks again.
 //! Each has a private field and a `parse` that is the only way to make one.
 
+mod coordinates;
+mod credit_code;
 mod id_number;
+mod org;
 mod permission;
 mod person_name;
 mod phone;
 mod secret;
 mod text;
 
+pub use coordinates::Coordinates;
+pub use credit_code::CreditCode;
 pub use id_number::IdNumber;
+pub use org::{NewUnion, SeatChange, Term, UnionEdit};
 pub use permission::Permission;
 pub use person_name::PersonName;
 pub use phone::Phone;

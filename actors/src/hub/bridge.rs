@@ -1,5 +1,5 @@
-//! The bridge: one dedicated Postgres connection per node that LISTENs for events and
-//! token revocations and hands them to the registry. It is DESIGN.md's one delivery path:
+//! The bridge: one dedicated Postgres connection per node that LISTENs for events,
+//! token revocations and changes of rights, and hands them to the registry. It is DESIGN.md's one delivery path:
 //! events written on this node arrive here exactly as those written elsewhere.
 //!
 //! When the connection drops (a database restart, a network blip) it reconnects with
@@ -17,8 +17,9 @@ use gonghui_protocol::{EventFrame, Topic};
 use serde::Deserialize;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::messages::{Announce, Resync, SharedEvent, TokenRevoked};
+use super::messages::{AccessChanged, Announce, Resync, SharedEvent, TokenRevoked};
 use super::registry::Registry;
+use crate::store::access::{AccessChange, ACCESS_CHANNEL};
 use crate::store::tokens::REVOKED_CHANNEL;
 
 /// The channel `append_event` notifies on.
@@ -98,13 +99,19 @@ async fn listen_once(
     });
     client
         .batch_execute(&format!(
-            "LISTEN {EVENTS_CHANNEL}; LISTEN {REVOKED_CHANNEL}"
+            "LISTEN {EVENTS_CHANNEL}; LISTEN {REVOKED_CHANNEL}; LISTEN {ACCESS_CHANNEL}"
         ))
         .await?;
     listening.store(true, Ordering::SeqCst);
     tracing::info!("the bridge is listening");
     registry.do_send(Resync);
     while let Some(n) = rx.recv().await {
+        if n.channel() == ACCESS_CHANNEL {
+            if let Some(change) = AccessChange::parse(n.payload()) {
+                registry.do_send(AccessChanged { change });
+            }
+            continue;
+        }
         if n.channel() == REVOKED_CHANNEL {
             if let Ok(token_id) = n.payload().parse() {
                 registry.do_send(TokenRevoked { token_id });

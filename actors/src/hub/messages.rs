@@ -69,6 +69,12 @@ pub enum ToSession {
     Event(Arc<SharedEvent>),
     /// Several events of one topic, in seq order (a catch-up).
     Batch(Vec<Arc<SharedEvent>>),
+    /// Check every subscription again (someone's rights changed) and end those no
+    /// longer allowed; with `admin_only`, only the admin queues.
+    Recheck {
+        /// Only `union:{id}:admin` topics.
+        admin_only: bool,
+    },
     /// Close the socket with this code.
     Close {
         /// The WebSocket close code.
@@ -119,6 +125,8 @@ pub struct SessionOpened {
     pub session: SessionRef,
     /// The token it said hello with.
     pub token_id: i64,
+    /// Whose it is.
+    pub user_id: i64,
 }
 
 /// A session ended; its subscriptions go with it.
@@ -175,6 +183,15 @@ pub struct Resync;
 pub struct TokenRevoked {
     /// The token's id.
     pub token_id: i64,
+}
+
+/// Someone's rights changed on some node: their sessions here check their subscriptions
+/// again (every session's admin queues, when the tree itself changed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AccessChanged {
+    /// Whose.
+    pub change: crate::store::access::AccessChange,
 }
 
 /// The node is shutting down: close every session with 1012. Answers how many there were.

@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use actix::prelude::*;
 
 use super::messages::{
-    Announce, Resync, SessionClosed, SessionOpened, SessionRef, Shutdown, Subscribe, ToSession,
-    TokenRevoked, Unsubscribe,
+    AccessChanged, Announce, Resync, SessionClosed, SessionOpened, SessionRef, Shutdown, Subscribe,
+    ToSession, TokenRevoked, Unsubscribe,
 };
 use super::owner::{OwnerKey, StopOwner, TopicOwner};
 use super::HubSettings;
+use crate::store::access::AccessChange;
 use crate::store::Store;
 
 struct OwnerEntry {
@@ -27,7 +28,8 @@ pub struct Registry {
     settings: HubSettings,
     arbiters: Vec<ArbiterHandle>,
     owners: HashMap<OwnerKey, OwnerEntry>,
-    sessions: HashMap<u64, (i64, SessionRef)>,
+    /// Every authenticated session: its token, its user, its mailbox.
+    sessions: HashMap<u64, (i64, i64, SessionRef)>,
 }
 
 /// An owner with no subscribers asks to stop; refused if a subscribe is on its way to it.
@@ -122,7 +124,7 @@ impl Handler<Resync> for Registry {
         for entry in self.owners.values() {
             entry.addr.do_send(msg);
         }
-        let tokens: Vec<i64> = self.sessions.values().map(|(token, _)| *token).collect();
+        let tokens: Vec<i64> = self.sessions.values().map(|(token, _, _)| *token).collect();
         if tokens.is_empty() {
             return;
         }
@@ -144,7 +146,7 @@ impl Handler<Resync> for Registry {
 
 impl Registry {
     fn close_token(&mut self, token_id: i64) {
-        for (token, session) in self.sessions.values() {
+        for (token, _, session) in self.sessions.values() {
             if *token == token_id {
                 session.out.do_send(ToSession::Close {
                     code: 4001,
@@ -176,7 +178,7 @@ impl Handler<SessionOpened> for Registry {
 
     fn handle(&mut self, msg: SessionOpened, _: &mut Self::Context) {
         self.sessions
-            .insert(msg.session.id, (msg.token_id, msg.session));
+            .insert(msg.session.id, (msg.token_id, msg.user_id, msg.session));
     }
 }
 
@@ -204,11 +206,26 @@ impl Handler<TokenRevoked> for Registry {
     }
 }
 
+impl Handler<AccessChanged> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: AccessChanged, _: &mut Self::Context) {
+        for (_, user, session) in self.sessions.values() {
+            let recheck = match msg.change {
+                AccessChange::User(id) if id == *user => ToSession::Recheck { admin_only: false },
+                AccessChange::User(_) => continue,
+                AccessChange::Tree => ToSession::Recheck { admin_only: true },
+            };
+            session.out.do_send(recheck);
+        }
+    }
+}
+
 impl Handler<Shutdown> for Registry {
     type Result = usize;
 
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> usize {
-        for (_, session) in self.sessions.values() {
+        for (_, _, session) in self.sessions.values() {
             session.out.do_send(ToSession::Close {
                 code: 1012,
                 reason: "server restarting",

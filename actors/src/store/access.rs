@@ -8,6 +8,50 @@ use super::Store;
 use crate::domain::Permission;
 use crate::{Error, Result};
 
+/// The channel on which a change of someone's rights is announced to every node.
+pub const ACCESS_CHANNEL: &str = "gonghui_access";
+
+/// Whose rights changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessChange {
+    /// One user was appointed, changed or removed as an admin.
+    User(i64),
+    /// The tree itself changed (a union moved): anyone's rights below it may have.
+    Tree,
+}
+
+impl AccessChange {
+    /// The NOTIFY payload: a user id, or `*`.
+    pub fn payload(self) -> String {
+        match self {
+            AccessChange::User(id) => id.to_string(),
+            AccessChange::Tree => "*".to_owned(),
+        }
+    }
+
+    /// Reads a payload back.
+    pub fn parse(payload: &str) -> Option<Self> {
+        match payload {
+            "*" => Some(AccessChange::Tree),
+            id => id.parse().ok().map(AccessChange::User),
+        }
+    }
+}
+
+/// Announces, on commit of `tx`, that rights changed, so every node forgets what it
+/// cached and open subscriptions are checked again.
+pub(crate) async fn access_changed(
+    tx: &deadpool_postgres::Transaction<'_>,
+    change: AccessChange,
+) -> Result<()> {
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&ACCESS_CHANNEL, &change.payload()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Checks, through any client or transaction, that `user_id` holds `permission` on
 /// `union_id`.
 ///
@@ -73,10 +117,12 @@ impl Store {
     pub async fn can_read(&self, user_id: i64, topic: Topic) -> Result<bool> {
         match topic {
             Topic::Member(id) => Ok(id == user_id),
-            Topic::UnionAdmin(union_id) => {
-                self.has_permission(user_id, union_id, Permission::MembersReview)
-                    .await
-            }
+            Topic::UnionAdmin(union_id) => Ok(self
+                .has_permission(user_id, union_id, Permission::MembersReview)
+                .await?
+                || self
+                    .has_permission(user_id, union_id, Permission::OrgManage)
+                    .await?),
             Topic::Union(union_id) => {
                 let conn = self.client().await?;
                 let stmt = conn
@@ -92,7 +138,7 @@ impl Store {
     }
 
     /// The topics named in a hello reply: the user's own, their unions', and the admin
-    /// queues of the unions they review (subordinate unions may be subscribed to as well).
+    /// queues of the unions they review (members or organisations) (subordinate unions may be subscribed to as well).
     pub async fn readable_topics(&self, user_id: i64) -> Result<Vec<String>> {
         let mut topics = vec![Topic::Member(user_id)];
         let (memberships, admin_of) =
@@ -102,11 +148,9 @@ impl Store {
         }
         for admin in admin_of {
             topics.push(Topic::Union(admin.union_id));
-            if admin
-                .permissions
-                .iter()
-                .any(|p| p == Permission::MembersReview.as_str())
-            {
+            if admin.permissions.iter().any(|p| {
+                p == Permission::MembersReview.as_str() || p == Permission::OrgManage.as_str()
+            }) {
                 topics.push(Topic::UnionAdmin(admin.union_id));
             }
         }

@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
+use super::access::{access_changed, AccessChange};
 use super::audit::{self, AuditEntry};
 use super::events::EventBatch;
 use super::notifications::{notify, Notice};
@@ -331,7 +332,7 @@ async fn leave_for_transfer(
         &data,
     );
     events.push(Topic::Union(from), "member.left", &data);
-    Ok(())
+    access_changed(tx, AccessChange::User(application.user_id)).await
 }
 
 /// Makes the applicant an active member of the application's union.

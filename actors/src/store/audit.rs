@@ -1,10 +1,14 @@
-//! The audit log: one row per admin action, written in the action's own transaction.
+//! The audit log: one row per admin action, written in the action's own transaction,
+//! and listed per union for the admins of it or an ancestor.
 
 use deadpool_postgres::Transaction;
+use gonghui_protocol::dto::AuditRecord;
 use gonghui_protocol::ClientKind;
 use serde_json::Value;
 
-use crate::Result;
+use super::tokens::Principal;
+use super::Store;
+use crate::{Error, Result};
 
 /// One admin action to record.
 pub struct AuditEntry<'a> {
@@ -46,4 +50,59 @@ pub async fn record(tx: &Transaction<'_>, entry: AuditEntry<'_>) -> Result<()> {
     )
     .await?;
     Ok(())
+}
+
+impl Store {
+    /// A union's audit rows, newest first, with ids below `before`.
+    ///
+    /// # Errors
+    /// `Forbidden` unless the caller is an admin (any permission) of the union or an ancestor.
+    pub async fn audit_page(
+        &self,
+        admin: &Principal,
+        union_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<(Vec<AuditRecord>, Option<i64>)> {
+        let conn = self.client().await?;
+        let admin_here: bool = conn
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM unions u JOIN union_admins a ON a.union_id = ANY (u.path)
+                                WHERE u.id = $2 AND a.user_id = $1)",
+                &[&admin.user_id, &union_id],
+            )
+            .await?
+            .get(0);
+        if !admin_here {
+            return Err(Error::Forbidden(format!(
+                "only admins of union {union_id} or above it read its audit log"
+            )));
+        }
+        let rows = conn
+            .query(
+                "SELECT id, union_id, actor_id, client, action, subject_type, subject_id, detail, at
+                 FROM audit_log WHERE union_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+                &[&union_id, &before.unwrap_or(i64::MAX), &(limit + 1)],
+            )
+            .await?;
+        let mut items: Vec<AuditRecord> = rows
+            .iter()
+            .map(|r| AuditRecord {
+                id: r.get(0),
+                union_id: r.get(1),
+                actor_id: r.get(2),
+                client: r.get(3),
+                action: r.get(4),
+                subject_type: r.get(5),
+                subject_id: r.get(6),
+                detail: r.get(7),
+                at: r.get(8),
+            })
+            .collect();
+        let next = (items.len() as i64 > limit).then(|| {
+            items.truncate(limit as usize);
+            items.last().map_or(0, |r| r.id)
+        });
+        Ok((items, next))
+    }
 }

@@ -3,17 +3,20 @@
 //! ([`events::EventBatch`]), so the log and the state never disagree.
 
 pub mod access;
+pub mod admins;
 pub mod applications;
 pub mod audit;
 pub mod events;
 pub mod idempotency;
 pub mod import;
 pub mod notifications;
+pub mod org;
 pub mod roster;
 pub mod seed;
 pub mod sms;
 pub mod snapshots;
 pub mod tokens;
+pub mod tree;
 pub mod unions;
 pub mod users;
 

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::access::require;
+use super::access::{access_changed, require, AccessChange};
 use super::audit::{self, AuditEntry};
 use super::events::EventBatch;
 use super::notifications::{notify, Notice};
@@ -338,6 +338,7 @@ impl Store {
         let mut events = EventBatch::new();
         let removed: Vec<i64> = ended.iter().map(|m| m.user_id).collect();
         for membership in ended {
+            access_changed(&tx, AccessChange::User(membership.user_id)).await?;
             events.push(
                 Topic::Member(membership.user_id),
                 "membership.ended",

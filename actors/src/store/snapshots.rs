@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::applications::{applications_of_in, pending_applications_in};
 use super::notifications::unread_in;
+use super::org::pending_org_requests_in;
 use super::unions::{member_count_in, memberships_in, union_in};
 use super::users::user_in;
 use super::Store;
@@ -69,9 +70,18 @@ impl Store {
                 )
             }
             Topic::UnionAdmin(union_id) => {
-                let (head, pending) =
-                    futures_util::try_join!(head, pending_applications_in(&tx, union_id))?;
-                (head, serde_json::to_value(AdminSnapshot { pending }))
+                let (head, pending, org_requests) = futures_util::try_join!(
+                    head,
+                    pending_applications_in(&tx, union_id),
+                    pending_org_requests_in(&tx, union_id)
+                )?;
+                (
+                    head,
+                    serde_json::to_value(AdminSnapshot {
+                        pending,
+                        org_requests,
+                    }),
+                )
             }
         };
         let state = state.expect("snapshots are plain JSON");

@@ -109,20 +109,37 @@ pub(crate) async fn memberships_in(
     Ok(rows.iter().map(membership_from_row).collect())
 }
 
+/// The columns [`union_from_row`] reads, from `unions u`.
+pub(crate) const UNION_COLUMNS: &str =
+    "u.id, u.name, u.parent_id, u.credit_code, u.address, u.lat, u.lng, u.contact_name, u.contact_phone";
+
+/// Builds a [`Union`] from a row selected with [`UNION_COLUMNS`] first.
+pub(crate) fn union_from_row(row: &tokio_postgres::Row) -> Union {
+    Union {
+        id: row.get(0),
+        name: row.get(1),
+        parent_id: row.get(2),
+        credit_code: row.get(3),
+        address: row.get(4),
+        lat: row.get(5),
+        lng: row.get(6),
+        contact_name: row.get(7),
+        contact_phone: row.get(8),
+    }
+}
+
 /// One union, read through any client or transaction.
 pub(crate) async fn union_in(conn: &impl GenericClient, union_id: i64) -> Result<Union> {
     let stmt = conn
-        .prepare_cached("SELECT id, name, parent_id FROM unions WHERE id = $1")
+        .prepare_cached(&format!(
+            "SELECT {UNION_COLUMNS} FROM unions u WHERE u.id = $1"
+        ))
         .await?;
     let row = conn
         .query_opt(&stmt, &[&union_id])
         .await?
         .ok_or_else(|| Error::NotFound(format!("no union {union_id}")))?;
-    Ok(Union {
-        id: row.get(0),
-        name: row.get(1),
-        parent_id: row.get(2),
-    })
+    Ok(union_from_row(&row))
 }
 
 /// A union's active members (retired ones are listed apart), through any client or transaction.

@@ -3,9 +3,11 @@
 //! The member inbox and the roster have modules of their own.
 
 mod inbox;
+mod org;
 mod roster;
 
 pub use inbox::*;
+pub use org::*;
 pub use roster::*;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -91,6 +93,15 @@ pub struct Union {
     pub name: String,
     /// Null for the root.
     pub parent_id: Option<i64>,
+    /// The unified social credit code (统一社会信用代码).
+    pub credit_code: Option<String>,
+    pub address: Option<String>,
+    /// WGS-84 degrees north.
+    pub lat: Option<f64>,
+    /// WGS-84 degrees east.
+    pub lng: Option<f64>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
 }
 
 /// The permissions a user holds on one union (and so on every union below it).
@@ -233,6 +244,9 @@ pub struct AdminSnapshot {
     /// Pending applications, oldest first: to this union, and transfers away from it
     /// (which only the receiving union decides).
     pub pending: Vec<Application>,
+    /// Pending registrations and changes of unions below that this union reviews, and
+    /// its own pending requests, oldest first.
+    pub org_requests: Vec<OrgRequest>,
 }
 
 /// The reply data of a `hello`.
