@@ -377,6 +377,35 @@ pub fn id_number(n: u32) -> String {
     format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
 }
 
+/// A valid unified social credit code (GB 32100-2015), different for each `n`.
+pub fn credit_code(n: u32) -> String {
+    const CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
+    let body = format!("81440101MC{n:07}");
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(c, w)| CHARSET.iter().position(|&x| x == c).unwrap() as u32 * w)
+        .sum();
+    format!("{body}{}", CHARSET[((31 - sum % 31) % 31) as usize] as char)
+}
+
+/// A registration form for a union under `parent`.
+pub fn union_form(n: u32, parent: i64) -> Value {
+    json!({
+        "name": format!("第{n}机械厂工会"),
+        "credit_code": credit_code(n),
+        "parent_id": parent,
+        "address": "广州市天河区",
+        "lat": 23.13,
+        "lng": 113.32,
+        "contact_name": "王主席",
+        "contact_phone": "13912340000",
+    })
+}
+
 fn init_logs() {
     if std::env::var("TEST_LOG").is_ok() {
         let _ = tracing_subscriber::fmt()
@@ -560,6 +589,18 @@ impl WsClient {
                 !matches!(frame, Message::Binary(_) | Message::Text(_)),
                 "unexpected frame {frame:?}"
             );
+        }
+    }
+
+    /// Reads until the server ends a subscription; returns its topic and error, and
+    /// keeps events that arrive meanwhile.
+    pub async fn unsubscribed(&mut self) -> (String, ErrorBody) {
+        loop {
+            match self.recv().await {
+                ServerMsg::Unsubscribed { topic, error } => return (topic, error),
+                ServerMsg::Event(e) => self.events.push_back(e),
+                other => panic!("unexpected while waiting for unsubscribed: {other:?}"),
+            }
         }
     }
 

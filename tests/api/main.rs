@@ -6,6 +6,7 @@ mod database_restart;
 mod inbox;
 mod join_flow;
 mod openapi;
+mod org;
 mod races;
 mod resume;
 mod roster;
