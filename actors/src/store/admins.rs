@@ -14,7 +14,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
 use super::access::{access_changed, AccessChange};
-use super::audit::{self, AuditEntry};
+use super::audit;
 use super::events::EventBatch;
 use super::tokens::Principal;
 use super::Store;
@@ -160,15 +160,11 @@ impl Store {
         };
         audit::record(
             &tx,
-            AuditEntry {
-                union_id,
-                actor_id: admin.user_id,
-                client: admin.client,
-                action,
-                subject_type: "user",
-                subject_id: target,
-                detail: json!({ "from": current, "to": wanted }),
-            },
+            admin,
+            union_id,
+            action,
+            ("user", target),
+            json!({ "from": current, "to": wanted }),
         )
         .await?;
         let mut events = EventBatch::new();

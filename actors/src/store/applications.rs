@@ -13,7 +13,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
 use super::access::{access_changed, AccessChange};
-use super::audit::{self, AuditEntry};
+use super::audit;
 use super::events::EventBatch;
 use super::notifications::{notify, Notice};
 use super::tokens::Principal;
@@ -272,15 +272,11 @@ impl Store {
         .await?;
         audit::record(
             &tx,
-            AuditEntry {
-                union_id,
-                actor_id: admin.user_id,
-                client: admin.client,
-                action,
-                subject_type: "application",
-                subject_id: id,
-                detail: json!({ "user_id": application.user_id, "kind": application.kind, "reason": reason }),
-            },
+            admin,
+            union_id,
+            action,
+            ("application", id),
+            json!({ "user_id": application.user_id, "kind": application.kind, "reason": reason }),
         )
         .await?;
         events.append(&tx).await?;

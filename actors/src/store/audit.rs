@@ -3,33 +3,23 @@
 
 use deadpool_postgres::Transaction;
 use gonghui_protocol::dto::AuditRecord;
-use gonghui_protocol::ClientKind;
 use serde_json::Value;
 
 use super::tokens::Principal;
 use super::Store;
 use crate::{Error, Result};
 
-/// One admin action to record.
-pub struct AuditEntry<'a> {
-    /// The union acted on.
-    pub union_id: i64,
-    /// The admin.
-    pub actor_id: i64,
-    /// From which client.
-    pub client: ClientKind,
-    /// What was done (`application.approve`).
-    pub action: &'a str,
-    /// What kind of thing it was done to.
-    pub subject_type: &'a str,
-    /// Which one.
-    pub subject_id: i64,
-    /// Anything else worth keeping.
-    pub detail: Value,
-}
-
-/// Writes `entry` inside `tx`.
-pub async fn record(tx: &Transaction<'_>, entry: AuditEntry<'_>) -> Result<()> {
+/// Writes one admin action inside `tx`: who (`admin`, and from which client), on which
+/// union, what (`application.approve`), to what (`("application", 7)`), and anything
+/// else worth keeping.
+pub async fn record(
+    tx: &Transaction<'_>,
+    admin: &Principal,
+    union_id: i64,
+    action: &str,
+    (subject_type, subject_id): (&str, i64),
+    detail: Value,
+) -> Result<()> {
     let stmt = tx
         .prepare_cached(
             "INSERT INTO audit_log (union_id, actor_id, client, action, subject_type, subject_id, detail)
@@ -39,13 +29,13 @@ pub async fn record(tx: &Transaction<'_>, entry: AuditEntry<'_>) -> Result<()> {
     tx.execute(
         &stmt,
         &[
-            &entry.union_id,
-            &entry.actor_id,
-            &entry.client.as_str(),
-            &entry.action,
-            &entry.subject_type,
-            &entry.subject_id,
-            &entry.detail,
+            &union_id,
+            &admin.user_id,
+            &admin.client.as_str(),
+            &action,
+            &subject_type,
+            &subject_id,
+            &detail,
         ],
     )
     .await?;

@@ -11,7 +11,7 @@ use gonghui_protocol::Topic;
 use serde_json::{json, Value};
 use tokio_postgres::Row;
 
-use super::audit::{self, AuditEntry};
+use super::audit;
 use super::events::EventBatch;
 use super::tokens::Principal;
 use super::Store;
@@ -264,15 +264,11 @@ impl Store {
         let notification = notification_from_row(&row);
         audit::record(
             &tx,
-            AuditEntry {
-                union_id,
-                actor_id: admin.user_id,
-                client: admin.client,
-                action: "announcement.send",
-                subject_type: "notification",
-                subject_id: notification.id,
-                detail: json!({ "title": title.as_str() }),
-            },
+            admin,
+            union_id,
+            "announcement.send",
+            ("notification", notification.id),
+            json!({ "title": title.as_str() }),
         )
         .await?;
         let mut events = EventBatch::new();

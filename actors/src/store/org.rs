@@ -16,7 +16,7 @@ use tokio_postgres::Row;
 
 use super::access::{access_changed, require, AccessChange};
 use super::applications::Decision;
-use super::audit::{self, AuditEntry};
+use super::audit;
 use super::events::EventBatch;
 use super::notifications::{notify, Notice};
 use super::tokens::Principal;
@@ -337,19 +337,15 @@ impl Store {
         notify(&tx, &mut events, &[request.submitted_by], notice).await?;
         audit::record(
             &tx,
-            AuditEntry {
-                union_id: request.union_id.unwrap_or(reviewer),
-                actor_id: admin.user_id,
-                client: admin.client,
-                action: if reason.is_some() {
-                    "org_request.reject"
-                } else {
-                    "org_request.approve"
-                },
-                subject_type: "org_request",
-                subject_id: id,
-                detail: json!({ "kind": request.kind, "reason": reason }),
+            admin,
+            request.union_id.unwrap_or(reviewer),
+            if reason.is_some() {
+                "org_request.reject"
+            } else {
+                "org_request.approve"
             },
+            ("org_request", id),
+            json!({ "kind": request.kind, "reason": reason }),
         )
         .await?;
         events.append(&tx).await?;

@@ -16,7 +16,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::access::{access_changed, require, AccessChange};
-use super::audit::{self, AuditEntry};
+use super::audit;
 use super::events::EventBatch;
 use super::notifications::{notify, Notice};
 use super::tokens::Principal;
@@ -239,15 +239,11 @@ impl Store {
         notify(&tx, &mut events, &[user_id], notice).await?;
         audit::record(
             &tx,
-            AuditEntry {
-                union_id,
-                actor_id: admin.user_id,
-                client: admin.client,
-                action: "member.retire",
-                subject_type: "user",
-                subject_id: user_id,
-                detail: json!({ "retired_on": retired_on, "note": note.map(BoundedText::as_str) }),
-            },
+            admin,
+            union_id,
+            "member.retire",
+            ("user", user_id),
+            json!({ "retired_on": retired_on, "note": note.map(BoundedText::as_str) }),
         )
         .await?;
         events.append(&tx).await?;
@@ -390,15 +386,11 @@ impl Store {
             .await?;
         audit::record(
             &tx,
-            AuditEntry {
-                union_id,
-                actor_id: admin.user_id,
-                client: admin.client,
-                action: "members.export",
-                subject_type: "union",
-                subject_id: union_id,
-                detail: json!({ "status": status.as_str(), "format": format.extension(), "pii": pii }),
-            },
+            admin,
+            union_id,
+            "members.export",
+            ("union", union_id),
+            json!({ "status": status.as_str(), "format": format.extension(), "pii": pii }),
         )
         .await?;
         tx.commit().await?;
@@ -525,18 +517,6 @@ pub(crate) async fn finish_bulk(
     detail["total"] = json!(report.total);
     detail["changed"] = json!(report.changed);
     detail["failed"] = json!(report.failed);
-    audit::record(
-        tx,
-        AuditEntry {
-            union_id,
-            actor_id: admin.user_id,
-            client: admin.client,
-            action,
-            subject_type: "union",
-            subject_id: union_id,
-            detail,
-        },
-    )
-    .await?;
+    audit::record(tx, admin, union_id, action, ("union", union_id), detail).await?;
     events.append(tx).await
 }
