@@ -121,6 +121,8 @@ impl Handler<Resync> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: Resync, ctx: &mut Self::Context) {
+        // Rights changes announced while the bridge was away were not heard.
+        self.store.rights().clear();
         for entry in self.owners.values() {
             entry.addr.do_send(msg);
         }
@@ -210,6 +212,8 @@ impl Handler<AccessChanged> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: AccessChanged, _: &mut Self::Context) {
+        // Forgotten first, so the checks the sessions are about to make read afresh.
+        self.store.rights().forget(msg.change);
         for (_, user, session) in self.sessions.values() {
             let recheck = match msg.change {
                 AccessChange::User(id) if id == *user => ToSession::Recheck { admin_only: false },

@@ -4,6 +4,9 @@
 use gonghui_protocol::dto::AdminOf;
 use gonghui_protocol::Topic;
 
+use std::sync::Arc;
+
+use super::rights::{allows, Grants};
 use super::Store;
 use crate::domain::Permission;
 use crate::{Error, Result};
@@ -96,21 +99,52 @@ impl Store {
             .collect())
     }
 
-    /// Whether `user_id` holds `permission` on `union_id` or on one of its ancestors.
+    /// Whether `user_id` holds `permission` on `union_id` or on one of its ancestors,
+    /// from the node's rights cache (loading what it lacks in one round trip).
     pub async fn has_permission(
         &self,
         user_id: i64,
         union_id: i64,
         permission: Permission,
     ) -> Result<bool> {
+        let (grants, path, generation) = self.rights.lookup(user_id, union_id);
+        if let (Some(grants), Some(path)) = (&grants, &path) {
+            return Ok(allows(grants, path, permission));
+        }
         let conn = self.client().await?;
         let stmt = conn
-            .prepare_cached("SELECT holds_permission($1, $2, $3)")
+            .prepare_cached(
+                "SELECT (SELECT path FROM unions WHERE id = $2),
+                        (SELECT coalesce(array_agg(union_id ORDER BY union_id), '{}') FROM union_admins WHERE user_id = $1),
+                        (SELECT coalesce(array_agg(array_to_string(permissions, ',') ORDER BY union_id), '{}')
+                         FROM union_admins WHERE user_id = $1)",
+            )
             .await?;
-        Ok(conn
-            .query_one(&stmt, &[&user_id, &union_id, &permission.as_str()])
-            .await?
-            .get(0))
+        let row = conn.query_one(&stmt, &[&user_id, &union_id]).await?;
+        let path: Option<Arc<[i64]>> = row.get::<_, Option<Vec<i64>>>(0).map(Arc::from);
+        let unions: Vec<i64> = row.get(1);
+        let held: Vec<String> = row.get(2);
+        let loaded: Grants = unions
+            .into_iter()
+            .zip(held)
+            .map(|(union, list)| {
+                let permissions = list
+                    .split(',')
+                    .filter_map(|p| Permission::parse("permission", p).ok())
+                    .collect();
+                (union, permissions)
+            })
+            .collect();
+        let Some(path) = path else {
+            return Ok(false);
+        };
+        let answer = allows(&loaded, &path, permission);
+        self.rights.store(
+            generation,
+            grants.is_none().then(|| (user_id, loaded)),
+            Some((union_id, path)),
+        );
+        Ok(answer)
     }
 
     /// Whether `user_id` may subscribe to `topic`.

@@ -184,6 +184,7 @@ impl Store {
         access_changed(&tx, AccessChange::User(target)).await?;
         events.append(&tx).await?;
         tx.commit().await?;
+        self.rights().forget(AccessChange::User(target));
         Ok(entry)
     }
 }

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod import;
 pub mod notifications;
 pub mod org;
+pub mod rights;
 pub mod roster;
 pub mod seed;
 pub mod sms;
@@ -42,6 +43,7 @@ const MIGRATION_LOCK: i64 = 0x676f_6e67_6875_6901;
 pub struct Store {
     pool: Pool,
     secrets: Secrets,
+    rights: rights::RightsCache,
 }
 
 impl Store {
@@ -71,12 +73,21 @@ impl Store {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .context("building the connection pool")?;
-        Ok(Store { pool, secrets })
+        Ok(Store {
+            pool,
+            secrets,
+            rights: rights::RightsCache::default(),
+        })
     }
 
     /// A pooled connection.
     pub async fn client(&self) -> crate::Result<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The node's cache of admin rights, for the bridge to invalidate.
+    pub fn rights(&self) -> &rights::RightsCache {
+        &self.rights
     }
 
     /// The keys for data at rest.

@@ -350,6 +350,12 @@ impl Store {
         .await?;
         events.append(&tx).await?;
         tx.commit().await?;
+        if request.status == "approved" {
+            // What the bridge will also hear; forgotten here too so this node reads its writes.
+            self.rights()
+                .forget(AccessChange::User(request.submitted_by));
+            self.rights().forget(AccessChange::Tree);
+        }
         Ok(request)
     }
 
