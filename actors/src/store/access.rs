@@ -141,7 +141,7 @@ impl Store {
         let answer = allows(&loaded, &path, permission);
         self.rights.store(
             generation,
-            grants.is_none().then(|| (user_id, loaded)),
+            grants.is_none().then_some((user_id, loaded)),
             Some((union_id, path)),
         );
         Ok(answer)
