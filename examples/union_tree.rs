@@ -29,7 +29,10 @@ async fn main() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     seed(&db, total).await?;
     db.batch_execute("ANALYZE").await?;
-    println!("seeded {total} unions, 6 levels, 5000 admins in {:.1?}", started.elapsed());
+    println!(
+        "seeded {total} unions, 6 levels, 5000 admins in {:.1?}",
+        started.elapsed()
+    );
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let leaves: Vec<i64> = db
@@ -45,7 +48,8 @@ async fn main() -> anyhow::Result<()> {
         .map(|r| r.get(0))
         .collect();
 
-    let check = "SELECT EXISTS (SELECT 1 FROM unions u JOIN union_admins a ON a.union_id = ANY (u.path)
+    let check =
+        "SELECT EXISTS (SELECT 1 FROM unions u JOIN union_admins a ON a.union_id = ANY (u.path)
                  WHERE u.id = $2 AND a.user_id = $1 AND 'members.review' = ANY (a.permissions))";
     let load = "SELECT (SELECT path FROM unions WHERE id = $2),
                        (SELECT coalesce(array_agg(union_id ORDER BY union_id), '{}') FROM union_admins WHERE user_id = $1)";
@@ -63,7 +67,10 @@ async fn main() -> anyhow::Result<()> {
         let mut times = Vec::new();
         let mut plan = String::new();
         for _ in 0..1000 {
-            let (user, union) = (admins[rng.gen_range(0..admins.len())], leaves[rng.gen_range(0..leaves.len())]);
+            let (user, union) = (
+                admins[rng.gen_range(0..admins.len())],
+                leaves[rng.gen_range(0..leaves.len())],
+            );
             let (t, p) = explain(&db, sql, &[&user, &union]).await?;
             times.push(t);
             plan = p;
@@ -82,7 +89,10 @@ async fn main() -> anyhow::Result<()> {
         times.push(t);
         plan = p;
     }
-    println!("nearby (5 km): {:.1} unions found on average", found as f64 / 1000.0);
+    println!(
+        "nearby (5 km): {:.1} unions found on average",
+        found as f64 / 1000.0
+    );
     runs.push(("nearby 5 km", times, plan));
     for (name, sql) in [("subtree count", subtree)] {
         let mut times = Vec::new();
@@ -134,7 +144,11 @@ async fn main() -> anyhow::Result<()> {
 
 /// Runs `EXPLAIN (ANALYZE, FORMAT JSON)`: the execution time in ms, and the indexes the
 /// plan scans (or "no index").
-async fn explain(db: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> anyhow::Result<(f64, String)> {
+async fn explain(
+    db: &Client,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> anyhow::Result<(f64, String)> {
     let row = db
         .query_one(&format!("EXPLAIN (ANALYZE, FORMAT JSON) {sql}"), params)
         .await?;
@@ -144,16 +158,26 @@ async fn explain(db: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> anyh
     collect_indexes(&plan[0]["Plan"], &mut indexes);
     indexes.sort();
     indexes.dedup();
-    let described = if indexes.is_empty() { "no index".to_owned() } else { indexes.join(", ") };
+    let described = if indexes.is_empty() {
+        "no index".to_owned()
+    } else {
+        indexes.join(", ")
+    };
     Ok((time, described))
 }
 
 fn collect_indexes(node: &Value, into: &mut Vec<String>) {
     if let Some(index) = node["Index Name"].as_str() {
-        into.push(format!("{} on {index}", node["Node Type"].as_str().unwrap_or("")));
+        into.push(format!(
+            "{} on {index}",
+            node["Node Type"].as_str().unwrap_or("")
+        ));
     }
     if node["Node Type"] == "Seq Scan" {
-        into.push(format!("Seq Scan on {}", node["Relation Name"].as_str().unwrap_or("")));
+        into.push(format!(
+            "Seq Scan on {}",
+            node["Relation Name"].as_str().unwrap_or("")
+        ));
     }
     for child in node["Plans"].as_array().into_iter().flatten() {
         collect_indexes(child, into);
