@@ -16,6 +16,9 @@ use crate::state::WsSettings;
 /// The default database.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/gonghui";
 
+/// The default public address of the clients.
+pub const DEFAULT_PUBLIC_URL: &str = "https://gonghui.example.com";
+
 /// Settings as given; any may be missing. The same names work as TOML keys.
 #[derive(Debug, Default, Clone, clap::Args, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +62,9 @@ pub struct Settings {
     /// Kernel send buffer per connection in bytes; bounds what a stalled client pins in the kernel [default: the kernel's autotuning]
     #[arg(long, env = "GONGHUI_SOCKET_SEND_BUFFER", global = true)]
     pub socket_send_buffer: Option<usize>,
+    /// The public address the clients open, for the links in activity codes [default: https://gonghui.example.com]
+    #[arg(long, env = "GONGHUI_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
     /// Log filter, as RUST_LOG [default: info]
     #[arg(long, env = "GONGHUI_LOG", global = true)]
     pub log: Option<String>,
@@ -81,6 +87,7 @@ impl Settings {
             max_replay: self.max_replay.or(file.max_replay),
             socket_send_buffer: self.socket_send_buffer.or(file.socket_send_buffer),
             owner_idle_secs: self.owner_idle_secs.or(file.owner_idle_secs),
+            public_url: self.public_url.or(file.public_url),
             log: self.log.or(file.log),
         }
     }
@@ -121,6 +128,8 @@ pub struct Config {
     pub event_retention: Duration,
     /// SO_SNDBUF for accepted connections, if set.
     pub socket_send_buffer: Option<usize>,
+    /// The clients' public address, without a trailing slash.
+    pub public_url: String,
 }
 
 impl Config {
@@ -183,6 +192,11 @@ impl Config {
             hub,
             event_retention: Duration::from_secs(s.event_retention_secs.unwrap_or(7 * 24 * 3600)),
             socket_send_buffer: s.socket_send_buffer,
+            public_url: s
+                .public_url
+                .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
         })
     }
 }

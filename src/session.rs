@@ -328,7 +328,7 @@ impl Session {
             .copied()
             .filter(|t| match t {
                 Topic::Member(_) => false,
-                Topic::Union(_) => !admin_only,
+                Topic::Union(_) | Topic::Activity(_) => !admin_only,
                 Topic::UnionAdmin(_) => true,
             })
             .collect();

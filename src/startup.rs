@@ -22,6 +22,7 @@ use gonghui_actors::auth::Auth;
 use gonghui_actors::hub::bridge;
 use gonghui_actors::hub::messages::Shutdown;
 use gonghui_actors::hub::registry::Registry;
+use gonghui_actors::hub::results::ResultsPublisher;
 use gonghui_actors::store::{self, Store};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -54,7 +55,8 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         store::create_database_if_missing(&config.database_url).await?;
         store::migrate(&config.database_url).await?;
-        let store = Store::connect(&config.database_url, config.db_pool, config.secrets.clone())?;
+        let store = Store::connect(&config.database_url, config.db_pool, config.secrets.clone())?
+            .with_public_url(&config.public_url);
         let auth = Auth::new(store.clone(), config.sms.clone(), config.auth.clone());
         let arbiters = (0..config.workers.max(1))
             .map(|_| Arbiter::new().handle())
@@ -68,10 +70,12 @@ impl Application {
         ));
         actix::spawn(prune(store.clone(), config.event_retention));
 
+        let results = ResultsPublisher::new(store.clone()).start();
         let state = web::Data::new(AppState {
             store,
             auth,
             registry: registry.clone(),
+            results,
             bridge_listening,
             ws: config.ws.clone(),
         });

@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix::Addr;
 use gonghui_actors::auth::Auth;
 use gonghui_actors::hub::registry::Registry;
+use gonghui_actors::hub::results::ResultsPublisher;
 use gonghui_actors::store::Store;
 
 /// The node's shared handles.
@@ -17,6 +18,8 @@ pub struct AppState {
     pub auth: Auth,
     /// Where sessions subscribe.
     pub registry: Addr<Registry>,
+    /// Where answered activities are marked for a results event.
+    pub results: Addr<ResultsPublisher>,
     /// True while the bridge LISTENs, for `/readyz`.
     pub bridge_listening: Arc<AtomicBool>,
     /// WebSocket limits.

@@ -7,11 +7,13 @@
 //! - [`error`]: the one [`Error`] enum of the core, each variant a kind of client answer.
 //! - [`crypto`]: ID-number encryption, blind indexes, token and code hashes.
 //! - [`auth`]: SMS codes, password and SMS login, token issue.
+//! - [`code`]: an activity's scannable code, PNG or SVG.
 //! - [`store`]: one module per aggregate; every write appends its events in its own transaction.
 //! - [`sheets`]: CSV and XLSX member lists in (import, removal) and rosters out (export).
 //! - [`hub`]: the registry, the topic owners (union and member actors) and the LISTEN bridge.
 
 pub mod auth;
+pub mod code;
 pub mod crypto;
 pub mod domain;
 pub mod error;

@@ -1,5 +1,5 @@
-//! Topic names (`member:7`, `union:3`, `union:3:admin`), parsed once at the edge so the
-//! rest of the server matches on an enum rather than on strings.
+//! Topic names (`member:7`, `union:3`, `union:3:admin`, `activity:9`), parsed once at
+//! the edge so the rest of the server matches on an enum rather than on strings.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,13 +11,15 @@ pub enum Topic {
     Member(i64),
     /// A union's public stream: its members and admins of it or an ancestor.
     Union(i64),
-    /// A union's approval queues: admins with `members.review`.
+    /// A union's approval queues: admins with `members.review` or `org.manage`.
     UnionAdmin(i64),
+    /// One activity and its live results: its audience and the union's admins.
+    Activity(i64),
 }
 
 /// A topic name that is not one of the three documented shapes.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown topic {0:?}: expected member:ID, union:ID or union:ID:admin")]
+#[error("unknown topic {0:?}: expected member:ID, union:ID, union:ID:admin or activity:ID")]
 pub struct BadTopic(pub String);
 
 impl FromStr for Topic {
@@ -36,6 +38,7 @@ impl FromStr for Topic {
             (Some("member"), Some(n), None, None) => Ok(Topic::Member(id(n)?)),
             (Some("union"), Some(n), None, None) => Ok(Topic::Union(id(n)?)),
             (Some("union"), Some(n), Some("admin"), None) => Ok(Topic::UnionAdmin(id(n)?)),
+            (Some("activity"), Some(n), None, None) => Ok(Topic::Activity(id(n)?)),
             _ => Err(bad()),
         }
     }
@@ -47,6 +50,7 @@ impl fmt::Display for Topic {
             Topic::Member(id) => write!(f, "member:{id}"),
             Topic::Union(id) => write!(f, "union:{id}"),
             Topic::UnionAdmin(id) => write!(f, "union:{id}:admin"),
+            Topic::Activity(id) => write!(f, "activity:{id}"),
         }
     }
 }
@@ -57,7 +61,12 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for topic in [Topic::Member(7), Topic::Union(3), Topic::UnionAdmin(12)] {
+        for topic in [
+            Topic::Member(7),
+            Topic::Union(3),
+            Topic::UnionAdmin(12),
+            Topic::Activity(9),
+        ] {
             assert_eq!(topic.to_string().parse::<Topic>().unwrap(), topic);
         }
     }
@@ -75,6 +84,7 @@ mod tests {
             "union:1:admin:x",
             "union:1:queue",
             "news:1",
+            "activity:1:admin",
             "member:99999999999999999999",
         ] {
             assert!(name.parse::<Topic>().is_err(), "{name} should be refused");

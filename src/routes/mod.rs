@@ -1,6 +1,7 @@
 //! HTTP routes, one module per area. Each handler parses its input into domain types
 //! and calls the store or the auth service; none touches an actor's state.
 
+pub mod activities;
 pub mod admins;
 pub mod applications;
 pub mod auth;
@@ -55,5 +56,17 @@ pub fn api(cfg: &mut ServiceConfig) {
         .service(org::reject)
         .service(admins::list)
         .service(admins::set)
-        .service(admins::remove);
+        .service(admins::remove)
+        .service(activities::create)
+        .service(activities::list)
+        .service(activities::one)
+        .service(activities::update)
+        .service(activities::publish)
+        .service(activities::close)
+        .service(activities::answer)
+        .service(activities::results)
+        .service(activities::code)
+        .service(activities::claim)
+        .service(activities::prizes)
+        .service(activities::ship);
 }

@@ -86,6 +86,7 @@ pub struct Cluster {
     pub db: tokio_postgres::Client,
     pub root_union: i64,
     pub root_admin: i64,
+    pub database_url: String,
 }
 
 /// Settings every test node uses; a test may change them before spawning.
@@ -162,7 +163,28 @@ impl Cluster {
             db,
             root_union,
             root_admin,
+            database_url,
         }
+    }
+
+    /// `members` verified members of a new union under the root, with tokens, made
+    /// directly in the database by the load tester's seeder.
+    pub async fn seed_members(&self, members: i64) -> gonghui_actors::store::seed::Seeded {
+        let store = gonghui_actors::store::Store::connect(
+            &self.database_url,
+            2,
+            gonghui_actors::crypto::Secrets::development(),
+        )
+        .unwrap();
+        store
+            .seed(gonghui_actors::store::seed::SeedPlan {
+                members,
+                applicants: 0,
+                admins: 0,
+                token_ttl: Duration::from_secs(3600),
+            })
+            .await
+            .unwrap()
     }
 
     /// A child union of `parent`, made directly in the database (registration is another issue).

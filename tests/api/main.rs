@@ -1,5 +1,6 @@
 mod helpers;
 
+mod activities;
 mod authorization;
 mod bad_input;
 mod database_restart;

@@ -1,6 +1,7 @@
 //! Types that parse and validate input at the edge, so the core never checks again.
 //! Each has a private field and a `parse` that is the only way to make one.
 
+mod activity;
 mod coordinates;
 mod credit_code;
 mod id_number;
@@ -11,6 +12,7 @@ mod phone;
 mod secret;
 mod text;
 
+pub use activity::{ActivitySpec, Answer, Config, Prize};
 pub use coordinates::Coordinates;
 pub use credit_code::CreditCode;
 pub use id_number::IdNumber;

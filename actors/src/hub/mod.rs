@@ -1,12 +1,14 @@
 //! The actors that deliver events: the [`registry::Registry`] (one per node) starts a
-//! [`owner::TopicOwner`] per union or member on demand; the [`bridge`] LISTENs to
+//! [`owner::TopicOwner`] per union, member or activity on demand; the [`bridge`] LISTENs to
 //! Postgres and hands every announced event to the registry; session actors (in the
-//! binary) subscribe through the registry and receive [`messages::ToSession`].
+//! binary) subscribe through the registry and receive [`messages::ToSession`]; the
+//! [`results`] publisher coalesces activity answers into a few results events a second.
 
 pub mod bridge;
 pub mod messages;
 pub mod owner;
 pub mod registry;
+pub mod results;
 
 use std::time::Duration;
 

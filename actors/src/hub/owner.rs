@@ -33,6 +33,8 @@ pub enum OwnerKey {
     Union(i64),
     /// A member's topic.
     Member(i64),
+    /// An activity's topic.
+    Activity(i64),
 }
 
 impl OwnerKey {
@@ -41,6 +43,7 @@ impl OwnerKey {
         match topic {
             Topic::Member(id) => OwnerKey::Member(id),
             Topic::Union(id) | Topic::UnionAdmin(id) => OwnerKey::Union(id),
+            Topic::Activity(id) => OwnerKey::Activity(id),
         }
     }
 }

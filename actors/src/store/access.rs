@@ -157,6 +157,7 @@ impl Store {
                 || self
                     .has_permission(user_id, union_id, Permission::OrgManage)
                     .await?),
+            Topic::Activity(id) => self.can_watch_activity(user_id, id).await,
             Topic::Union(union_id) => {
                 let conn = self.client().await?;
                 let stmt = conn

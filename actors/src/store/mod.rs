@@ -3,6 +3,7 @@
 //! ([`events::EventBatch`]), so the log and the state never disagree.
 
 pub mod access;
+pub mod activities;
 pub mod admins;
 pub mod applications;
 pub mod audit;
@@ -44,6 +45,8 @@ pub struct Store {
     pool: Pool,
     secrets: Secrets,
     rights: rights::RightsCache,
+    /// The clients' public address, for links (an activity's code).
+    public_url: std::sync::Arc<str>,
 }
 
 impl Store {
@@ -77,12 +80,19 @@ impl Store {
             pool,
             secrets,
             rights: rights::RightsCache::default(),
+            public_url: std::sync::Arc::from("https://gonghui.example.com"),
         })
     }
 
     /// A pooled connection.
     pub async fn client(&self) -> crate::Result<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The same store, linking to the clients at `public_url`.
+    pub fn with_public_url(mut self, public_url: &str) -> Self {
+        self.public_url = std::sync::Arc::from(public_url.trim_end_matches('/'));
+        self
     }
 
     /// The node's cache of admin rights, for the bridge to invalidate.

@@ -69,6 +69,11 @@ impl Store {
                     }),
                 )
             }
+            Topic::Activity(id) => {
+                let (head, snapshot) =
+                    futures_util::try_join!(head, self.activity_snapshot(&tx, id))?;
+                (head, serde_json::to_value(snapshot))
+            }
             Topic::UnionAdmin(union_id) => {
                 let (head, pending, org_requests) = futures_util::try_join!(
                     head,

@@ -2,10 +2,12 @@
 //! that a client reads an `Application` the same way from a reply, an event or a snapshot.
 //! The member inbox and the roster have modules of their own.
 
+mod activity;
 mod inbox;
 mod org;
 mod roster;
 
+pub use activity::*;
 pub use inbox::*;
 pub use org::*;
 pub use roster::*;

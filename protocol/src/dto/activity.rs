@@ -1,0 +1,149 @@
+//! Member activities (会员活动): what admins create, what members answer, and the live
+//! results.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// `POST /unions/{id}/activities` and `PUT /activities/{id}` (while a draft).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ActivityForm {
+    /// `vote`, `questionnaire`, `signup`, `lottery` or `quiz`.
+    pub kind: String,
+    /// 1–100 characters.
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Open to members of every union below too.
+    #[serde(default)]
+    pub include_subordinates: bool,
+    #[serde(with = "crate::time::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub starts_at: DateTime<Utc>,
+    /// After `starts_at`.
+    #[serde(with = "crate::time::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub ends_at: DateTime<Utc>,
+    /// `public` (default), `after_close` or `admins`: when members see the tallies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results_visibility: Option<String>,
+    /// The kind's options, questions, capacity or prizes (docs/PROTOCOL.md).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub config: Value,
+}
+
+/// An activity as members and admins see it (members never see a quiz's answers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Activity {
+    pub id: i64,
+    pub union_id: i64,
+    pub include_subordinates: bool,
+    pub kind: String,
+    pub title: String,
+    pub description: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub config: Value,
+    #[serde(with = "crate::time::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub starts_at: DateTime<Utc>,
+    #[serde(with = "crate::time::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub ends_at: DateTime<Utc>,
+    pub results_visibility: String,
+    /// `draft`, `published` or `closed`.
+    pub status: String,
+    /// The link the activity's code opens.
+    pub link: String,
+}
+
+/// A page of a union's activities.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Activities {
+    pub items: Vec<Activity>,
+}
+
+/// What a member's answer came to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Receipt {
+    pub activity_id: i64,
+    pub user_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub answer: Value,
+    /// A quiz's score and whether it passed.
+    pub score: Option<i32>,
+    pub passed: Option<bool>,
+    /// The prize won (lottery, or a passed quiz while prizes last).
+    pub prize: Option<String>,
+    /// A lottery draw as recorded for audit: `{"seed", "remaining", "roll"}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub draw: Option<Value>,
+    #[serde(with = "crate::time::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: DateTime<Utc>,
+}
+
+/// Results: `participants` always; the kind's tallies where the viewer may see them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Results {
+    pub activity_id: i64,
+    pub participants: i64,
+    /// Per option (vote), per question and option (questionnaire, quiz), per prize
+    /// (lottery, quiz), seats (signup); null when hidden from this viewer.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub tallies: Option<Value>,
+}
+
+/// The snapshot of `activity:{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivitySnapshot {
+    pub activity: Activity,
+    pub results: Results,
+}
+
+/// `POST /activities/{id}/prize/claim`: where to send the prize (as WeChat's address
+/// authorisation gives it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PrizeClaim {
+    pub recipient: String,
+    pub phone: String,
+    pub address: String,
+}
+
+/// One winner on the fulfilment list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Fulfilment {
+    pub user_id: i64,
+    pub prize: String,
+    pub recipient: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    #[serde(with = "crate::time::millis_opt")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub tracking: Option<String>,
+}
+
+/// `GET /activities/{id}/prizes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Fulfilments {
+    pub items: Vec<Fulfilment>,
+}
+
+/// `POST /activities/{id}/prizes/{user_id}/ship`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Shipment {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<String>,
+}

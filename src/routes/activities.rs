@@ -1,0 +1,231 @@
+//! Member activities (会员活动): admins with `activities.manage` define, publish and
+//! close votes, questionnaires, signups, lotteries and quizzes; members answer; results
+//! go live on `activity:{id}`; winners claim prizes (兑奖); each activity has a
+//! scannable code (葵花码).
+
+use actix_web::{get, post, put, web, HttpResponse};
+use gonghui_actors::domain::{ActivitySpec, BoundedText, Invalid, PersonName, Phone};
+use gonghui_actors::hub::results::Dirty;
+use gonghui_protocol::dto::{
+    Activities, Activity, ActivityForm, ErrorResponse, Fulfilments, PrizeClaim, Receipt, Results,
+    Shipment,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::api_error::ApiResult;
+use crate::extract::Authed;
+use crate::state::AppState;
+
+/// Creates a draft activity of a union.
+#[utoipa::path(tag = "activities", params(("union_id" = i64, Path)), request_body = ActivityForm, responses(
+    (status = 201, body = Activity), (status = 403, body = ErrorResponse), (status = 422, body = ErrorResponse)), security(("bearer" = [])))]
+#[post("/unions/{union_id}/activities")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, union = *path))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+    body: web::Json<ActivityForm>,
+) -> ApiResult<HttpResponse> {
+    let spec = ActivitySpec::parse(&body)?;
+    let activity = state.store.create_activity(&caller.0, *path, &spec).await?;
+    Ok(HttpResponse::Created().json(activity))
+}
+
+/// A union's activities, newest first (drafts only for its admins).
+#[utoipa::path(tag = "activities", params(("union_id" = i64, Path)), responses((status = 200, body = Activities)), security(("bearer" = [])))]
+#[get("/unions/{union_id}/activities")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, union = *path))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(Activities {
+        items: state.store.activities_of(caller.0.user_id, *path).await?,
+    }))
+}
+
+/// One activity (a quiz's answers only for its admins).
+#[utoipa::path(tag = "activities", params(("id" = i64, Path)), responses(
+    (status = 200, body = Activity), (status = 404, body = ErrorResponse)), security(("bearer" = [])))]
+#[get("/activities/{id}")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
+pub async fn one(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.store.activity(caller.0.user_id, *path).await?))
+}
+
+/// Replaces a draft's definition.
+#[utoipa::path(tag = "activities", params(("id" = i64, Path)), request_body = ActivityForm, responses(
+    (status = 200, body = Activity), (status = 409, body = ErrorResponse), (status = 422, body = ErrorResponse)), security(("bearer" = [])))]
+#[put("/activities/{id}")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+    body: web::Json<ActivityForm>,
+) -> ApiResult<HttpResponse> {
+    let spec = ActivitySpec::parse(&body)?;
+    Ok(HttpResponse::Ok().json(state.store.update_activity(&caller.0, *path, &spec).await?))
+}
+
+/// Publishes a draft: members may answer between its start and end.
+#[utoipa::path(tag = "activities", params(("id" = i64, Path)), responses(
+    (status = 200, body = Activity), (status = 409, body = ErrorResponse)), security(("bearer" = [])))]
+#[post("/activities/{id}/publish")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
+pub async fn publish(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let activity = state
+        .store
+        .set_activity_status(&caller.0, *path, "published")
+        .await?;
+    Ok(HttpResponse::Ok().json(activity))
+}
+
+/// Closes a published activity; its final results go out at once.
+#[utoipa::path(tag = "activities", params(("id" = i64, Path)), responses(
+    (status = 200, body = Activity), (status = 409, body = ErrorResponse)), security(("bearer" = [])))]
+#[post("/activities/{id}/close")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
+pub async fn close(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let activity = state
+        .store
+        .set_activity_status(&caller.0, *path, "closed")
+        .await?;
+    Ok(HttpResponse::Ok().json(activity))
+}
+
+/// Takes part: a vote's choices, a questionnaire's or quiz's answers, a signup's fields,
+/// or an empty body to draw in a lottery. One per member.
+#[utoipa::path(tag = "activities", params(("id" = i64, Path)), request_body(content = Object), responses(
+    (status = 201, body = Receipt), (status = 403, body = ErrorResponse), (status = 409, body = ErrorResponse),
+    (status = 422, body = ErrorResponse)), security(("bearer" = [])))]
+#[post("/activities/{id}/answers")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
+pub async fn answer(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let receipt = state.store.answer(&caller.0, *path, &body).await?;
+    state.results.do_send(Dirty(*path));
+    Ok(HttpResponse::Created().json(receipt))
+}
+
+/// The results: in full for admins, as the activity allows for members.
+#[utoipa::path(tag = "activities", params(("id" = i64, Path)), responses(
+    (status = 200, body = Results), (status = 404, body = ErrorResponse)), security(("bearer" = [])))]
+#[get("/activities/{id}/results")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
+pub async fn results(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.store.results(caller.0.user_id, *path).await?))
+}
+
+/// Which image of the code.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct CodeParams {
+    /// `png` (default) or `svg`.
+    pub format: Option<String>,
+}
+
+/// The activity's scannable code (葵花码): a QR code of its link.
+#[utoipa::path(tag = "activities", params(("id" = i64, Path), CodeParams), responses(
+    (status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = ErrorResponse)), security(("bearer" = [])))]
+#[get("/activities/{id}/code")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
+pub async fn code(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+    query: web::Query<CodeParams>,
+) -> ApiResult<HttpResponse> {
+    let activity = state.store.activity(caller.0.user_id, *path).await?;
+    match query.format.as_deref() {
+        None | Some("png") => Ok(HttpResponse::Ok()
+            .content_type("image/png")
+            .body(gonghui_actors::code::png(&activity.link)?)),
+        Some("svg") => Ok(HttpResponse::Ok()
+            .content_type("image/svg+xml")
+            .body(gonghui_actors::code::svg(&activity.link)?)),
+        Some(_) => Err(Invalid::new("format", "must be png or svg").into()),
+    }
+}
+
+/// A winner says where to send the prize (as WeChat's address authorisation gives it).
+#[utoipa::path(tag = "activities", params(("id" = i64, Path)), request_body = PrizeClaim, responses(
+    (status = 204), (status = 404, body = ErrorResponse), (status = 422, body = ErrorResponse)), security(("bearer" = [])))]
+#[post("/activities/{id}/prize/claim")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
+pub async fn claim(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+    body: web::Json<PrizeClaim>,
+) -> ApiResult<HttpResponse> {
+    let recipient = PersonName::parse("recipient", &body.recipient)?;
+    let phone = Phone::parse("phone", &body.phone)?;
+    let address = BoundedText::parse("address", &body.address, 200)?;
+    state
+        .store
+        .claim_prize(&caller.0, *path, &recipient, &phone, &address)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The winners and where their prizes go, for the activity's admins.
+#[utoipa::path(tag = "activities", params(("id" = i64, Path)), responses(
+    (status = 200, body = Fulfilments), (status = 403, body = ErrorResponse)), security(("bearer" = [])))]
+#[get("/activities/{id}/prizes")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
+pub async fn prizes(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(Fulfilments {
+        items: state.store.fulfilments(&caller.0, *path).await?,
+    }))
+}
+
+/// Marks a claimed prize shipped.
+#[utoipa::path(tag = "activities", params(("id" = i64, Path), ("user_id" = i64, Path)), request_body = Shipment, responses(
+    (status = 204), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)), security(("bearer" = [])))]
+#[post("/activities/{id}/prizes/{user_id}/ship")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id))]
+pub async fn ship(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<(i64, i64)>,
+    body: web::Json<Shipment>,
+) -> ApiResult<HttpResponse> {
+    let (id, winner) = *path;
+    let tracking = body
+        .tracking
+        .as_deref()
+        .map(|t| BoundedText::parse("tracking", t, 100))
+        .transpose()?;
+    state
+        .store
+        .ship_prize(&caller.0, id, winner, tracking.as_ref())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
