@@ -10,17 +10,17 @@
 //! - [`routes`]: HTTP handlers by area; [`openapi`] documents them.
 //! - [`session`]: the WebSocket session actor.
 //! - [`idempotency`]: the `Idempotency-Key` middleware.
-//! - [`upload`]: spreadsheet uploads, bounded and parsed off the workers.
+//! - [`files`]: spreadsheet uploads (bounded, parsed off the workers) and downloads.
 //! - [`extract`], [`api_error`], [`state`]: what handlers share.
 
 pub mod api_error;
 pub mod cli;
 pub mod config;
 pub mod extract;
+pub mod files;
 pub mod idempotency;
 pub mod openapi;
 pub mod routes;
 pub mod session;
 pub mod startup;
 pub mod state;
-pub mod upload;

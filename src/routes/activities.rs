@@ -6,6 +6,7 @@
 use actix_web::{get, post, put, web, HttpResponse};
 use gonghui_actors::domain::{ActivitySpec, BoundedText, Invalid, PersonName, Phone};
 use gonghui_actors::hub::results::Dirty;
+use gonghui_actors::store::activities::ActivityFile;
 use gonghui_protocol::dto::{
     Activities, Activity, ActivityForm, ErrorResponse, Fulfilments, PrizeClaim, Receipt, Results,
     Shipment,
@@ -15,6 +16,7 @@ use serde_json::Value;
 
 use crate::api_error::ApiResult;
 use crate::extract::Authed;
+use crate::files::{download, download_format};
 use crate::state::AppState;
 
 /// Creates a draft activity of a union.
@@ -228,4 +230,41 @@ pub async fn ship(
         .ship_prize(&caller.0, id, winner, tracking.as_ref())
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Which file of an activity, in which format.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ExportParams {
+    /// `results` (every answer) or `prizes` (the fulfilment list).
+    pub file: String,
+    /// `csv` (default) or `xlsx`.
+    pub format: Option<String>,
+}
+
+/// Downloads an activity's results or fulfilment list, streamed; each download is audited.
+#[utoipa::path(tag = "activities", params(("id" = i64, Path), ExportParams), responses(
+    (status = 200, content_type = "text/csv", body = Vec<u8>), (status = 403, body = ErrorResponse)), security(("bearer" = [])))]
+#[get("/activities/{id}/export")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
+pub async fn export(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+    query: web::Query<ExportParams>,
+) -> ApiResult<HttpResponse> {
+    let what = match query.file.as_str() {
+        "results" => ActivityFile::Results,
+        "prizes" => ActivityFile::Prizes,
+        _ => return Err(Invalid::new("file", "must be results or prizes").into()),
+    };
+    let format = download_format(query.format.as_deref())?;
+    let file = state
+        .store
+        .export_activity(&caller.0, *path, what, format)
+        .await?;
+    Ok(download(
+        format,
+        &format!("activity-{}-{}", *path, query.file),
+        file,
+    ))
 }

@@ -2,11 +2,10 @@
 //! (批量移出) from CSV or XLSX, retirement (退休), and the streamed export (导出). All
 //! need `members.manage` on the union or an ancestor.
 
-use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use gonghui_actors::domain::{BoundedText, IdNumber, Invalid, Permission};
-use gonghui_actors::sheets::{Column, Format, Header, MemberRow};
+use gonghui_actors::sheets::{Column, Header, MemberRow};
 use gonghui_actors::store::roster::{Departed, MemberStatus, RosterQuery, MAX_PAGE};
 use gonghui_actors::Error;
 use gonghui_protocol::dto::{BulkReport, ErrorResponse, Membership, Removal, Retirement, Roster};
@@ -14,8 +13,8 @@ use serde::Deserialize;
 
 use crate::api_error::{ApiError, ApiResult};
 use crate::extract::Authed;
+use crate::files::{download, download_format, read_upload};
 use crate::state::AppState;
-use crate::upload::read_upload;
 
 /// The most members one removal list may name (within the 64 KiB JSON limit; longer
 /// lists go as a file).
@@ -295,24 +294,10 @@ pub async fn export(
     query: web::Query<ExportParams>,
 ) -> ApiResult<HttpResponse> {
     let status = status_of(query.status.as_deref())?;
-    let format = match query.format.as_deref() {
-        None | Some("csv") => Format::Csv,
-        Some("xlsx") => Format::Xlsx,
-        Some(_) => return Err(Error::from(Invalid::new("format", "must be csv or xlsx")).into()),
-    };
+    let format = download_format(query.format.as_deref())?;
     let file = state
         .store
         .export_roster(&caller.0, *path, status, format)
         .await?;
-    let body = futures_util::stream::unfold(file, |mut file| async move {
-        file.recv().await.map(|chunk| (chunk, file))
-    });
-    let name = format!("union-{}-members.{}", *path, format.extension());
-    Ok(HttpResponse::Ok()
-        .content_type(format.content_type())
-        .insert_header(ContentDisposition {
-            disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(name)],
-        })
-        .streaming(body))
+    Ok(download(format, &format!("union-{}-members", *path), file))
 }

@@ -68,5 +68,6 @@ pub fn api(cfg: &mut ServiceConfig) {
         .service(activities::code)
         .service(activities::claim)
         .service(activities::prizes)
-        .service(activities::ship);
+        .service(activities::ship)
+        .service(activities::export);
 }

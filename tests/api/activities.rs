@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::{stream, StreamExt};
+use gonghui_actors::sheets::{read_table, Format};
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
@@ -159,6 +160,29 @@ async fn each_kind_runs_end_to_end_with_one_member_answering_while_another_watch
                 assert_eq!(
                     cluster.post(0, &root, &ship, &json!({})).await.status(),
                     409
+                );
+                let file = cluster
+                    .get(0, &root, &format!("/activities/{id}/export?file=prizes"))
+                    .await;
+                assert_eq!(file.status(), 200);
+                let table = read_table(Format::Csv, &file.bytes().await.unwrap(), 10).unwrap();
+                assert_eq!(table.rows.len(), 1);
+                assert!(
+                    table.rows[0].1.contains(&"SF123".to_owned()),
+                    "{:?}",
+                    table.rows[0]
+                );
+                let results = cluster
+                    .get(
+                        0,
+                        &root,
+                        &format!("/activities/{id}/export?file=results&format=xlsx"),
+                    )
+                    .await;
+                let table = read_table(Format::Xlsx, &results.bytes().await.unwrap(), 10).unwrap();
+                assert_eq!(
+                    table.rows[0].1[2], "13800001301",
+                    "the root holds members.pii: phones in full"
                 );
                 let loser = cluster
                     .post(

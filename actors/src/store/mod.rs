@@ -8,6 +8,7 @@ pub mod admins;
 pub mod applications;
 pub mod audit;
 pub mod events;
+pub mod export;
 pub mod idempotency;
 pub mod import;
 pub mod notifications;

@@ -5,26 +5,25 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use deadpool_postgres::Transaction;
-use futures_util::{pin_mut, TryStreamExt};
 use gonghui_protocol::dto::{
     BulkReport, MembersChanged, Membership, MembershipEvent, RosterEntry, RowReport,
 };
 use gonghui_protocol::Topic;
 use serde_json::json;
 use tokio::sync::mpsc;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::access::{access_changed, require, AccessChange};
 use super::audit;
 use super::events::EventBatch;
+use super::export::Export;
 use super::notifications::{notify, Notice};
 use super::tokens::Principal;
 use super::unions::{member_count_in, membership_from_row, MEMBERSHIP_COLUMNS};
 use super::Store;
 use crate::crypto::Secrets;
 use crate::domain::{BoundedText, IdNumber, Invalid, Permission};
-use crate::sheets::write::{spawn_writer, FileChunk};
+use crate::sheets::write::FileChunk;
 use crate::sheets::{Column, Format};
 use crate::{Error, Result};
 
@@ -394,66 +393,32 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        drop(conn);
-        let (out, file) = mpsc::channel(4);
-        let store = self.clone();
-        tokio::spawn(async move {
-            let (rows, writer) = spawn_writer(format, out.clone());
-            if let Err(e) = store.feed_export(union_id, status, pii, &rows).await {
-                tracing::warn!(error = %e, union_id, "the export stopped");
-                let _ = out
-                    .send(Err(std::io::Error::other("the export stopped")))
-                    .await;
-            }
-            drop(rows);
-            let _ = writer.await;
-        });
-        Ok(file)
-    }
-
-    async fn feed_export(
-        &self,
-        union_id: i64,
-        status: MemberStatus,
-        pii: bool,
-        rows: &mpsc::Sender<Vec<String>>,
-    ) -> Result<()> {
-        let header = Column::ALL
-            .iter()
-            .map(|c| c.headers().0.to_owned())
-            .collect();
-        if rows.send(header).await.is_err() {
-            return Ok(());
-        }
-        let conn = self.client().await?;
-        let stmt = conn.prepare_cached(ENTRIES).await?;
-        let params: [&(dyn ToSql + Sync); 5] = [
-            &union_id,
-            &status.as_str(),
-            &0i64,
-            &None::<String>,
-            &i64::MAX,
-        ];
-        let stream = conn.query_raw(&stmt, params).await?;
-        pin_mut!(stream);
-        let secrets = pii.then_some(self.secrets());
-        while let Some(row) = stream.try_next().await? {
-            let e = entry_from_row(&row, secrets);
-            let line = vec![
-                e.name.unwrap_or_default(),
-                e.phone,
-                e.id_number.unwrap_or_default(),
-                e.employer.unwrap_or_default(),
-                e.job.unwrap_or_default(),
-                e.joined_at.with_timezone(&cst()).date_naive().to_string(),
-                e.status,
-                e.retired_on.map(|d| d.to_string()).unwrap_or_default(),
-            ];
-            if rows.send(line).await.is_err() {
-                break;
-            }
-        }
-        Ok(())
+        let secrets = pii.then(|| self.secrets().clone());
+        Ok(self.stream_export(Export {
+            format,
+            header: Column::ALL.iter().map(|c| c.headers().0).collect(),
+            sql: ENTRIES,
+            params: vec![
+                Box::new(union_id),
+                Box::new(status.as_str()),
+                Box::new(0i64),
+                Box::new(None::<String>),
+                Box::new(i64::MAX),
+            ],
+            cells: Box::new(move |row| {
+                let e = entry_from_row(row, secrets.as_ref());
+                vec![
+                    e.name.unwrap_or_default(),
+                    e.phone,
+                    e.id_number.unwrap_or_default(),
+                    e.employer.unwrap_or_default(),
+                    e.job.unwrap_or_default(),
+                    e.joined_at.with_timezone(&cst()).date_naive().to_string(),
+                    e.status,
+                    e.retired_on.map(|d| d.to_string()).unwrap_or_default(),
+                ]
+            }),
+        }))
     }
 }
 

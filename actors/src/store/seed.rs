@@ -141,6 +141,18 @@ impl Store {
                                                 OR from_union_id IN ({unions})"
             ),
             format!(
+                "DELETE FROM prize_claims WHERE user_id IN ({users}) OR activity_id IN (
+                     SELECT id FROM activities WHERE union_id IN ({unions}))"
+            ),
+            format!(
+                "DELETE FROM activity_answers WHERE user_id IN ({users}) OR activity_id IN (
+                     SELECT id FROM activities WHERE union_id IN ({unions}))"
+            ),
+            format!(
+                "DELETE FROM activity_prizes WHERE activity_id IN (SELECT id FROM activities WHERE union_id IN ({unions}))"
+            ),
+            format!("DELETE FROM activities WHERE union_id IN ({unions}) OR created_by IN ({users})"),
+            format!(
                 "DELETE FROM notification_reads WHERE user_id IN ({users}) OR notification_id IN (
                      SELECT id FROM notifications WHERE user_id IN ({users}) OR union_id IN ({unions}))"
             ),

@@ -1,12 +1,17 @@
-//! Spreadsheet uploads: the raw file is the request body (no multipart), bounded in size
-//! before and while it is read, and parsed on the blocking pool so a large workbook never
-//! stalls the worker that serves sockets.
+//! Spreadsheets over HTTP. Uploads: the raw file is the request body (no multipart),
+//! bounded in size before and while it is read, and parsed on the blocking pool so a
+//! large workbook never stalls the worker that serves sockets. Downloads: a file streamed
+//! as the store makes it, with its name.
 
-use actix_web::{web, HttpRequest};
+use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::BytesMut;
 use futures_util::StreamExt;
+use gonghui_actors::domain::Invalid;
+use gonghui_actors::sheets::write::FileChunk;
 use gonghui_actors::sheets::{read_table, Format, Table};
 use gonghui_actors::Error;
+use tokio::sync::mpsc;
 
 /// The largest upload accepted.
 pub const MAX_UPLOAD: usize = 16 * 1024 * 1024;
@@ -55,4 +60,33 @@ pub async fn read_upload(
         .await
         .map_err(|_| Error::Unavailable("the file could not be parsed".into()))?
         .map_err(Error::from)
+}
+
+/// The format of a download: `csv` (the default) or `xlsx`.
+///
+/// # Errors
+/// `Invalid` on `format` for anything else.
+pub fn download_format(named: Option<&str>) -> Result<Format, Invalid> {
+    match named {
+        None | Some("csv") => Ok(Format::Csv),
+        Some("xlsx") => Ok(Format::Xlsx),
+        Some(_) => Err(Invalid::new("format", "must be csv or xlsx")),
+    }
+}
+
+/// A streamed file download named `{name}.{extension}`.
+pub fn download(format: Format, name: &str, file: mpsc::Receiver<FileChunk>) -> HttpResponse {
+    let body = futures_util::stream::unfold(file, |mut file| async move {
+        file.recv().await.map(|chunk| (chunk, file))
+    });
+    HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(format!(
+                "{name}.{}",
+                format.extension()
+            ))],
+        })
+        .streaming(body)
 }
