@@ -12,6 +12,9 @@ use crate::sheets::write::{spawn_writer, FileChunk};
 use crate::sheets::Format;
 use crate::Result;
 
+/// Turns one row into its cells.
+pub(crate) type Cells = Box<dyn Fn(&Row) -> Vec<String> + Send + Sync>;
+
 /// A query whose rows become a file.
 pub(crate) struct Export {
     pub format: Format,
@@ -20,7 +23,7 @@ pub(crate) struct Export {
     pub sql: &'static str,
     pub params: Vec<Box<dyn ToSql + Send + Sync>>,
     /// One row's cells, in the header's order.
-    pub cells: Box<dyn Fn(&Row) -> Vec<String> + Send + Sync>,
+    pub cells: Cells,
 }
 
 impl Store {
