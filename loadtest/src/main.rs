@@ -3,11 +3,12 @@
 //! the real protocol. Exits non-zero when any event is lost or duplicated, or a call fails.
 //!
 //! # Layout
-//! - [`scenarios`]: `idle`, `fanout`, `approvals`, `reconnect-storm`.
+//! - [`scenarios`]: `idle`, `fanout`, `approvals`, `reconnect-storm`; [`activity`]: a union-wide vote.
 //! - [`workers`] and [`fleet`]: sessions spread over worker processes, and what each holds.
 //! - [`wire`]: connecting from a chosen source address; frames through the protocol crate.
 //! - [`histogram`], [`report`]: latency figures, the final table and `--json`.
 
+mod activity;
 mod fleet;
 mod histogram;
 mod report;
@@ -41,6 +42,8 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         admins: usize,
     },
+    /// N members watch a vote and all vote at --rate per second: votes/s, coalesced results, final tally on every screen
+    Activity(Common),
     /// N sessions dropped at once and resumed with `since`: time to resync, nothing missed
     ReconnectStorm(Common),
     /// Remove every seeded user and union (or one run's)
@@ -83,6 +86,7 @@ fn main() -> anyhow::Result<()> {
                 scenarios::run("reconnect-storm", &c, false, scenarios::reconnect_storm).await
             }
             Command::Approvals { common, admins } => scenarios::approvals(&common, admins).await,
+            Command::Activity(c) => activity::activity(&c).await,
         }
     })?;
     if !clean {

@@ -82,7 +82,7 @@ const SESSIONS_PER_WORKER: usize = 7_500;
 /// Where a run points: gonghui (seeded, published through the log) or the peer.
 pub struct Target {
     name: &'static str,
-    ws: Vec<String>,
+    pub(crate) ws: Vec<String>,
     pids: Vec<u32>,
 }
 
@@ -94,7 +94,7 @@ impl Target {
 }
 
 impl Common {
-    fn codec(&self) -> Codec {
+    pub(crate) fn codec(&self) -> Codec {
         if self.codec == "json" {
             Codec::Json
         } else {
@@ -109,7 +109,7 @@ impl Common {
     }
 
     /// gonghui, and the peer when one is given and the scenario can run against it.
-    fn targets(&self, with_peer: bool) -> Vec<Target> {
+    pub(crate) fn targets(&self, with_peer: bool) -> Vec<Target> {
         let ws = |base: &str| {
             format!(
                 "{}/ws",
@@ -163,7 +163,7 @@ pub fn store(database_url: &str) -> anyhow::Result<Store> {
     Store::connect(database_url, 4, Secrets::development())
 }
 
-async fn seed(c: &Common, plan: SeedPlan) -> anyhow::Result<(Store, Seeded)> {
+pub(crate) async fn seed(c: &Common, plan: SeedPlan) -> anyhow::Result<(Store, Seeded)> {
     let store = store(&c.database_url)?;
     let started = Instant::now();
     let seeded = store.seed(plan).await.context("seeding")?;
@@ -178,7 +178,7 @@ async fn seed(c: &Common, plan: SeedPlan) -> anyhow::Result<(Store, Seeded)> {
     Ok((store, seeded))
 }
 
-fn plan(members: usize, applicants: usize, admins: usize) -> SeedPlan {
+pub(crate) fn plan(members: usize, applicants: usize, admins: usize) -> SeedPlan {
     SeedPlan {
         members: members as i64,
         applicants: applicants as i64,
@@ -209,7 +209,7 @@ where
     finish(name, c, &store, &seeded, &outcomes).await
 }
 
-async fn finish(
+pub(crate) async fn finish(
     name: &str,
     c: &Common,
     store: &Store,
@@ -484,7 +484,12 @@ struct Tally {
     decided: Mutex<Vec<Instant>>,
 }
 
-async fn open(url: &str, codec: Codec, token: String, topic: String) -> anyhow::Result<Socket> {
+pub(crate) async fn open(
+    url: &str,
+    codec: Codec,
+    token: String,
+    topic: String,
+) -> anyhow::Result<Socket> {
     let mut socket = wire::connect(url, codec, None).await?;
     wire::send(
         &mut socket,

@@ -120,6 +120,15 @@ async fn every_scenario_runs_small_without_loss() {
     assert_eq!(metric(&approvals, "approvals (200)"), 100.0);
     assert_eq!(metric(&approvals, "racing approvals refused (409)"), 100.0);
 
+    let vote = harness(
+        &["activity", "--sessions", "300", "--rate", "1000"],
+        &db,
+        &nodes,
+    )
+    .await;
+    assert_eq!(metric(&vote, "votes"), 300.0);
+    assert!(metric(&vote, "results events per watcher (max)") < 300.0);
+
     let storm = harness(
         &["reconnect-storm", "--sessions", "200", "--workers", "2"],
         &db,

@@ -22,7 +22,7 @@ pub struct SeedPlan {
     pub members: i64,
     /// Verified users who are members of no union (they can apply).
     pub applicants: i64,
-    /// Admins of the seeded union with `members.review`.
+    /// Admins of the seeded union with `members.review` and `activities.manage`.
     pub admins: i64,
     /// How long the tokens last.
     pub token_ttl: Duration,
@@ -96,8 +96,13 @@ impl Store {
         )
         .await?;
         tx.execute(
-            "INSERT INTO union_admins (union_id, user_id, permissions) SELECT $1, unnest($2::bigint[]), ARRAY[$3]",
-            &[&union_id, &admins, &Permission::MembersReview.as_str()],
+            "INSERT INTO union_admins (union_id, user_id, permissions) SELECT $1, unnest($2::bigint[]), ARRAY[$3, $4]",
+            &[
+                &union_id,
+                &admins,
+                &Permission::MembersReview.as_str(),
+                &Permission::ActivitiesManage.as_str(),
+            ],
         )
         .await?;
         let hashes: Vec<Vec<u8>> = ids
