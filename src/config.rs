@@ -9,6 +9,7 @@ use anyhow::Context;
 use gonghui_actors::auth::{AuthSettings, SmsGateway};
 use gonghui_actors::crypto::Secrets;
 use gonghui_actors::hub::HubSettings;
+use gonghui_actors::wechat::WeChatSettings;
 use serde::Deserialize;
 
 use crate::state::WsSettings;
@@ -65,6 +66,18 @@ pub struct Settings {
     /// The public address the clients open, for the links in activity codes [default: https://gonghui.example.com]
     #[arg(long, env = "GONGHUI_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// Hosts official-account article links may point to, comma-separated (`host` or `host:port`) [default: mp.weixin.qq.com]
+    #[arg(long, env = "GONGHUI_WECHAT_ALLOWED_HOSTS", global = true)]
+    pub wechat_allowed_hosts: Option<String>,
+    /// Seconds a fetch from WeChat may take, start to end [default: 10]
+    #[arg(long, env = "GONGHUI_WECHAT_TIMEOUT_SECS", global = true)]
+    pub wechat_timeout_secs: Option<f64>,
+    /// The largest article page fetched, in bytes [default: 5242880]
+    #[arg(long, env = "GONGHUI_WECHAT_MAX_PAGE_BYTES", global = true)]
+    pub wechat_max_page_bytes: Option<usize>,
+    /// A PEM root certificate the WeChat adapter trusts besides the public ones (a private proxy)
+    #[arg(long, env = "GONGHUI_WECHAT_CA_FILE", global = true)]
+    pub wechat_ca_file: Option<PathBuf>,
     /// Log filter, as RUST_LOG [default: info]
     #[arg(long, env = "GONGHUI_LOG", global = true)]
     pub log: Option<String>,
@@ -88,6 +101,10 @@ impl Settings {
             socket_send_buffer: self.socket_send_buffer.or(file.socket_send_buffer),
             owner_idle_secs: self.owner_idle_secs.or(file.owner_idle_secs),
             public_url: self.public_url.or(file.public_url),
+            wechat_allowed_hosts: self.wechat_allowed_hosts.or(file.wechat_allowed_hosts),
+            wechat_timeout_secs: self.wechat_timeout_secs.or(file.wechat_timeout_secs),
+            wechat_max_page_bytes: self.wechat_max_page_bytes.or(file.wechat_max_page_bytes),
+            wechat_ca_file: self.wechat_ca_file.or(file.wechat_ca_file),
             log: self.log.or(file.log),
         }
     }
@@ -130,6 +147,8 @@ pub struct Config {
     pub socket_send_buffer: Option<usize>,
     /// The clients' public address, without a trailing slash.
     pub public_url: String,
+    /// What the WeChat adapter may fetch.
+    pub wechat: WeChatSettings,
 }
 
 impl Config {
@@ -172,7 +191,30 @@ impl Config {
             token_ttl: Duration::from_secs(s.token_ttl_secs.unwrap_or(30 * 24 * 3600)),
             ..AuthSettings::default()
         };
+        let mut wechat = WeChatSettings::default();
+        if let Some(hosts) = &s.wechat_allowed_hosts {
+            wechat.allowed_hosts = hosts
+                .split(',')
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .collect();
+        }
+        if let Some(secs) = s.wechat_timeout_secs {
+            anyhow::ensure!(
+                secs > 0.0 && secs.is_finite(),
+                "GONGHUI_WECHAT_TIMEOUT_SECS must be positive"
+            );
+            wechat.timeout = Duration::from_secs_f64(secs);
+        }
+        if let Some(bytes) = s.wechat_max_page_bytes {
+            wechat.max_page = bytes;
+        }
+        if let Some(path) = &s.wechat_ca_file {
+            wechat.extra_root_pem =
+                Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);
+        }
         Ok(Config {
+            wechat,
             database_url: s
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),

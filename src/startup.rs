@@ -24,6 +24,7 @@ use gonghui_actors::hub::messages::Shutdown;
 use gonghui_actors::hub::registry::Registry;
 use gonghui_actors::hub::results::ResultsPublisher;
 use gonghui_actors::store::{self, Store};
+use gonghui_actors::wechat::WeChat;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
@@ -71,11 +72,13 @@ impl Application {
         actix::spawn(prune(store.clone(), config.event_retention));
 
         let results = ResultsPublisher::new(store.clone()).start();
+        let wechat = WeChat::new(config.wechat.clone())?.start();
         let state = web::Data::new(AppState {
             store,
             auth,
             registry: registry.clone(),
             results,
+            wechat,
             bridge_listening,
             ws: config.ws.clone(),
         });

@@ -9,6 +9,7 @@ use gonghui_actors::auth::Auth;
 use gonghui_actors::hub::registry::Registry;
 use gonghui_actors::hub::results::ResultsPublisher;
 use gonghui_actors::store::Store;
+use gonghui_actors::wechat::WeChat;
 
 /// The node's shared handles.
 pub struct AppState {
@@ -18,6 +19,8 @@ pub struct AppState {
     pub auth: Auth,
     /// Where sessions subscribe.
     pub registry: Addr<Registry>,
+    /// The only way to WeChat.
+    pub wechat: Addr<WeChat>,
     /// Where answered activities are marked for a results event.
     pub results: Addr<ResultsPublisher>,
     /// True while the bridge LISTENs, for `/readyz`.

@@ -10,6 +10,8 @@
 //! - [`code`]: an activity's scannable code, PNG or SVG.
 //! - [`store`]: one module per aggregate; every write appends its events in its own transaction.
 //! - [`sheets`]: CSV and XLSX member lists in (import, removal) and rosters out (export).
+//! - [`html`]: sanitising outside HTML (authored and imported news).
+//! - [`wechat`]: the WeChat adapter actor, the only code that talks to WeChat.
 //! - [`hub`]: the registry, the topic owners (union and member actors) and the LISTEN bridge.
 
 pub mod auth;
@@ -17,8 +19,10 @@ pub mod code;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod html;
 pub mod hub;
 pub mod sheets;
 pub mod store;
+pub mod wechat;
 
 pub use error::{Error, Result};

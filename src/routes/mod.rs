@@ -9,6 +9,7 @@ pub mod health;
 pub mod inbox;
 pub mod me;
 pub mod members;
+pub mod news;
 pub mod org;
 pub mod unions;
 pub mod ws;
@@ -69,5 +70,12 @@ pub fn api(cfg: &mut ServiceConfig) {
         .service(activities::claim)
         .service(activities::prizes)
         .service(activities::ship)
-        .service(activities::export);
+        .service(activities::export)
+        .service(news::create)
+        .service(news::update)
+        .service(news::import)
+        .service(news::publish)
+        .service(news::unpublish)
+        .service(news::one)
+        .service(news::feed);
 }

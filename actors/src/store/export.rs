@@ -34,7 +34,7 @@ impl Store {
         let store = self.clone();
         tokio::spawn(async move {
             let (rows, writer) = spawn_writer(export.format, out.clone());
-            if let Err(e) = store.feed(&export, &rows).await {
+            if let Err(e) = store.feed_export(&export, &rows).await {
                 tracing::warn!(error = %e, "an export stopped");
                 let _ = out
                     .send(Err(std::io::Error::other("the export stopped")))
@@ -46,7 +46,7 @@ impl Store {
         file
     }
 
-    async fn feed(&self, export: &Export, rows: &mpsc::Sender<Vec<String>>) -> Result<()> {
+    async fn feed_export(&self, export: &Export, rows: &mpsc::Sender<Vec<String>>) -> Result<()> {
         let header = export.header.iter().map(|h| (*h).to_owned()).collect();
         if rows.send(header).await.is_err() {
             return Ok(());

@@ -11,6 +11,7 @@ pub mod events;
 pub mod export;
 pub mod idempotency;
 pub mod import;
+pub mod news;
 pub mod notifications;
 pub mod org;
 pub mod rights;

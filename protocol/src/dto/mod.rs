@@ -4,11 +4,13 @@
 
 mod activity;
 mod inbox;
+mod news;
 mod org;
 mod roster;
 
 pub use activity::*;
 pub use inbox::*;
+pub use news::*;
 pub use org::*;
 pub use roster::*;
 

@@ -1,0 +1,391 @@
+//! News: drafts, publishing and unpublishing by admins with `news.publish`, imports of
+//! official-account articles, and each union's feed — its own news and what its
+//! ancestors published to their subtrees. Publishing appends `news.published` to the
+//! topic of every union in the audience in one statement, so every session of every one
+//! of them sees it at once.
+
+use gonghui_protocol::dto::{News, NewsSummary};
+use serde_json::json;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Row;
+
+use super::access::require;
+use super::audit;
+use super::tokens::Principal;
+use super::Store;
+use crate::domain::{BoundedText, Permission};
+use crate::wechat::Article;
+use crate::{Error, Result};
+
+const COLUMNS: &str = "n.id, n.union_id, n.scope, n.source, n.title, n.author, n.account_name, n.cover_url,
+                       n.digest, n.body_html, n.source_url, n.status, n.published_at, n.original_published_at";
+
+fn news_from_row(r: &Row) -> News {
+    News {
+        id: r.get(0),
+        union_id: r.get(1),
+        scope: r.get(2),
+        source: r.get(3),
+        title: r.get(4),
+        author: r.get(5),
+        account_name: r.get(6),
+        cover_url: r.get(7),
+        digest: r.get(8),
+        body_html: r.get(9),
+        source_url: r.get(10),
+        status: r.get(11),
+        published_at: r.get(12),
+        original_published_at: r.get(13),
+    }
+}
+
+/// How an article reads in a feed and in `news.published`.
+pub fn summary(news: &News) -> NewsSummary {
+    NewsSummary {
+        id: news.id,
+        union_id: news.union_id,
+        title: news.title.clone(),
+        account_name: news.account_name.clone(),
+        cover_url: news.cover_url.clone(),
+        digest: news.digest.clone(),
+        published_at: news.published_at,
+    }
+}
+
+/// Who sees an article: the union's members, or every union's below it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Union,
+    Subtree,
+}
+
+impl Scope {
+    /// Reads `union` or `subtree` (default `union`).
+    pub fn parse(raw: Option<&str>) -> std::result::Result<Self, crate::domain::Invalid> {
+        match raw.unwrap_or("union") {
+            "union" => Ok(Scope::Union),
+            "subtree" => Ok(Scope::Subtree),
+            _ => Err(crate::domain::Invalid::new(
+                "scope",
+                "must be union or subtree",
+            )),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Scope::Union => "union",
+            Scope::Subtree => "subtree",
+        }
+    }
+}
+
+/// A checked article written in the console.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub title: BoundedText,
+    /// Already sanitised.
+    pub body_html: String,
+    pub cover_url: Option<String>,
+    pub digest: Option<BoundedText>,
+    pub scope: Scope,
+}
+
+impl Store {
+    /// Saves an authored article as a draft.
+    ///
+    /// # Errors
+    /// `NotFound`/`Forbidden` without `news.publish` on the union.
+    pub async fn create_news(
+        &self,
+        admin: &Principal,
+        union_id: i64,
+        draft: &Draft,
+    ) -> Result<News> {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        require(&tx, admin.user_id, union_id, Permission::NewsPublish).await?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "WITH n AS (INSERT INTO news (union_id, scope, source, title, cover_url, digest, body_html, status, created_by)
+                                VALUES ($1, $2, 'authored', $3, $4, $5, $6, 'draft', $7) RETURNING *)
+                     SELECT {COLUMNS} FROM n"
+                ),
+                &[
+                    &union_id,
+                    &draft.scope.as_str(),
+                    &draft.title.as_str(),
+                    &draft.cover_url,
+                    &draft.digest.as_ref().map(BoundedText::as_str),
+                    &draft.body_html,
+                    &admin.user_id,
+                ],
+            )
+            .await?;
+        let news = news_from_row(&row);
+        audit::record(
+            &tx,
+            admin,
+            union_id,
+            "news.create",
+            ("news", news.id),
+            json!({ "title": news.title }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(news)
+    }
+
+    /// Rewrites an article that is not published.
+    ///
+    /// # Errors
+    /// `Conflict` while published (unpublish first); `Forbidden` without `news.publish`.
+    pub async fn update_news(&self, admin: &Principal, id: i64, draft: &Draft) -> Result<News> {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        let current = self.news_in(&tx, id, true).await?;
+        require(
+            &tx,
+            admin.user_id,
+            current.union_id,
+            Permission::NewsPublish,
+        )
+        .await?;
+        if current.status == "published" {
+            return Err(Error::Conflict(
+                "unpublish the article before editing it".into(),
+            ));
+        }
+        let row = tx
+            .query_one(
+                &format!(
+                    "WITH n AS (UPDATE news SET scope = $2, title = $3, cover_url = $4, digest = $5, body_html = $6
+                                WHERE id = $1 RETURNING *)
+                     SELECT {COLUMNS} FROM n"
+                ),
+                &[
+                    &id,
+                    &draft.scope.as_str(),
+                    &draft.title.as_str(),
+                    &draft.cover_url,
+                    &draft.digest.as_ref().map(BoundedText::as_str),
+                    &draft.body_html,
+                ],
+            )
+            .await?;
+        audit::record(
+            &tx,
+            admin,
+            current.union_id,
+            "news.update",
+            ("news", id),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(news_from_row(&row))
+    }
+
+    /// Stores an imported official-account article, published at once or as a draft.
+    ///
+    /// # Errors
+    /// `Conflict` if this link was imported into the union before.
+    pub async fn import_news(
+        &self,
+        admin: &Principal,
+        union_id: i64,
+        url: &str,
+        article: &Article,
+        scope: Scope,
+        publish: bool,
+    ) -> Result<News> {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        require(&tx, admin.user_id, union_id, Permission::NewsPublish).await?;
+        let inserted = tx
+            .query_one(
+                &format!(
+                    "WITH n AS (INSERT INTO news (union_id, scope, source, title, author, account_name, cover_url, digest,
+                                                  body_html, source_url, status, original_published_at, created_by)
+                                VALUES ($1, $2, 'link', $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11) RETURNING *)
+                     SELECT {COLUMNS} FROM n"
+                ),
+                &[
+                    &union_id,
+                    &scope.as_str(),
+                    &article.title,
+                    &article.author,
+                    &article.account_name,
+                    &article.cover_url,
+                    &article.digest,
+                    &article.body_html,
+                    &url,
+                    &article.published_at,
+                    &admin.user_id,
+                ],
+            )
+            .await;
+        let mut news = match inserted {
+            Ok(row) => news_from_row(&row),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                return Err(Error::Conflict(
+                    "this article was imported here before".into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        audit::record(
+            &tx,
+            admin,
+            union_id,
+            "news.import",
+            ("news", news.id),
+            json!({ "url": url }),
+        )
+        .await?;
+        if publish {
+            news = set_status(&tx, &news, "published").await?;
+        }
+        tx.commit().await?;
+        Ok(news)
+    }
+
+    /// Publishes or unpublishes an article; every union in its audience hears of it.
+    ///
+    /// # Errors
+    /// `Conflict` when it already has that status; `Forbidden` without `news.publish`.
+    pub async fn set_news_status(&self, admin: &Principal, id: i64, publish: bool) -> Result<News> {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        let current = self.news_in(&tx, id, true).await?;
+        require(
+            &tx,
+            admin.user_id,
+            current.union_id,
+            Permission::NewsPublish,
+        )
+        .await?;
+        let to = if publish { "published" } else { "unpublished" };
+        if current.status == to || (!publish && current.status == "draft") {
+            return Err(Error::Conflict(format!(
+                "the article is {}",
+                current.status
+            )));
+        }
+        let news = set_status(&tx, &current, to).await?;
+        audit::record(
+            &tx,
+            admin,
+            current.union_id,
+            if publish {
+                "news.publish"
+            } else {
+                "news.unpublish"
+            },
+            ("news", id),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(news)
+    }
+
+    /// An article: published ones for anyone signed in, the others for admins with
+    /// `news.publish` on the union.
+    pub async fn news(&self, viewer: i64, id: i64) -> Result<News> {
+        let conn = self.client().await?;
+        let news = self.news_in(&conn, id, false).await?;
+        if news.status != "published"
+            && !self
+                .has_permission(viewer, news.union_id, Permission::NewsPublish)
+                .await?
+        {
+            return Err(Error::NotFound(format!("no news {id}")));
+        }
+        Ok(news)
+    }
+
+    /// A union's feed, newest first: its own published news and its ancestors' published
+    /// to their subtrees, with ids below `before`.
+    pub async fn feed(
+        &self,
+        union_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<(Vec<NewsSummary>, Option<i64>)> {
+        let conn = self.client().await?;
+        super::unions::union_in(&conn, union_id).await?;
+        let stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM unions me, news n
+                 WHERE me.id = $1 AND n.status = 'published' AND n.id < $2
+                   AND (n.union_id = me.id OR (n.scope = 'subtree' AND n.union_id = ANY (me.path)))
+                 ORDER BY n.id DESC LIMIT $3"
+            ))
+            .await?;
+        let rows = conn
+            .query(
+                &stmt,
+                &[&union_id, &before.unwrap_or(i64::MAX), &(limit + 1)],
+            )
+            .await?;
+        let mut items: Vec<NewsSummary> = rows.iter().map(|r| summary(&news_from_row(r))).collect();
+        let next = (items.len() as i64 > limit).then(|| {
+            items.truncate(limit as usize);
+            items.last().map_or(0, |n| n.id)
+        });
+        Ok((items, next))
+    }
+
+    async fn news_in(
+        &self,
+        conn: &impl deadpool_postgres::GenericClient,
+        id: i64,
+        lock: bool,
+    ) -> Result<News> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM news n WHERE n.id = $1{}",
+            if lock { " FOR UPDATE" } else { "" }
+        );
+        let row = conn
+            .query_opt(&sql, &[&id])
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no news {id}")))?;
+        Ok(news_from_row(&row))
+    }
+}
+
+/// Sets a status inside `tx` and appends `news.published` or `news.unpublished` to the
+/// topic of every union in the audience, in topic-name order like every other writer.
+async fn set_status(
+    tx: &deadpool_postgres::Transaction<'_>,
+    news: &News,
+    to: &str,
+) -> Result<News> {
+    let row = tx
+        .query_one(
+            &format!(
+                "WITH n AS (UPDATE news SET status = $2, published_at = CASE WHEN $2 = 'published' THEN now() ELSE published_at END
+                            WHERE id = $1 RETURNING *)
+                 SELECT {COLUMNS} FROM n"
+            ),
+            &[&news.id, &to],
+        )
+        .await?;
+    let news = news_from_row(&row);
+    let (kind, data) = if to == "published" {
+        ("news.published", json!({ "news": summary(&news) }))
+    } else {
+        ("news.unpublished", json!({ "news_id": news.id }))
+    };
+    tx.execute(
+        "SELECT append_event(t.topic, $2, $3) FROM (
+             SELECT 'union:' || u.id AS topic FROM unions u
+             WHERE u.id = $1 OR ($4 AND u.path @> ARRAY[$1]::bigint[])
+             ORDER BY ('union:' || u.id) COLLATE \"C\") t",
+        &[&news.union_id, &kind, &data, &(news.scope == "subtree")],
+    )
+    .await?;
+    Ok(news)
+}

@@ -1,0 +1,118 @@
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use scraper::{Html, Selector};
+
+use crate::domain::Invalid;
+use crate::html::{sanitize, MAX_BODY};
+
+/// What an official-account article page holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Article {
+    pub title: String,
+    pub author: Option<String>,
+    pub account_name: Option<String>,
+    pub cover_url: Option<String>,
+    pub digest: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// Sanitised.
+    pub body_html: String,
+}
+
+fn selector(css: &str) -> Selector {
+    Selector::parse(css).expect("the selectors here are valid")
+}
+
+fn meta(doc: &Html, css: &str) -> Option<String> {
+    doc.select(&selector(css))
+        .find_map(|m| m.value().attr("content"))
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+}
+
+fn text(doc: &Html, css: &str) -> Option<String> {
+    doc.select(&selector(css))
+        .map(|e| e.text().collect::<String>().trim().to_owned())
+        .find(|t| !t.is_empty())
+}
+
+/// The publish time: the page script's `ct` (seconds since the epoch), else the shown
+/// `publish_time` (China Standard Time).
+fn published_at(doc: &Html, page: &str) -> Option<DateTime<Utc>> {
+    let ct = page
+        .split("var ct = \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next());
+    if let Some(secs) = ct.and_then(|s| s.parse::<i64>().ok()) {
+        return Utc.timestamp_opt(secs, 0).single();
+    }
+    let shown = text(doc, "#publish_time")?;
+    let local = NaiveDateTime::parse_from_str(&shown, "%Y-%m-%d %H:%M").ok()?;
+    chrono::FixedOffset::east_opt(8 * 3600)?
+        .from_local_datetime(&local)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Reads an article page.
+///
+/// # Errors
+/// `Invalid` on `url` when the page has no title or no content: it is not an article.
+pub fn extract(page: &str) -> Result<Article, Invalid> {
+    let doc = Html::parse_document(page);
+    let title = meta(&doc, r#"meta[property="og:title"]"#)
+        .or_else(|| text(&doc, "#activity-name"))
+        .ok_or_else(|| {
+            Invalid::new(
+                "url",
+                "the page is not an official-account article: it has no title",
+            )
+        })?;
+    let body = doc
+        .select(&selector("#js_content"))
+        .next()
+        .map(|b| b.inner_html())
+        .ok_or_else(|| {
+            Invalid::new(
+                "url",
+                "the page is not an official-account article: it has no content",
+            )
+        })?;
+    let body_html = sanitize(&body);
+    if body_html.len() > MAX_BODY {
+        return Err(Invalid::new("url", "the article is too long to keep"));
+    }
+    Ok(Article {
+        title: title.chars().take(200).collect(),
+        author: meta(&doc, r#"meta[name="author"]"#),
+        account_name: text(&doc, "#js_name")
+            .or_else(|| meta(&doc, r#"meta[property="og:site_name"]"#)),
+        cover_url: meta(&doc, r#"meta[property="og:image"]"#),
+        digest: meta(&doc, r#"meta[name="description"]"#)
+            .or_else(|| meta(&doc, r#"meta[property="og:description"]"#)),
+        published_at: published_at(&doc, page),
+        body_html,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_without_content_is_not_an_article() {
+        let err = extract("<html><head><title>x</title></head><body>hi</body></html>").unwrap_err();
+        assert!(
+            err.reason.contains("no title") || err.reason.contains("no content"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_shown_time_is_read_in_china_standard_time() {
+        let page = r#"<meta property="og:title" content="t"><em id="publish_time">2026-11-20 08:30</em><div id="js_content"><p>x</p></div>"#;
+        let a = extract(page).unwrap();
+        assert_eq!(
+            a.published_at.unwrap().to_rfc3339(),
+            "2026-11-20T00:30:00+00:00"
+        );
+    }
+}
