@@ -78,6 +78,23 @@ pub struct Settings {
     /// A PEM root certificate the WeChat adapter trusts besides the public ones (a private proxy)
     #[arg(long, env = "GONGHUI_WECHAT_CA_FILE", global = true)]
     pub wechat_ca_file: Option<PathBuf>,
+    /// The WeChat API's base address [default: https://api.weixin.qq.com]
+    #[arg(long, env = "GONGHUI_WECHAT_API", global = true)]
+    pub wechat_api: Option<String>,
+    /// Seconds between polls of a bound official account; 0 polls only when an admin asks [default: 600]
+    #[arg(long, env = "GONGHUI_WECHAT_POLL_SECS", global = true)]
+    pub wechat_poll_secs: Option<u64>,
+    /// The mini-program's app id (with its secret: mini-program login and activity codes)
+    #[arg(long, env = "GONGHUI_WECHAT_MINIPROGRAM_APPID", global = true)]
+    pub wechat_miniprogram_appid: Option<String>,
+    /// The mini-program's app secret
+    #[arg(
+        long,
+        env = "GONGHUI_WECHAT_MINIPROGRAM_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub wechat_miniprogram_secret: Option<String>,
     /// Log filter, as RUST_LOG [default: info]
     #[arg(long, env = "GONGHUI_LOG", global = true)]
     pub log: Option<String>,
@@ -105,6 +122,14 @@ impl Settings {
             wechat_timeout_secs: self.wechat_timeout_secs.or(file.wechat_timeout_secs),
             wechat_max_page_bytes: self.wechat_max_page_bytes.or(file.wechat_max_page_bytes),
             wechat_ca_file: self.wechat_ca_file.or(file.wechat_ca_file),
+            wechat_api: self.wechat_api.or(file.wechat_api),
+            wechat_poll_secs: self.wechat_poll_secs.or(file.wechat_poll_secs),
+            wechat_miniprogram_appid: self
+                .wechat_miniprogram_appid
+                .or(file.wechat_miniprogram_appid),
+            wechat_miniprogram_secret: self
+                .wechat_miniprogram_secret
+                .or(file.wechat_miniprogram_secret),
             log: self.log.or(file.log),
         }
     }
@@ -209,6 +234,17 @@ impl Config {
         if let Some(bytes) = s.wechat_max_page_bytes {
             wechat.max_page = bytes;
         }
+        if let Some(api) = &s.wechat_api {
+            wechat.api_base = api.trim_end_matches('/').to_owned();
+        }
+        if let Some(secs) = s.wechat_poll_secs {
+            wechat.poll_every = Duration::from_secs(secs);
+        }
+        wechat.miniprogram = match (&s.wechat_miniprogram_appid, &s.wechat_miniprogram_secret) {
+            (Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
+            (None, None) => None,
+            _ => anyhow::bail!("set both GONGHUI_WECHAT_MINIPROGRAM_APPID and GONGHUI_WECHAT_MINIPROGRAM_SECRET, or neither"),
+        };
         if let Some(path) = &s.wechat_ca_file {
             wechat.extra_root_pem =
                 Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);

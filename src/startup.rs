@@ -72,7 +72,7 @@ impl Application {
         actix::spawn(prune(store.clone(), config.event_retention));
 
         let results = ResultsPublisher::new(store.clone()).start();
-        let wechat = WeChat::new(config.wechat.clone())?.start();
+        let wechat = WeChat::new(config.wechat.clone(), store.clone())?.start();
         let state = web::Data::new(AppState {
             store,
             auth,

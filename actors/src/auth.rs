@@ -6,7 +6,7 @@ use std::time::Duration;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use gonghui_protocol::dto::LoginResponse;
+use gonghui_protocol::dto::{LoginResponse, WeChatLoginReply};
 use gonghui_protocol::ClientKind;
 use rand::Rng;
 
@@ -80,6 +80,9 @@ impl Default for AuthSettings {
 }
 
 /// The secret a user logs in with.
+/// How long a mini-program login ticket is good for, in seconds.
+const TICKET_SECS: i64 = 600;
+
 pub enum Credential {
     /// Their password, as typed (not length-checked: old passwords may not meet today's rule).
     Password(String),
@@ -188,6 +191,79 @@ impl Auth {
             token,
             expires_at,
             user,
+        })
+    }
+
+    /// A mini-program login by the openid WeChat gave for a `wx.login` code: a session
+    /// when the openid is linked to an account, else a ticket (valid 10 minutes) to
+    /// send back with the phone and its SMS code.
+    pub async fn wechat_login(&self, openid: &str) -> Result<WeChatLoginReply> {
+        let Some(user_id) = self.store.user_for_openid(openid).await? else {
+            let expires = chrono::Utc::now().timestamp() + TICKET_SECS;
+            let signature = hex::encode(
+                self.store
+                    .secrets()
+                    .blind_index(&format!("wx-ticket|{openid}|{expires}")),
+            );
+            return Ok(WeChatLoginReply {
+                token: None,
+                user: None,
+                needs_phone: true,
+                ticket: Some(format!("{openid}.{expires}.{signature}")),
+            });
+        };
+        let (token, _) = self
+            .store
+            .issue_token(user_id, ClientKind::Miniprogram, self.settings.token_ttl)
+            .await?;
+        Ok(WeChatLoginReply {
+            token: Some(token),
+            user: Some(self.store.user(user_id).await?),
+            needs_phone: false,
+            ticket: None,
+        })
+    }
+
+    /// Completes a first mini-program login: the SMS code proves the phone (registering
+    /// it if new, as an SMS login does) and the ticket's openid is linked to that account.
+    ///
+    /// # Errors
+    /// `Unauthenticated` for a forged or expired ticket or a wrong code; `Conflict` if the
+    /// account is linked to another WeChat user.
+    pub async fn wechat_link(
+        &self,
+        ticket: &str,
+        phone: &Phone,
+        code: SmsCode,
+    ) -> Result<WeChatLoginReply> {
+        let refused =
+            || Error::Unauthenticated("the ticket is not valid; log in with wx.login again".into());
+        let mut parts = ticket.splitn(3, '.');
+        let (Some(openid), Some(expires), Some(signature)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(refused());
+        };
+        let expected = hex::encode(
+            self.store
+                .secrets()
+                .blind_index(&format!("wx-ticket|{openid}|{expires}")),
+        );
+        let fresh = expires
+            .parse::<i64>()
+            .is_ok_and(|e| e >= chrono::Utc::now().timestamp());
+        if !fresh || !crate::crypto::same(expected.as_bytes(), signature.as_bytes()) {
+            return Err(refused());
+        }
+        let login = self
+            .login(phone, Credential::SmsCode(code), ClientKind::Miniprogram)
+            .await?;
+        self.store.link_openid(login.user.id, openid).await?;
+        Ok(WeChatLoginReply {
+            token: Some(login.token),
+            user: Some(login.user),
+            needs_phone: false,
+            ticket: None,
         })
     }
 

@@ -7,6 +7,8 @@ use actix_web::{get, post, put, web, HttpResponse};
 use gonghui_actors::domain::{ActivitySpec, BoundedText, Invalid, PersonName, Phone};
 use gonghui_actors::hub::results::Dirty;
 use gonghui_actors::store::activities::ActivityFile;
+use gonghui_actors::wechat::MiniCode;
+use gonghui_actors::Error;
 use gonghui_protocol::dto::{
     Activities, Activity, ActivityForm, ErrorResponse, Fulfilments, PrizeClaim, Receipt, Results,
     Shipment,
@@ -149,7 +151,9 @@ pub struct CodeParams {
     pub format: Option<String>,
 }
 
-/// The activity's scannable code (葵花码): a QR code of its link.
+/// The activity's scannable code (葵花码): the mini-program's code (opening the
+/// activity's page with scene `a={id}`) when a mini-program is configured, else a QR
+/// code of its link; SVG is always the QR code.
 #[utoipa::path(tag = "activities", params(("id" = i64, Path), CodeParams), responses(
     (status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = ErrorResponse)), security(("bearer" = [])))]
 #[get("/activities/{id}/code")]
@@ -161,6 +165,19 @@ pub async fn code(
     query: web::Query<CodeParams>,
 ) -> ApiResult<HttpResponse> {
     let activity = state.store.activity(caller.0.user_id, *path).await?;
+    if query.format.as_deref().is_none_or(|f| f == "png") {
+        let scene = format!("a={}", activity.id);
+        let mini = state
+            .wechat
+            .send(MiniCode { scene })
+            .await
+            .map_err(|_| Error::Unavailable("the WeChat adapter is not running".into()))??;
+        if let Some(png) = mini {
+            return Ok(HttpResponse::Ok()
+                .content_type("image/png")
+                .body(png.to_vec()));
+        }
+    }
     match query.format.as_deref() {
         None | Some("png") => Ok(HttpResponse::Ok()
             .content_type("image/png")

@@ -12,6 +12,7 @@ pub mod members;
 pub mod news;
 pub mod org;
 pub mod unions;
+pub mod wechat;
 pub mod ws;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -77,5 +78,10 @@ pub fn api(cfg: &mut ServiceConfig) {
         .service(news::publish)
         .service(news::unpublish)
         .service(news::one)
-        .service(news::feed);
+        .service(news::feed)
+        .service(wechat::bind)
+        .service(wechat::show)
+        .service(wechat::unbind)
+        .service(wechat::poll)
+        .service(wechat::login);
 }

@@ -14,4 +14,5 @@ mod resume;
 mod roster;
 mod slow_reader;
 mod transfer;
+mod wechat;
 mod wechat_fake;

@@ -1,9 +1,31 @@
 //! A fake WeChat on loopback over real HTTPS (a self-signed certificate the nodes are
 //! told to trust), serving recorded-style article pages and the misbehaving kinds.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+
+/// What the fake API does next, and what it saw; tests change and read it.
+#[derive(Default)]
+pub struct ApiState {
+    /// Published messages, newest first: (article_id, [(title, url)]).
+    pub published: Vec<(String, Vec<(String, String)>)>,
+    /// Tokens issued so far.
+    pub tokens_issued: u32,
+    /// Tokens WeChat now refuses (as if expired).
+    pub revoked: Vec<String>,
+    /// Answer batchget with 45009.
+    pub rate_limited: bool,
+    /// Answer batchget with 48001.
+    pub unauthorized: bool,
+    /// Mini-program codes made.
+    pub codes_made: u32,
+}
+
+/// A tiny PNG the fake serves as a mini-program code.
+pub const MINI_CODE: &[u8] = b"\x89PNG\r\n\x1a\nfake-mini-program-code";
 
 /// A running fake and what a node needs to reach it.
 pub struct FakeWeChat {
@@ -13,6 +35,8 @@ pub struct FakeWeChat {
     pub host: String,
     /// A file holding the certificate, for `GONGHUI_WECHAT_CA_FILE`.
     pub ca_file: std::path::PathBuf,
+    /// The API's behaviour.
+    pub api: Arc<Mutex<ApiState>>,
 }
 
 /// An article page shaped like an official-account article.
@@ -54,8 +78,15 @@ pub fn spawn() -> FakeWeChat {
     ));
     std::fs::write(&ca_file, certified.cert.pem()).unwrap();
 
-    let server = HttpServer::new(|| {
+    let api = Arc::new(Mutex::new(ApiState::default()));
+    let shared = web::Data::from(api.clone());
+    let server = HttpServer::new(move || {
         App::new()
+            .app_data(shared.clone())
+            .route("/cgi-bin/token", web::get().to(token))
+            .route("/cgi-bin/freepublish/batchget", web::post().to(batchget))
+            .route("/sns/jscode2session", web::get().to(jscode2session))
+            .route("/wxa/getwxacodeunlimit", web::post().to(wxacode))
             .route("/s/normal", web::get().to(|| async {
                 html(article_page(
                     "工会法知识问答",
@@ -93,7 +124,78 @@ pub fn spawn() -> FakeWeChat {
         base: format!("https://127.0.0.1:{port}"),
         host: format!("127.0.0.1:{port}"),
         ca_file,
+        api,
     }
+}
+
+type Query = web::Query<std::collections::HashMap<String, String>>;
+
+async fn token(state: web::Data<Mutex<ApiState>>, q: Query) -> HttpResponse {
+    if q.get("secret").map(String::as_str) == Some("bad") {
+        return HttpResponse::Ok().json(json!({"errcode": 40125, "errmsg": "invalid appsecret"}));
+    }
+    let mut state = state.lock().unwrap();
+    state.tokens_issued += 1;
+    HttpResponse::Ok()
+        .json(json!({"access_token": format!("tok-{}", state.tokens_issued), "expires_in": 7200}))
+}
+
+async fn batchget(
+    state: web::Data<Mutex<ApiState>>,
+    q: Query,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    let state = state.lock().unwrap();
+    let token = q.get("access_token").cloned().unwrap_or_default();
+    let error = if state.revoked.contains(&token) {
+        Some((
+            40001,
+            "invalid credential, access_token is invalid or not latest",
+        ))
+    } else if state.rate_limited {
+        Some((45009, "reach max api daily quota limit"))
+    } else if state.unauthorized {
+        Some((48001, "api unauthorized"))
+    } else {
+        None
+    };
+    if let Some((code, message)) = error {
+        return HttpResponse::Ok().json(json!({"errcode": code, "errmsg": message}));
+    }
+    let offset = body["offset"].as_u64().unwrap_or(0) as usize;
+    let count = body["count"].as_u64().unwrap_or(20) as usize;
+    let items: Vec<Value> = state
+        .published
+        .iter()
+        .skip(offset)
+        .take(count)
+        .map(|(id, articles)| {
+            let news: Vec<Value> = articles
+                .iter()
+                .map(|(title, url)| json!({"title": title, "author": "小编", "digest": format!("{title}摘要"),
+                    "content": format!("<p>{title}</p><script>x()</script>"), "thumb_url": "https://mmbiz.qpic.cn/t.jpg", "url": url}))
+                .collect();
+            json!({"article_id": id, "content": {"news_item": news}, "update_time": 1763940000})
+        })
+        .collect();
+    HttpResponse::Ok().json(
+        json!({"total_count": state.published.len(), "item_count": items.len(), "item": items}),
+    )
+}
+
+async fn jscode2session(q: Query) -> HttpResponse {
+    match q.get("js_code").and_then(|c| c.strip_prefix("good-")) {
+        Some(who) => {
+            HttpResponse::Ok().json(json!({"openid": format!("oid-{who}"), "session_key": "k"}))
+        }
+        None => HttpResponse::Ok().json(json!({"errcode": 40029, "errmsg": "invalid code"})),
+    }
+}
+
+async fn wxacode(state: web::Data<Mutex<ApiState>>, body: web::Json<Value>) -> HttpResponse {
+    assert!(body["scene"].as_str().unwrap().starts_with("a="));
+    state.lock().unwrap().codes_made += 1;
+    HttpResponse::Ok().content_type("image/png").body(MINI_CODE)
 }
 
 fn html(body: String) -> HttpResponse {

@@ -548,14 +548,16 @@ impl Store {
         if recent && !force {
             return Ok(false);
         }
-        tx.execute(
-            "UPDATE activities SET results_count = $2, results_at = clock_timestamp() WHERE id = $1",
-            &[&id, &answers],
-        )
-        .await?;
         let stored = self.stored(&tx, id, false).await?;
         let activity = stored.shown(false);
         let full = tallies(&tx, id, &activity.kind).await?;
+        // Record what this event counts, read in the same statement as its tallies;
+        // answers committed since make the next publish.
+        tx.execute(
+            "UPDATE activities SET results_count = $2, results_at = clock_timestamp() WHERE id = $1",
+            &[&id, &full.participants],
+        )
+        .await?;
         let mut events = EventBatch::new();
         events.push(
             Topic::Activity(id),

@@ -23,6 +23,7 @@ pub mod tokens;
 pub mod tree;
 pub mod unions;
 pub mod users;
+pub mod wechat;
 
 use std::str::FromStr;
 use std::time::Duration;

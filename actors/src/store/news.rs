@@ -17,10 +17,10 @@ use crate::domain::{BoundedText, Permission};
 use crate::wechat::Article;
 use crate::{Error, Result};
 
-const COLUMNS: &str = "n.id, n.union_id, n.scope, n.source, n.title, n.author, n.account_name, n.cover_url,
+pub(crate) const COLUMNS: &str = "n.id, n.union_id, n.scope, n.source, n.title, n.author, n.account_name, n.cover_url,
                        n.digest, n.body_html, n.source_url, n.status, n.published_at, n.original_published_at";
 
-fn news_from_row(r: &Row) -> News {
+pub(crate) fn news_from_row(r: &Row) -> News {
     News {
         id: r.get(0),
         union_id: r.get(1),
@@ -358,7 +358,7 @@ impl Store {
 
 /// Sets a status inside `tx` and appends `news.published` or `news.unpublished` to the
 /// topic of every union in the audience, in topic-name order like every other writer.
-async fn set_status(
+pub(crate) async fn set_status(
     tx: &deadpool_postgres::Transaction<'_>,
     news: &News,
     to: &str,

@@ -7,12 +7,14 @@ mod inbox;
 mod news;
 mod org;
 mod roster;
+mod wechat;
 
 pub use activity::*;
 pub use inbox::*;
 pub use news::*;
 pub use org::*;
 pub use roster::*;
+pub use wechat::*;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
