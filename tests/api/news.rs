@@ -151,6 +151,21 @@ async fn refused_links_fail_clearly_within_the_timeout_and_write_nothing() {
         assert!(text.contains(says), "{url}: {text}");
     }
     assert_eq!(cluster.count("SELECT count(*) FROM news", &[]).await, 0);
+
+    // While WeChat hangs on one import, the node answers everything else at once.
+    let silent = json!({"url": format!("{}/s/silent", fake.base)});
+    let hanging = cluster.post(0, &root, &path, &silent);
+    let others = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        for _ in 0..5 {
+            assert_eq!(cluster.get(0, &root, "/me").await.status(), 200);
+        }
+        started.elapsed()
+    };
+    let (hung, quick) = tokio::join!(hanging, others);
+    assert_eq!(hung.status(), 503);
+    assert!(quick < Duration::from_millis(500), "{quick:?}");
 }
 
 #[actix_rt::test]
