@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use actix::Addr;
 use gonghui_actors::auth::Auth;
+use gonghui_actors::domain::Permission;
 use gonghui_actors::hub::registry::Registry;
 use gonghui_actors::hub::results::ResultsPublisher;
 use gonghui_actors::store::Store;
@@ -38,4 +39,32 @@ pub struct WsSettings {
     pub queue: usize,
     /// The largest frame read (1009 beyond).
     pub max_frame: usize,
+}
+
+impl AppState {
+    /// Checks, from the rights cache, that `user_id` holds `permission` on `union_id`:
+    /// for calls that would otherwise read a large body or call WeChat before the
+    /// store's own check refuses them.
+    ///
+    /// # Errors
+    /// `Forbidden` without it.
+    pub async fn require(
+        &self,
+        user_id: i64,
+        union_id: i64,
+        permission: Permission,
+    ) -> Result<(), gonghui_actors::Error> {
+        if self
+            .store
+            .has_permission(user_id, union_id, permission)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(gonghui_actors::Error::Forbidden(format!(
+                "you need {} on union {union_id}",
+                permission.as_str()
+            )))
+        }
+    }
 }

@@ -90,13 +90,9 @@ async fn uploaded_rows<T>(
     required: &[Column],
     parse: impl Fn(&Header, u32, &[String]) -> Result<T, Invalid>,
 ) -> Result<Vec<(u32, Result<T, Invalid>)>, ApiError> {
-    if !state
-        .store
-        .has_permission(caller.0.user_id, union_id, Permission::MembersManage)
-        .await?
-    {
-        return Err(Error::Forbidden("you need members.manage on this union".into()).into());
-    }
+    state
+        .require(caller.0.user_id, union_id, Permission::MembersManage)
+        .await?;
     let table = read_upload(&upload.req, upload.payload, upload.format).await?;
     let header = Header::parse(&table.header, required)?;
     Ok(table

@@ -2,7 +2,7 @@
 //! links, published to a union or its whole subtree, and each union's feed.
 
 use actix_web::{get, post, put, web, HttpResponse};
-use gonghui_actors::domain::{BoundedText, Invalid};
+use gonghui_actors::domain::{BoundedText, Invalid, Permission};
 use gonghui_actors::html::{sanitize, MAX_BODY};
 use gonghui_actors::store::news::{Draft, Scope};
 use gonghui_actors::wechat::FetchArticle;
@@ -102,17 +102,9 @@ pub async fn import(
     body: web::Json<LinkImport>,
 ) -> ApiResult<HttpResponse> {
     let scope = Scope::parse(body.scope.as_deref())?;
-    if !state
-        .store
-        .has_permission(
-            caller.0.user_id,
-            *path,
-            gonghui_actors::domain::Permission::NewsPublish,
-        )
-        .await?
-    {
-        return Err(Error::Forbidden("you need news.publish on this union".into()).into());
-    }
+    state
+        .require(caller.0.user_id, *path, Permission::NewsPublish)
+        .await?;
     let article = state
         .wechat
         .send(FetchArticle {

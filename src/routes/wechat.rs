@@ -2,7 +2,7 @@
 //! now), and the mini-program's login. Every call to WeChat goes through the adapter.
 
 use actix_web::{delete, get, post, put, web, HttpResponse};
-use gonghui_actors::domain::{BoundedText, Invalid, Phone, SmsCode};
+use gonghui_actors::domain::{BoundedText, Invalid, Permission, Phone, SmsCode};
 use gonghui_actors::wechat::{CheckAccount, MiniSession, PollAccount};
 use gonghui_actors::Error;
 use gonghui_protocol::dto::{
@@ -32,17 +32,9 @@ pub async fn bind(
 ) -> ApiResult<HttpResponse> {
     let app_id = BoundedText::parse("app_id", &body.app_id, 64)?;
     let secret = BoundedText::parse("secret", &body.secret, 128)?;
-    if !state
-        .store
-        .has_permission(
-            caller.0.user_id,
-            *path,
-            gonghui_actors::domain::Permission::NewsPublish,
-        )
-        .await?
-    {
-        return Err(Error::Forbidden("you need news.publish on this union".into()).into());
-    }
+    state
+        .require(caller.0.user_id, *path, Permission::NewsPublish)
+        .await?;
     let check = CheckAccount {
         app_id: app_id.as_str().to_owned(),
         secret: secret.as_str().to_owned(),

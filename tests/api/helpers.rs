@@ -259,6 +259,28 @@ impl Cluster {
             .to_owned()
     }
 
+    /// Signs the user behind `token` (with `phone`) in on a second device: sets a
+    /// password, then logs in with it on `node` as `client`; returns that token.
+    pub async fn second_device(
+        &self,
+        token: &str,
+        phone: &str,
+        node: usize,
+        client: &str,
+    ) -> String {
+        let put = self
+            .http
+            .put(self.url(0, "/me/password"))
+            .bearer_auth(token)
+            .json(&json!({"password": "s3cret-pass"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 204);
+        self.login_password(node, phone, "s3cret-pass", client)
+            .await
+    }
+
     /// A token for the root admin, on the console.
     pub async fn root_admin_token(&self) -> String {
         self.login_sms(0, "13900000000", "console").await.0

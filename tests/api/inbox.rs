@@ -14,17 +14,8 @@ async fn reading_on_the_app_clears_the_badge_on_the_miniprogram_within_the_same_
     let union = cluster.root_union;
     let (app_token, member) = cluster.verified_user(0, "13800000401", "app", 401).await;
     cluster.admit(&root, &app_token, union).await;
-    let put = cluster
-        .http
-        .put(cluster.url(0, "/me/password"))
-        .bearer_auth(&app_token)
-        .json(&json!({"password": "s3cret-pass"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 204);
     let mini_token = cluster
-        .login_password(1, "13800000401", "s3cret-pass", "miniprogram")
+        .second_device(&app_token, "13800000401", 1, "miniprogram")
         .await;
 
     let me_topic = format!("member:{member}");

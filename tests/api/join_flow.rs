@@ -25,17 +25,8 @@ async fn an_application_on_one_node_reaches_admins_and_every_device_of_the_membe
 
     // The member is verified and signed in on the app (node A) and the mini-program (node B).
     let (app_token, member) = cluster.verified_user(1, "13812345678", "app", 1).await;
-    let put = cluster
-        .http
-        .put(cluster.url(1, "/me/password"))
-        .bearer_auth(&app_token)
-        .json(&serde_json::json!({"password": "s3cret-pass"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 204);
     let mini_token = cluster
-        .login_password(1, "13812345678", "s3cret-pass", "miniprogram")
+        .second_device(&app_token, "13812345678", 1, "miniprogram")
         .await;
     let mut app = cluster.ws(0, Codec::MsgPack).await;
     app.hello(&app_token, ClientKind::App).await;

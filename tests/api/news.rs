@@ -27,17 +27,8 @@ async fn articles_imported_by_link_keep_their_fields_and_reach_the_app_and_the_m
     let union = cluster.root_union;
     let (app_token, _) = cluster.verified_user(0, "13800001501", "app", 1501).await;
     cluster.admit(&root, &app_token, union).await;
-    let put = cluster
-        .http
-        .put(cluster.url(0, "/me/password"))
-        .bearer_auth(&app_token)
-        .json(&json!({"password": "s3cret-pass"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 204);
     let mini_token = cluster
-        .login_password(1, "13800001501", "s3cret-pass", "miniprogram")
+        .second_device(&app_token, "13800001501", 1, "miniprogram")
         .await;
     let topic = format!("union:{union}");
     let mut app = cluster.ws(0, Codec::MsgPack).await;
