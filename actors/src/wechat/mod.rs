@@ -279,7 +279,8 @@ impl Handler<CheckAccount> for WeChat {
     fn handle(&mut self, msg: CheckAccount, _: &mut Self::Context) -> Self::Result {
         let inner = self.inner.clone();
         Box::pin(async move {
-            match inner.token(&msg.app_id, &msg.secret, Some("")).await {
+            // Asked of WeChat each time, never answered from the cache: the secret is what is checked.
+            match inner.api.token(&msg.app_id, &msg.secret).await {
                 Ok(_) => Ok(()),
                 Err(e @ WxError::Unauthorized(..)) => {
                     Err(Invalid::new("secret", e.to_string()).into())
