@@ -100,6 +100,12 @@ async fn a_bound_account_imports_its_list_then_only_what_is_new_refreshing_an_ex
         .await
         .unwrap();
     assert_eq!(nothing["imported"], 0);
+    let wrong = bind(&cluster, &root, union, "bad").await;
+    assert_eq!(
+        wrong.status(),
+        422,
+        "a cached token does not vouch for a wrong secret"
+    );
 
     publish(&fake, "new", &["新文章"]);
     let issued = {
