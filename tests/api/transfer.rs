@@ -99,6 +99,7 @@ async fn a_transfer_approved_on_one_node_moves_the_membership_while_the_member_w
             "membership.created" => assert_eq!(e.data["membership"]["union_id"], b),
             "notification.created" => {
                 assert_eq!(e.data["notification"]["kind"], "transfer.approved");
+                assert_eq!(e.data["notification"]["body"], "您已成为乙公司工会的会员。");
                 assert_eq!(e.data["unread"], 2, "the join and the transfer");
             }
             _ => {}

@@ -263,11 +263,15 @@ impl Store {
             }
             join(&tx, &mut events, &application).await?;
         }
+        let union_name: String = tx
+            .query_one("SELECT name FROM unions WHERE id = $1", &[&union_id])
+            .await?
+            .get(0);
         notify(
             &tx,
             &mut events,
             &[application.user_id],
-            decision_notice(&application, reason),
+            decision_notice(&application, &union_name, reason),
         )
         .await?;
         audit::record(
@@ -373,7 +377,11 @@ async fn join(
 }
 
 /// What the applicant's inbox says about a decision.
-fn decision_notice<'a>(application: &Application, reason: Option<&str>) -> Notice<'a> {
+fn decision_notice<'a>(
+    application: &Application,
+    union_name: &str,
+    reason: Option<&str>,
+) -> Notice<'a> {
     let (kind, title) = match (application.from_union_id.is_some(), reason.is_some()) {
         (false, false) => ("application.approved", "入会申请已通过"),
         (false, true) => ("application.rejected", "入会申请未通过"),
@@ -381,7 +389,7 @@ fn decision_notice<'a>(application: &Application, reason: Option<&str>) -> Notic
         (true, true) => ("transfer.rejected", "会籍转移未通过"),
     };
     let body = match reason {
-        None => format!("您已成为工会 {} 的会员。", application.union_id),
+        None => format!("您已成为{union_name}的会员。"),
         Some(reason) => format!("原因：{reason}"),
     };
     Notice {
