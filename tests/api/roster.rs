@@ -273,7 +273,9 @@ async fn retirement_and_removal_reach_the_member_live_and_sort_the_roster() {
     cluster.admit(&root, &other, union).await;
     let mut app = cluster.ws(1, Codec::Json).await;
     let me = format!("member:{member}");
-    app.watch(&token, ClientKind::App, &[&me]).await;
+    let union_topic = format!("union:{union}");
+    app.watch(&token, ClientKind::App, &[&me, &union_topic])
+        .await;
 
     let retire = format!("/unions/{union}/members/{member}/retire");
     let early = cluster
@@ -348,6 +350,12 @@ async fn retirement_and_removal_reach_the_member_live_and_sort_the_roster() {
     );
     assert!(reason_of(&report, 2).contains("not a member"));
     assert!(reason_of(&report, 3).contains("check digit"));
+    let (topic, error) = app.unsubscribed().await;
+    assert_eq!(
+        (topic.as_str(), error.code.as_str()),
+        (union_topic.as_str(), "forbidden"),
+        "the union's stream ends"
+    );
     let ended = app.event_of(&me, "membership.ended").await;
     assert_eq!(ended.data["membership"]["status"], "left");
     let told = app.event_of(&me, "notification.created").await;
