@@ -128,6 +128,12 @@ pub fn spawn() -> FakeWeChat {
     }
 }
 
+impl Drop for FakeWeChat {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ca_file);
+    }
+}
+
 type Query = web::Query<std::collections::HashMap<String, String>>;
 
 async fn token(state: web::Data<Mutex<ApiState>>, q: Query) -> HttpResponse {
