@@ -490,6 +490,24 @@ async fn bad_answers_and_activities_are_refused_and_write_nothing() {
         assert_eq!(r.status(), status, "{says}");
         assert!(r.text().await.unwrap().contains(says), "{says}");
     }
+    let seen_by_outsider: Value = cluster
+        .get(0, &outsider, &format!("/unions/{union}/activities"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen_by_outsider["items"], json!([]), "not their union's");
+    let seen_by_member: Value = cluster
+        .get(0, &member, &format!("/unions/{union}/activities"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen_by_member["items"].as_array().unwrap().len(),
+        2,
+        "open and closed, not the draft"
+    );
     let (fresh, _) = cluster.verified_user(0, "13800001403", "app", 1403).await;
     cluster.admit(&root, &fresh, union).await;
     let missing = cluster

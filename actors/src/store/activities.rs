@@ -355,8 +355,8 @@ impl Store {
         Ok(stored.shown(admin))
     }
 
-    /// A union's activities, newest first: every one for its admins, the published and
-    /// closed ones for everyone else.
+    /// A union's activities, newest first: every one for its admins; for anyone else,
+    /// the published and closed ones whose audience they are in.
     pub async fn activities_of(&self, viewer: i64, union_id: i64) -> Result<Vec<Activity>> {
         let conn = self.client().await?;
         let admin = self
@@ -365,10 +365,13 @@ impl Store {
         let rows = conn
             .query(
                 &format!(
-                    "SELECT {COLUMNS} FROM activities a WHERE a.union_id = $1 AND ($2 OR a.status <> 'draft')
+                    "SELECT {COLUMNS} FROM activities a WHERE a.union_id = $1 AND ($2 OR (a.status <> 'draft' AND EXISTS (
+                         SELECT 1 FROM memberships m JOIN unions u ON u.id = m.union_id
+                         WHERE m.user_id = $3 AND m.status IN ('active', 'retired')
+                           AND (u.id = a.union_id OR (a.include_subordinates AND u.path @> ARRAY[a.union_id])))))
                      ORDER BY a.id DESC LIMIT 200"
                 ),
-                &[&union_id, &admin],
+                &[&union_id, &admin, &viewer],
             )
             .await?;
         rows.iter()
