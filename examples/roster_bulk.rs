@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use gonghui::config::{Config, Settings};
 use gonghui::startup::Application;
 use gonghui_actors::crypto::Secrets;
+use gonghui_actors::domain::IdNumber;
 use gonghui_actors::store::Store;
 use gonghui_protocol::ClientKind;
 use serde_json::Value;
@@ -181,13 +182,7 @@ fn id_number(n: u32) -> String {
     let born = NaiveDate::from_ymd_opt(1960, 1, 1).expect("a date")
         + chrono::Duration::days(i64::from(n / 1000));
     let body = format!("440101{}{:03}", born.format("%Y%m%d"), n % 1000);
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .bytes()
-        .zip(weights)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+    format!("{body}{}", IdNumber::check_digit(&body).expect("17 digits"))
 }
 
 /// This process's resident set size, in KiB.

@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use futures_util::{SinkExt, StreamExt};
 use gonghui::config::{Config, Settings};
 use gonghui::startup::{Application, Stopper};
+use gonghui_actors::domain::{CreditCode, IdNumber};
 use gonghui_protocol::dto::{HelloReply, SubscribeReply};
 use gonghui_protocol::{
     decode, encode, ClientKind, ClientMsg, Codec, ErrorBody, EventFrame, RequestId, ServerMsg,
@@ -412,28 +413,13 @@ pub fn id_number(n: u32) -> String {
     let born = chrono::NaiveDate::from_ymd_opt(1990, 3, 7).unwrap()
         + chrono::Duration::days(i64::from(n / 1000));
     let body = format!("440101{}{:03}", born.format("%Y%m%d"), n % 1000);
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .bytes()
-        .zip(weights)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+    format!("{body}{}", IdNumber::check_digit(&body).unwrap())
 }
 
 /// A valid unified social credit code (GB 32100-2015), different for each `n`.
 pub fn credit_code(n: u32) -> String {
-    const CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [u32; 17] = [
-        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-    ];
     let body = format!("81440101MC{n:07}");
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(c, w)| CHARSET.iter().position(|&x| x == c).unwrap() as u32 * w)
-        .sum();
-    format!("{body}{}", CHARSET[((31 - sum % 31) % 31) as usize] as char)
+    format!("{body}{}", CreditCode::check_character(&body).unwrap())
 }
 
 /// A registration form for a union under `parent`.

@@ -12,22 +12,32 @@ const WEIGHTS: [u32; 17] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreditCode(String);
 
+/// Each character's value, or `None` for a character codes do not use.
+fn values(code: &str) -> Option<Vec<u32>> {
+    code.bytes()
+        .map(|c| CHARSET.iter().position(|&x| x == c).map(|v| v as u32))
+        .collect()
+}
+
 impl CreditCode {
+    /// The GB 32100-2015 check character of a code's first 17 characters (`None` if
+    /// they are not 17 code characters): what makes a code whole, for test data.
+    pub fn check_character(first17: &str) -> Option<char> {
+        let values = values(first17).filter(|v| v.len() == 17)?;
+        let sum: u32 = values.iter().zip(WEIGHTS).map(|(v, w)| v * w).sum();
+        Some(CHARSET[((31 - sum % 31) % 31) as usize] as char)
+    }
+
     /// Accepts the code in upper or lower case.
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, Invalid> {
         let code = raw.trim().to_ascii_uppercase();
-        let values: Option<Vec<u32>> = code
-            .bytes()
-            .map(|c| CHARSET.iter().position(|&x| x == c).map(|v| v as u32))
-            .collect();
-        let Some(values) = values.filter(|v| v.len() == 18) else {
+        if values(&code).is_none_or(|v| v.len() != 18) {
             return Err(Invalid::new(
                 field,
                 "must be 18 characters of 0-9 and A-Y without I, O, S, V, Z",
             ));
-        };
-        let sum: u32 = values[..17].iter().zip(WEIGHTS).map(|(v, w)| v * w).sum();
-        if (31 - sum % 31) % 31 != values[17] {
+        }
+        if Self::check_character(&code[..17]) != code.chars().nth(17) {
             return Err(Invalid::new(
                 field,
                 "the check character does not match (GB 32100-2015)",
@@ -47,13 +57,8 @@ mod tests {
     use super::*;
 
     /// A code with the right check character for `body`.
-    pub fn with_check(body: &str) -> String {
-        let sum: u32 = body
-            .bytes()
-            .zip(WEIGHTS)
-            .map(|(c, w)| CHARSET.iter().position(|&x| x == c).unwrap() as u32 * w)
-            .sum();
-        format!("{body}{}", CHARSET[((31 - sum % 31) % 31) as usize] as char)
+    fn with_check(body: &str) -> String {
+        format!("{body}{}", CreditCode::check_character(body).unwrap())
     }
 
     #[test]

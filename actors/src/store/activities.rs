@@ -77,6 +77,17 @@ impl Stored {
     }
 }
 
+/// The SQL condition "`user` is in the audience of an activity of `union`, which is
+/// open to unions below it when `subordinates`": a current member of that union, or of
+/// one below it.
+fn audience(user: &str, union: &str, subordinates: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM memberships m JOIN unions u ON u.id = m.union_id
+                 WHERE m.user_id = {user} AND m.status IN ('active', 'retired')
+                   AND (u.id = {union} OR ({subordinates} AND u.path @> ARRAY[{union}]::bigint[])))"
+    )
+}
+
 /// Whether a member of `user_id` may take part in an activity of `union_id`.
 async fn in_audience(
     conn: &impl GenericClient,
@@ -85,11 +96,7 @@ async fn in_audience(
     include_subordinates: bool,
 ) -> Result<bool> {
     let stmt = conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM memberships m JOIN unions u ON u.id = m.union_id
-                            WHERE m.user_id = $1 AND m.status IN ('active', 'retired')
-                              AND (u.id = $2 OR ($3 AND u.path @> ARRAY[$2]::bigint[])))",
-        )
+        .prepare_cached(&format!("SELECT {}", audience("$1", "$2", "$3")))
         .await?;
     Ok(conn
         .query_one(&stmt, &[&user_id, &union_id, &include_subordinates])
@@ -147,6 +154,25 @@ impl Store {
             .await?
             .ok_or_else(|| Error::NotFound(format!("no activity {id}")))?;
         stored_from_row(&row, &self.public_url)
+    }
+
+    /// An activity for an admin who must hold `activities.manage` on its union.
+    async fn managed(
+        &self,
+        conn: &impl GenericClient,
+        admin: &Principal,
+        id: i64,
+        lock: bool,
+    ) -> Result<Stored> {
+        let stored = self.stored(conn, id, lock).await?;
+        require(
+            conn,
+            admin.user_id,
+            stored.activity.union_id,
+            Permission::ActivitiesManage,
+        )
+        .await?;
+        Ok(stored)
     }
 
     /// Creates a draft activity of a union.
@@ -210,14 +236,7 @@ impl Store {
     ) -> Result<Activity> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
-        let current = self.stored(&tx, id, true).await?.activity;
-        require(
-            &tx,
-            admin.user_id,
-            current.union_id,
-            Permission::ActivitiesManage,
-        )
-        .await?;
+        let current = self.managed(&tx, admin, id, true).await?.activity;
         if current.status != "draft" {
             return Err(Error::Conflict("only a draft can be edited".into()));
         }
@@ -268,9 +287,8 @@ impl Store {
     ) -> Result<Activity> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
-        let stored = self.stored(&tx, id, true).await?;
+        let stored = self.managed(&tx, admin, id, true).await?;
         let union_id = stored.activity.union_id;
-        require(&tx, admin.user_id, union_id, Permission::ActivitiesManage).await?;
         let from = if to == "published" {
             "draft"
         } else {
@@ -332,7 +350,18 @@ impl Store {
     /// `NotFound` for a draft or an activity outside the viewer's audience.
     pub async fn activity(&self, viewer: i64, id: i64) -> Result<Activity> {
         let conn = self.client().await?;
-        let stored = self.stored(&conn, id, false).await?;
+        let (stored, admin) = self.visible(&conn, viewer, id).await?;
+        Ok(stored.shown(admin))
+    }
+
+    /// An activity the viewer may see, and whether they are one of its admins.
+    async fn visible(
+        &self,
+        conn: &impl GenericClient,
+        viewer: i64,
+        id: i64,
+    ) -> Result<(Stored, bool)> {
+        let stored = self.stored(conn, id, false).await?;
         let admin = self
             .has_permission(
                 viewer,
@@ -343,7 +372,7 @@ impl Store {
         let visible = admin
             || (stored.activity.status != "draft"
                 && in_audience(
-                    &conn,
+                    conn,
                     viewer,
                     stored.activity.union_id,
                     stored.activity.include_subordinates,
@@ -352,7 +381,7 @@ impl Store {
         if !visible {
             return Err(Error::NotFound(format!("no activity {id}")));
         }
-        Ok(stored.shown(admin))
+        Ok((stored, admin))
     }
 
     /// A union's activities, newest first: every one for its admins; for anyone else,
@@ -365,11 +394,9 @@ impl Store {
         let rows = conn
             .query(
                 &format!(
-                    "SELECT {COLUMNS} FROM activities a WHERE a.union_id = $1 AND ($2 OR (a.status <> 'draft' AND EXISTS (
-                         SELECT 1 FROM memberships m JOIN unions u ON u.id = m.union_id
-                         WHERE m.user_id = $3 AND m.status IN ('active', 'retired')
-                           AND (u.id = a.union_id OR (a.include_subordinates AND u.path @> ARRAY[a.union_id])))))
-                     ORDER BY a.id DESC LIMIT 200"
+                    "SELECT {COLUMNS} FROM activities a WHERE a.union_id = $1 AND ($2 OR (a.status <> 'draft' AND {}))
+                     ORDER BY a.id DESC LIMIT 200",
+                    audience("$3", "a.union_id", "a.include_subordinates")
                 ),
                 &[&union_id, &admin, &viewer],
             )
@@ -448,24 +475,16 @@ impl Store {
                     .map(|r| (r.get(0), r.get(1)))
                     .collect();
                 let (won, record) = draw(*win_rate, &remaining);
-                if let Some(prize) = &won {
-                    take_prize(&tx, id, prize).await?;
-                }
+                let won = match won {
+                    Some(prize) => take_prize(&tx, id, &prize).await?,
+                    None => None,
+                };
                 (won, Some(record))
             }
             Config::Quiz {
                 prize: Some(Prize { id: prize, .. }),
                 ..
-            } if answer.passed == Some(true) => {
-                let taken = tx
-                    .query_opt(
-                        "UPDATE activity_prizes SET remaining = remaining - 1
-                         WHERE activity_id = $1 AND prize_id = $2 AND remaining > 0 RETURNING prize_id",
-                        &[&id, prize],
-                    )
-                    .await?;
-                (taken.map(|r| r.get(0)), None)
-            }
+            } if answer.passed == Some(true) => (take_prize(&tx, id, prize).await?, None),
             _ => (None, None),
         };
         let inserted = tx
@@ -508,11 +527,9 @@ impl Store {
     /// Results as the viewer may see them: admins always in full, the audience as the
     /// activity's visibility allows.
     pub async fn results(&self, viewer: i64, id: i64) -> Result<Results> {
-        let activity = self.activity(viewer, id).await?;
-        let admin = self
-            .has_permission(viewer, activity.union_id, Permission::ActivitiesManage)
-            .await?;
         let conn = self.client().await?;
+        let (stored, admin) = self.visible(&conn, viewer, id).await?;
+        let activity = stored.shown(admin);
         let full = tallies(&conn, id, &activity.kind).await?;
         Ok(if admin { full } else { public(&activity, full) })
     }
@@ -537,22 +554,25 @@ impl Store {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
         let row = tx
-            .query_one(
-                "SELECT a.results_count, a.results_at > clock_timestamp() - make_interval(secs => $2::float8 / 1000),
-                        (SELECT count(*) FROM activity_answers WHERE activity_id = a.id)
-                 FROM activities a WHERE a.id = $1 FOR UPDATE",
+            .query_opt(
+                &format!(
+                    "SELECT {COLUMNS}, a.results_count, a.results_at > clock_timestamp() - make_interval(secs => $2::float8 / 1000),
+                            (SELECT count(*) FROM activity_answers WHERE activity_id = a.id)
+                     FROM activities a WHERE a.id = $1 FOR UPDATE"
+                ),
                 &[&id, &(RESULTS_EVERY_MS as f64)],
             )
-            .await?;
-        let (published, recent, answers): (i64, bool, i64) = (row.get(0), row.get(1), row.get(2));
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no activity {id}")))?;
+        let (published, recent, answers): (i64, bool, i64) =
+            (row.get(11), row.get(12), row.get(13));
         if answers == published && !force {
             return Ok(true);
         }
         if recent && !force {
             return Ok(false);
         }
-        let stored = self.stored(&tx, id, false).await?;
-        let activity = stored.shown(false);
+        let activity = stored_from_row(&row, &self.public_url)?.shown(false);
         let full = tallies(&tx, id, &activity.kind).await?;
         // Record what this event counts, read in the same statement as its tallies;
         // answers committed since make the next publish.
@@ -612,27 +632,18 @@ impl Store {
     /// The winners of an activity and where their prizes go, for its admins.
     pub async fn fulfilments(&self, admin: &Principal, id: i64) -> Result<Vec<Fulfilment>> {
         let conn = self.client().await?;
-        let union_id = self.stored(&conn, id, false).await?.activity.union_id;
-        require(&conn, admin.user_id, union_id, Permission::ActivitiesManage).await?;
-        let rows = conn
-            .query(
-                "SELECT w.user_id, p.name, c.recipient, c.phone, c.address, c.shipped_at, c.tracking
-                 FROM activity_answers w JOIN activity_prizes p ON p.activity_id = w.activity_id AND p.prize_id = w.prize_id
-                 LEFT JOIN prize_claims c ON c.activity_id = w.activity_id AND c.user_id = w.user_id
-                 WHERE w.activity_id = $1 ORDER BY w.created_at",
-                &[&id],
-            )
-            .await?;
+        self.managed(&conn, admin, id, false).await?;
+        let rows = conn.query(PRIZES_FILE, &[&id]).await?;
         Ok(rows
             .iter()
             .map(|r| Fulfilment {
                 user_id: r.get(0),
-                prize: r.get(1),
-                recipient: r.get(2),
-                phone: r.get(3),
-                address: r.get(4),
-                shipped_at: r.get(5),
-                tracking: r.get(6),
+                prize: r.get(2),
+                recipient: r.get(3),
+                phone: r.get(4),
+                address: r.get(5),
+                shipped_at: r.get(6),
+                tracking: r.get(7),
             })
             .collect())
     }
@@ -650,19 +661,22 @@ impl Store {
     ) -> Result<()> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
-        let union_id = self.stored(&tx, id, false).await?.activity.union_id;
-        require(&tx, admin.user_id, union_id, Permission::ActivitiesManage).await?;
-        let shipped = tx
+        let union_id = self.managed(&tx, admin, id, false).await?.activity.union_id;
+        let claim = tx
             .query_opt(
-                "UPDATE prize_claims SET shipped_at = now(), tracking = $3
-                 WHERE activity_id = $1 AND user_id = $2 RETURNING (SELECT shipped_at FROM prize_claims WHERE activity_id = $1 AND user_id = $2)",
-                &[&id, &winner, &tracking.map(BoundedText::as_str)],
+                "SELECT shipped_at IS NOT NULL FROM prize_claims WHERE activity_id = $1 AND user_id = $2 FOR UPDATE",
+                &[&id, &winner],
             )
             .await?
             .ok_or_else(|| Error::NotFound(format!("user {winner} has not claimed a prize here")))?;
-        if shipped.get::<_, Option<DateTime<Utc>>>(0).is_some() {
+        if claim.get::<_, bool>(0) {
             return Err(Error::Conflict("this prize has already shipped".into()));
         }
+        tx.execute(
+            "UPDATE prize_claims SET shipped_at = now(), tracking = $3 WHERE activity_id = $1 AND user_id = $2",
+            &[&id, &winner, &tracking.map(BoundedText::as_str)],
+        )
+        .await?;
         audit::record(
             &tx,
             admin,
@@ -719,8 +733,7 @@ impl Store {
     ) -> Result<mpsc::Receiver<FileChunk>> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
-        let union_id = self.stored(&tx, id, false).await?.activity.union_id;
-        require(&tx, admin.user_id, union_id, Permission::ActivitiesManage).await?;
+        let union_id = self.managed(&tx, admin, id, false).await?.activity.union_id;
         let pii = self
             .has_permission(admin.user_id, union_id, Permission::MembersPii)
             .await?;
@@ -812,13 +825,16 @@ async fn stock(tx: &Transaction<'_>, id: i64, prizes: &[Prize]) -> Result<()> {
     Ok(())
 }
 
-async fn take_prize(tx: &Transaction<'_>, id: i64, prize: &str) -> Result<()> {
-    tx.execute(
-        "UPDATE activity_prizes SET remaining = remaining - 1 WHERE activity_id = $1 AND prize_id = $2 AND remaining > 0",
-        &[&id, &prize],
-    )
-    .await?;
-    Ok(())
+/// Takes one of a prize while any is left; answers the prize's id if one was.
+async fn take_prize(tx: &Transaction<'_>, id: i64, prize: &str) -> Result<Option<String>> {
+    let taken = tx
+        .query_opt(
+            "UPDATE activity_prizes SET remaining = remaining - 1
+             WHERE activity_id = $1 AND prize_id = $2 AND remaining > 0 RETURNING prize_id",
+            &[&id, &prize],
+        )
+        .await?;
+    Ok(taken.map(|r| r.get(0)))
 }
 
 /// Results with the tallies hidden where the activity says members may not see them yet.
@@ -834,42 +850,43 @@ fn public(activity: &Activity, mut results: Results) -> Results {
     results
 }
 
-/// Counts an activity's answers in full.
+/// Counts an activity's answers in full: the participants, and what its kind tallies
+/// (only that, since results are counted a few times a second during a burst).
 async fn tallies(conn: &impl GenericClient, id: i64, kind: &str) -> Result<Results> {
-    let stmt = conn
-        .prepare_cached(
-            "SELECT (SELECT count(*) FROM activity_answers WHERE activity_id = $1),
-                    (SELECT coalesce(jsonb_object_agg(c, n), '{}') FROM (
-                        SELECT c, count(*) AS n FROM activity_answers a, jsonb_array_elements_text(a.answer -> 'choices') c
-                        WHERE a.activity_id = $1 GROUP BY c) v),
-                    (SELECT coalesce(jsonb_object_agg(q, counts), '{}') FROM (
-                        SELECT q, jsonb_object_agg(c, n) AS counts FROM (
-                            SELECT e.key AS q, c, count(*) AS n
-                            FROM activity_answers a, jsonb_each(a.answer -> 'answers') e,
-                                 jsonb_array_elements_text(CASE WHEN jsonb_typeof(e.value) = 'array' THEN e.value ELSE '[]' END) c
-                            WHERE a.activity_id = $1 GROUP BY e.key, c) x GROUP BY q) y),
-                    (SELECT coalesce(jsonb_object_agg(prize_id, jsonb_build_object('name', name, 'quantity', quantity,
-                                                                                   'given', quantity - remaining)), '{}')
-                     FROM activity_prizes WHERE activity_id = $1),
-                    (SELECT count(*) FILTER (WHERE passed) FROM activity_answers WHERE activity_id = $1),
-                    (SELECT seats_taken FROM activities WHERE id = $1)",
-        )
-        .await?;
-    let r = conn.query_one(&stmt, &[&id]).await?;
-    let participants: i64 = r.get(0);
-    let tallies = match kind {
-        "vote" => json!({ "options": r.get::<_, Value>(1) }),
-        "questionnaire" => json!({ "questions": r.get::<_, Value>(2) }),
-        "signup" => json!({ "seats_taken": r.get::<_, i32>(5) }),
-        "lottery" => json!({ "prizes": r.get::<_, Value>(3) }),
-        _ => {
-            json!({ "questions": r.get::<_, Value>(2), "passed": r.get::<_, i64>(4), "prizes": r.get::<_, Value>(3) })
-        }
+    const CHOICES: &str = "SELECT coalesce(jsonb_object_agg(c, n), '{}') FROM (
+        SELECT c, count(*) AS n FROM activity_answers a, jsonb_array_elements_text(a.answer -> 'choices') c
+        WHERE a.activity_id = $1 GROUP BY c) v";
+    const QUESTIONS: &str = "SELECT coalesce(jsonb_object_agg(q, counts), '{}') FROM (
+        SELECT q, jsonb_object_agg(c, n) AS counts FROM (
+            SELECT e.key AS q, c, count(*) AS n
+            FROM activity_answers a, jsonb_each(a.answer -> 'answers') e,
+                 jsonb_array_elements_text(CASE WHEN jsonb_typeof(e.value) = 'array' THEN e.value ELSE '[]' END) c
+            WHERE a.activity_id = $1 GROUP BY e.key, c) x GROUP BY q) y";
+    const PRIZES: &str = "SELECT coalesce(jsonb_object_agg(prize_id, jsonb_build_object('name', name,
+            'quantity', quantity, 'given', quantity - remaining)), '{}') FROM activity_prizes WHERE activity_id = $1";
+    let (counted, shape): (String, fn(&Row) -> Value) = match kind {
+        "vote" => (format!("({CHOICES})"), |r| json!({ "options": r.get::<_, Value>(1) })),
+        "questionnaire" => (format!("({QUESTIONS})"), |r| json!({ "questions": r.get::<_, Value>(1) })),
+        "signup" => (
+            "(SELECT seats_taken FROM activities WHERE id = $1)".to_owned(),
+            |r| json!({ "seats_taken": r.get::<_, i32>(1) }),
+        ),
+        "lottery" => (format!("({PRIZES})"), |r| json!({ "prizes": r.get::<_, Value>(1) })),
+        _ => (
+            format!("({QUESTIONS}), ({PRIZES}), (SELECT count(*) FILTER (WHERE passed) FROM activity_answers WHERE activity_id = $1)"),
+            |r| json!({ "questions": r.get::<_, Value>(1), "prizes": r.get::<_, Value>(2), "passed": r.get::<_, i64>(3) }),
+        ),
     };
+    let stmt = conn
+        .prepare_cached(&format!(
+            "SELECT (SELECT count(*) FROM activity_answers WHERE activity_id = $1), {counted}"
+        ))
+        .await?;
+    let row = conn.query_one(&stmt, &[&id]).await?;
     Ok(Results {
         activity_id: id,
-        participants,
-        tallies: Some(tallies),
+        participants: row.get(0),
+        tallies: Some(shape(&row)),
     })
 }
 

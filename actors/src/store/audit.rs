@@ -6,7 +6,7 @@ use gonghui_protocol::dto::AuditRecord;
 use serde_json::Value;
 
 use super::tokens::Principal;
-use super::Store;
+use super::{keyset, Store};
 use crate::{Error, Result};
 
 /// Writes one admin action inside `tx`: who (`admin`, and from which client), on which
@@ -75,7 +75,7 @@ impl Store {
                 &[&union_id, &before.unwrap_or(i64::MAX), &(limit + 1)],
             )
             .await?;
-        let mut items: Vec<AuditRecord> = rows
+        let items: Vec<AuditRecord> = rows
             .iter()
             .map(|r| AuditRecord {
                 id: r.get(0),
@@ -89,10 +89,6 @@ impl Store {
                 at: r.get(8),
             })
             .collect();
-        let next = (items.len() as i64 > limit).then(|| {
-            items.truncate(limit as usize);
-            items.last().map_or(0, |r| r.id)
-        });
-        Ok((items, next))
+        Ok(keyset(items, limit, |r| r.id))
     }
 }

@@ -117,6 +117,31 @@ impl Store {
     }
 }
 
+/// One page of a keyset-paged list, whose rows were read with `LIMIT limit + 1`: the
+/// extra row only says there is more, and the next page starts after the last kept
+/// row's `key`.
+pub(crate) fn keyset<T>(
+    mut items: Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> i64,
+) -> (Vec<T>, Option<i64>) {
+    if items.len() as i64 <= limit {
+        return (items, None);
+    }
+    items.truncate(limit as usize);
+    let next = items.last().map(key);
+    (items, next)
+}
+
+/// The `LIKE` pattern for "contains `text`", with its wildcards escaped.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// Creates the database named in `database_url` if it does not exist yet, by connecting
 /// to the `postgres` database of the same server.
 ///

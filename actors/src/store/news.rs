@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 use super::access::require;
 use super::audit;
 use super::tokens::Principal;
-use super::Store;
+use super::{keyset, Store};
 use crate::domain::{BoundedText, Permission};
 use crate::wechat::Article;
 use crate::{Error, Result};
@@ -330,12 +330,8 @@ impl Store {
                 &[&union_id, &before.unwrap_or(i64::MAX), &(limit + 1)],
             )
             .await?;
-        let mut items: Vec<NewsSummary> = rows.iter().map(|r| summary(&news_from_row(r))).collect();
-        let next = (items.len() as i64 > limit).then(|| {
-            items.truncate(limit as usize);
-            items.last().map_or(0, |n| n.id)
-        });
-        Ok((items, next))
+        let items = rows.iter().map(|r| summary(&news_from_row(r))).collect();
+        Ok(keyset(items, limit, |n: &NewsSummary| n.id))
     }
 
     async fn news_in(

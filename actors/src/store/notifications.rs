@@ -14,7 +14,7 @@ use tokio_postgres::Row;
 use super::audit;
 use super::events::EventBatch;
 use super::tokens::Principal;
-use super::Store;
+use super::{keyset, Store};
 use crate::domain::{BoundedText, Permission};
 use crate::{Error, Result};
 
@@ -152,13 +152,11 @@ impl Store {
                 &[&user_id, &before.unwrap_or(i64::MAX), &(limit + 1)],
             )
             .await?;
-        let mut items: Vec<Notification> = rows.iter().map(notification_from_row).collect();
-        let next_before = if items.len() as i64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|n| n.id)
-        } else {
-            None
-        };
+        let (items, next_before) = keyset(
+            rows.iter().map(notification_from_row).collect(),
+            limit,
+            |n: &Notification| n.id,
+        );
         Ok(Inbox {
             items,
             unread: unread_in(&conn, user_id).await?,

@@ -20,7 +20,7 @@ use super::export::Export;
 use super::notifications::{notify, Notice};
 use super::tokens::Principal;
 use super::unions::{member_count_in, membership_from_row, MEMBERSHIP_COLUMNS};
-use super::Store;
+use super::{contains_pattern, keyset, Store};
 use crate::crypto::Secrets;
 use crate::domain::{BoundedText, IdNumber, Invalid, Permission};
 use crate::sheets::write::FileChunk;
@@ -127,16 +127,6 @@ fn entry_from_row(r: &Row, pii: Option<&Secrets>) -> RosterEntry {
     }
 }
 
-/// The `LIKE` pattern for "contains `text`", with its wildcards escaped.
-fn contains(text: &BoundedText) -> String {
-    let escaped = text
-        .as_str()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 impl Store {
     /// One page of a union's roster.
     ///
@@ -162,20 +152,14 @@ impl Store {
                     &union_id,
                     &query.status.as_str(),
                     &query.after,
-                    &query.search.as_ref().map(contains),
+                    &query.search.as_ref().map(|s| contains_pattern(s.as_str())),
                     &(limit + 1),
                 ],
             )
             .await?;
         let secrets = pii.then_some(self.secrets());
-        let mut items: Vec<RosterEntry> = rows.iter().map(|r| entry_from_row(r, secrets)).collect();
-        let next = if items.len() as i64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|e| e.membership_id)
-        } else {
-            None
-        };
-        Ok((items, next))
+        let items = rows.iter().map(|r| entry_from_row(r, secrets)).collect();
+        Ok(keyset(items, limit, |e: &RosterEntry| e.membership_id))
     }
 
     /// Marks an active member retired (会员退休): they stay a member of the union, listed

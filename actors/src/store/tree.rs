@@ -5,7 +5,7 @@
 use gonghui_protocol::dto::{NearbyUnion, Union};
 
 use super::unions::{union_from_row, union_in, UNION_COLUMNS};
-use super::Store;
+use super::{contains_pattern, keyset, Store};
 use crate::domain::{BoundedText, Coordinates};
 use crate::Result;
 
@@ -17,14 +17,8 @@ const EARTH_RADIUS: f64 = 6_371_008.8;
 /// A page of unions and where the next one starts.
 pub type Page = (Vec<Union>, Option<i64>);
 
-fn page(mut items: Vec<Union>, limit: i64) -> Page {
-    if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        let next = items.last().map(|u| u.id);
-        (items, next)
-    } else {
-        (items, None)
-    }
+fn page(items: Vec<Union>, limit: i64) -> Page {
+    keyset(items, limit, |u| u.id)
 }
 
 impl Store {
@@ -67,13 +61,7 @@ impl Store {
     /// Unions whose name contains `text`, by id, after `after`.
     pub async fn search_unions(&self, text: &BoundedText, after: i64, limit: i64) -> Result<Page> {
         let conn = self.client().await?;
-        let pattern = format!(
-            "%{}%",
-            text.as_str()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = contains_pattern(text.as_str());
         let stmt = conn
             .prepare_cached(&format!(
                 "SELECT {UNION_COLUMNS} FROM unions u WHERE u.name ILIKE $1 AND u.id > $2 ORDER BY u.id LIMIT $3"
