@@ -115,8 +115,7 @@ async fn a_siblings_admin_is_refused_everywhere_in_the_other_union_and_an_ancest
                 .collect::<Vec<_>>(),
         )
         .await;
-    let (target, target_id) = cluster.login_sms(0, "13900000802", "console").await;
-    assert!(!target.is_empty());
+    let (_, target_id) = cluster.login_sms(0, "13900000802", "console").await;
 
     let gets = [
         format!("/unions/{b}/applications"),
@@ -209,6 +208,12 @@ async fn a_siblings_admin_is_refused_everywhere_in_the_other_union_and_an_ancest
             .count("SELECT count(*) FROM org_requests", &[])
             .await,
         0
+    );
+    let appointed = "SELECT count(*) FROM union_admins WHERE user_id = $1";
+    assert_eq!(
+        cluster.count(appointed, &[&target_id]).await,
+        0,
+        "the refused grant wrote nothing"
     );
 }
 

@@ -55,6 +55,22 @@ pub(crate) async fn access_changed(
     Ok(())
 }
 
+/// Announces, on commit of `tx`, that the rights of each of `user_ids` changed, in one
+/// statement however many there are.
+pub(crate) async fn users_changed(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user_ids: &[i64],
+) -> Result<()> {
+    if !user_ids.is_empty() {
+        tx.execute(
+            "SELECT pg_notify($1, u::text) FROM unnest($2::bigint[]) AS u",
+            &[&ACCESS_CHANNEL, &user_ids],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Checks, through any client or transaction, that `user_id` holds `permission` on
 /// `union_id`.
 ///

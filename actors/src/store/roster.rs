@@ -3,6 +3,8 @@
 //! the union or an ancestor; ID numbers are shown in full only to holders of
 //! `members.pii`.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use deadpool_postgres::Transaction;
 use gonghui_protocol::dto::{
@@ -13,7 +15,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_postgres::Row;
 
-use super::access::{access_changed, require, AccessChange};
+use super::access::{require, users_changed};
 use super::audit;
 use super::events::EventBatch;
 use super::export::Export;
@@ -252,14 +254,19 @@ impl Store {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
         require(&tx, admin.user_id, union_id, Permission::MembersManage).await?;
-        let indexes: Vec<Vec<u8>> = rows
-            .iter()
-            .filter_map(|(_, r)| match r {
-                Ok(Departed::IdNumber(id)) => Some(self.secrets().blind_index(id.expose())),
-                _ => None,
+        // Each ID number's blind index, worked out once.
+        let rows: Vec<(u32, std::result::Result<Departed, Invalid>, Option<Vec<u8>>)> = rows
+            .into_iter()
+            .map(|(row, parsed)| {
+                let index = match &parsed {
+                    Ok(Departed::IdNumber(id)) => Some(self.secrets().blind_index(id.expose())),
+                    _ => None,
+                };
+                (row, parsed, index)
             })
             .collect();
-        let by_index: std::collections::HashMap<Vec<u8>, i64> = tx
+        let indexes: Vec<&Vec<u8>> = rows.iter().filter_map(|(_, _, i)| i.as_ref()).collect();
+        let by_index: HashMap<Vec<u8>, i64> = tx
             .query(
                 "SELECT id_number_index, id FROM users WHERE id_number_index = ANY($1)",
                 &[&indexes],
@@ -270,17 +277,17 @@ impl Store {
             .collect();
         let mut report = Vec::with_capacity(rows.len());
         let mut targets: Vec<(u32, i64)> = Vec::new();
-        for (row, parsed) in rows {
-            let user = match parsed {
-                Err(invalid) => Err(invalid.to_string()),
-                Ok(Departed::UserId(id)) => Ok(id),
-                Ok(Departed::IdNumber(id)) => by_index
-                    .get(&self.secrets().blind_index(id.expose()))
-                    .copied()
+        let mut named = HashSet::new();
+        for (row, parsed, index) in rows {
+            let user = match (parsed, index) {
+                (Err(invalid), _) => Err(invalid.to_string()),
+                (Ok(Departed::UserId(id)), _) => Ok(id),
+                (Ok(Departed::IdNumber(_)), index) => index
+                    .and_then(|i| by_index.get(&i).copied())
                     .ok_or_else(|| "nobody with this ID number is registered".to_owned()),
             };
             match user {
-                Ok(user) if targets.iter().any(|(_, u)| *u == user) => report.push(row_report(
+                Ok(user) if !named.insert(user) => report.push(row_report(
                     row,
                     "unchanged",
                     Some("named twice".into()),
@@ -302,8 +309,10 @@ impl Store {
             )
             .await?;
         let ended: Vec<Membership> = ended.iter().map(membership_from_row).collect();
+        let removed: Vec<i64> = ended.iter().map(|m| m.user_id).collect();
+        let gone: HashSet<i64> = removed.iter().copied().collect();
         for (row, user) in targets {
-            report.push(if ended.iter().any(|m| m.user_id == user) {
+            report.push(if gone.contains(&user) {
                 row_report(row, "removed", None, Some(user))
             } else {
                 row_report(
@@ -315,9 +324,8 @@ impl Store {
             });
         }
         let mut events = EventBatch::new();
-        let removed: Vec<i64> = ended.iter().map(|m| m.user_id).collect();
+        users_changed(&tx, &removed).await?;
         for membership in ended {
-            access_changed(&tx, AccessChange::User(membership.user_id)).await?;
             events.push(
                 Topic::Member(membership.user_id),
                 "membership.ended",
