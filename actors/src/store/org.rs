@@ -311,9 +311,10 @@ impl Store {
             .ok_or_else(|| Error::Conflict("this request has already been decided".into()))?;
         let mut request = request_from_row(&row);
         let mut events = EventBatch::new();
-        if let Decision::Approve = decision {
-            self.apply(&tx, &mut events, admin, &mut request).await?;
-        }
+        let rights_changed = match decision {
+            Decision::Approve => self.apply(&tx, &mut events, admin, &mut request).await?,
+            Decision::Reject(_) => None,
+        };
         let kind = if reason.is_some() {
             "org_request.rejected"
         } else {
@@ -350,23 +351,22 @@ impl Store {
         .await?;
         events.append(&tx).await?;
         tx.commit().await?;
-        if request.status == "approved" {
+        if let Some(change) = rights_changed {
             // What the bridge will also hear; forgotten here too so this node reads its writes.
-            self.rights()
-                .forget(AccessChange::User(request.submitted_by));
-            self.rights().forget(AccessChange::Tree);
+            self.rights().forget(change);
         }
         Ok(request)
     }
 
-    /// Applies an approved request inside its decision's transaction.
+    /// Applies an approved request inside its decision's transaction; answers whose
+    /// rights it changed (the registrant's, or the tree's on a move), already announced.
     async fn apply(
         &self,
         tx: &Transaction<'_>,
         events: &mut EventBatch,
         admin: &Principal,
         request: &mut OrgRequest,
-    ) -> Result<()> {
+    ) -> Result<Option<AccessChange>> {
         let unreadable = |e: serde_json::Error| {
             Error::Unavailable(format!("a stored request does not read: {e}"))
         };
@@ -388,7 +388,8 @@ impl Store {
                     &[&union.id, &request.submitted_by, &all, &admin.user_id],
                 )
                 .await?;
-                access_changed(tx, AccessChange::User(request.submitted_by)).await?;
+                let change = AccessChange::User(request.submitted_by);
+                access_changed(tx, change).await?;
                 events.push(
                     Topic::Member(request.submitted_by),
                     "admin.updated",
@@ -402,22 +403,28 @@ impl Store {
                     "union.created",
                     UnionEvent { union },
                 );
+                Ok(Some(change))
             }
             "modify" => {
                 let changes: UnionChanges =
                     serde_json::from_value(request.payload.clone()).map_err(unreadable)?;
                 let edit = UnionEdit::parse(&changes)?;
                 let union_id = request.union_id.expect("a modification names its union");
-                if let Some(parent) = edit.parent_id {
-                    require(tx, admin.user_id, parent, Permission::OrgManage).await?;
-                    move_union(tx, union_id, parent).await?;
-                }
+                let moved = match edit.parent_id {
+                    Some(parent) => {
+                        require(tx, admin.user_id, parent, Permission::OrgManage).await?;
+                        move_union(tx, union_id, parent).await?;
+                        Some(AccessChange::Tree)
+                    }
+                    None => None,
+                };
                 let union = modify(tx, union_id, &edit).await?;
                 events.push(
                     Topic::Union(union_id),
                     "union.updated",
                     UnionEvent { union },
                 );
+                Ok(moved)
             }
             "committee" | "replace" => {
                 let union_id = request
@@ -453,14 +460,12 @@ impl Store {
                     "committee.updated",
                     json!({ "term": term }),
                 );
+                Ok(None)
             }
-            other => {
-                return Err(Error::Unavailable(format!(
-                    "a request of unknown kind {other}"
-                )))
-            }
+            other => Err(Error::Unavailable(format!(
+                "a request of unknown kind {other}"
+            ))),
         }
-        Ok(())
     }
 
     /// A union's committee: the current one and every earlier term and replacement.
