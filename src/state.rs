@@ -42,6 +42,21 @@ pub struct WsSettings {
 }
 
 impl AppState {
+    /// Asks the WeChat adapter and waits for its answer.
+    ///
+    /// # Errors
+    /// The adapter's own error, or `Unavailable` if it is not running.
+    pub async fn ask_wechat<M, T>(&self, msg: M) -> Result<T, gonghui_actors::Error>
+    where
+        M: actix::Message<Result = gonghui_actors::Result<T>> + Send + 'static,
+        T: Send + 'static,
+        WeChat: actix::Handler<M>,
+    {
+        self.wechat.send(msg).await.map_err(|_| {
+            gonghui_actors::Error::Unavailable("the WeChat adapter is not running".into())
+        })?
+    }
+
     /// Checks, from the rights cache, that `user_id` holds `permission` on `union_id`:
     /// for calls that would otherwise read a large body or call WeChat before the
     /// store's own check refuses them.

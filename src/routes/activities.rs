@@ -8,7 +8,6 @@ use gonghui_actors::domain::{ActivitySpec, BoundedText, Invalid, PersonName, Pho
 use gonghui_actors::hub::results::Dirty;
 use gonghui_actors::store::activities::ActivityFile;
 use gonghui_actors::wechat::MiniCode;
-use gonghui_actors::Error;
 use gonghui_protocol::dto::{
     Activities, Activity, ActivityForm, ErrorResponse, Fulfilments, PrizeClaim, Receipt, Results,
     Shipment,
@@ -167,11 +166,7 @@ pub async fn code(
     let activity = state.store.activity(caller.0.user_id, *path).await?;
     if query.format.as_deref().is_none_or(|f| f == "png") {
         let scene = format!("a={}", activity.id);
-        let mini = state
-            .wechat
-            .send(MiniCode { scene })
-            .await
-            .map_err(|_| Error::Unavailable("the WeChat adapter is not running".into()))??;
+        let mini = state.ask_wechat(MiniCode { scene }).await?;
         if let Some(png) = mini {
             return Ok(HttpResponse::Ok()
                 .content_type("image/png")

@@ -6,7 +6,6 @@ use gonghui_actors::domain::{BoundedText, Invalid, Permission};
 use gonghui_actors::html::{sanitize, MAX_BODY};
 use gonghui_actors::store::news::{Draft, Scope};
 use gonghui_actors::wechat::FetchArticle;
-use gonghui_actors::Error;
 use gonghui_protocol::dto::{ErrorResponse, Feed, LinkImport, News, NewsForm};
 use serde::Deserialize;
 
@@ -106,12 +105,10 @@ pub async fn import(
         .require(caller.0.user_id, *path, Permission::NewsPublish)
         .await?;
     let article = state
-        .wechat
-        .send(FetchArticle {
+        .ask_wechat(FetchArticle {
             url: body.url.clone(),
         })
-        .await
-        .map_err(|_| Error::Unavailable("the WeChat adapter is not running".into()))??;
+        .await?;
     let news = state
         .store
         .import_news(

@@ -4,7 +4,6 @@
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use gonghui_actors::domain::{BoundedText, Invalid, Permission, Phone, SmsCode};
 use gonghui_actors::wechat::{CheckAccount, MiniSession, PollAccount};
-use gonghui_actors::Error;
 use gonghui_protocol::dto::{
     AccountBinding, ErrorResponse, PollReport, WeChatAccount, WeChatLogin, WeChatLoginReply,
 };
@@ -12,10 +11,6 @@ use gonghui_protocol::dto::{
 use crate::api_error::ApiResult;
 use crate::extract::Authed;
 use crate::state::AppState;
-
-fn adapter_down<E>(_: E) -> Error {
-    Error::Unavailable("the WeChat adapter is not running".into())
-}
 
 /// Binds the union's official account (checked with WeChat first); its published
 /// articles are then pulled into the union's news.
@@ -39,7 +34,7 @@ pub async fn bind(
         app_id: app_id.as_str().to_owned(),
         secret: secret.as_str().to_owned(),
     };
-    state.wechat.send(check).await.map_err(adapter_down)??;
+    state.ask_wechat(check).await?;
     let bound = state
         .store
         .bind_wechat_account(&caller.0, *path, app_id.as_str(), secret.as_str())
@@ -86,11 +81,7 @@ pub async fn poll(
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     state.store.wechat_account(&caller.0, *path).await?;
-    let imported = state
-        .wechat
-        .send(PollAccount { union_id: *path })
-        .await
-        .map_err(adapter_down)??;
+    let imported = state.ask_wechat(PollAccount { union_id: *path }).await?;
     Ok(HttpResponse::Ok().json(PollReport { imported }))
 }
 
@@ -109,12 +100,10 @@ pub async fn login(
         (Some(code), None, None, None) => {
             let code = BoundedText::parse("code", code, 128)?;
             let openid = state
-                .wechat
-                .send(MiniSession {
+                .ask_wechat(MiniSession {
                     code: code.as_str().to_owned(),
                 })
-                .await
-                .map_err(adapter_down)??;
+                .await?;
             state.auth.wechat_login(&openid).await?
         }
         (None, Some(ticket), Some(phone), Some(sms_code)) => {

@@ -255,7 +255,7 @@ impl Store {
         let tx = conn.transaction().await?;
         require(&tx, admin.user_id, union_id, Permission::MembersManage).await?;
         // Each ID number's blind index, worked out once.
-        let rows: Vec<(u32, std::result::Result<Departed, Invalid>, Option<Vec<u8>>)> = rows
+        let rows: Vec<_> = rows
             .into_iter()
             .map(|(row, parsed)| {
                 let index = match &parsed {
