@@ -1,5 +1,7 @@
 mod helpers;
 
+mod hostile_files;
+
 mod activities;
 mod authorization;
 mod bad_input;

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::io::Cursor;
 
 use calamine::{Data, Reader};
@@ -7,6 +8,9 @@ use crate::domain::Invalid;
 /// The most bytes an XLSX may expand to when unzipped: a small file of repeated cells
 /// must not become gigabytes in memory.
 const MAX_UNZIPPED: u64 = 256 * 1024 * 1024;
+
+/// The widest sheet read: every template has a dozen columns or so.
+const MAX_COLUMNS: usize = 64;
 
 /// A spreadsheet format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,19 +166,40 @@ fn xlsx_rows(bytes: &[u8], max_rows: usize) -> Result<Vec<(u32, Vec<String>)>, I
     }
     let mut workbook: calamine::Xlsx<_> =
         calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
-    let range = workbook
-        .worksheet_range_at(0)
-        .ok_or_else(|| Invalid::new("file", "the workbook has no sheet"))?
+    let first_sheet = workbook
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| Invalid::new("file", "the workbook has no sheet"))?;
+    // Cells are streamed, never laid out in the range the sheet declares: a file with
+    // one cell at A1 and one at XFD1048576 must cost two cells, not the whole grid.
+    let mut cells = workbook
+        .worksheet_cells_reader(&first_sheet)
         .map_err(|e| unreadable(&e))?;
-    if range.height() > max_rows + 1 {
-        return Err(too_many(max_rows));
+    let mut rows: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    while let Some(cell) = cells.next_cell().map_err(|e| unreadable(&e))? {
+        let (row, column) = cell.get_position();
+        let value = Data::from(cell.get_value().clone());
+        if value == Data::Empty {
+            continue;
+        }
+        let column = column as usize;
+        if column >= MAX_COLUMNS {
+            return Err(Invalid::new(
+                "file",
+                format!("the sheet has a value beyond column {MAX_COLUMNS} (row {})", row + 1),
+            ));
+        }
+        if !rows.contains_key(&(row + 1)) && rows.len() > max_rows {
+            return Err(too_many(max_rows));
+        }
+        let line = rows.entry(row + 1).or_default();
+        if line.len() <= column {
+            line.resize(column + 1, String::new());
+        }
+        line[column] = cell_text(&value);
     }
-    let first = range.start().map_or(0, |(row, _)| row);
-    Ok(range
-        .rows()
-        .enumerate()
-        .map(|(i, cells)| (first + i as u32 + 1, cells.iter().map(cell_text).collect()))
-        .collect())
+    Ok(rows.into_iter().collect())
 }
 
 /// A cell as the text a person typed: whole numbers without a decimal point (phones

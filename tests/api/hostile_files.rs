@@ -1,0 +1,66 @@
+//! Spreadsheets shaped to hurt: a workbook that declares the whole grid, one that
+//! spreads rows across the sheet, and one far too wide. Each is refused or read by its
+//! real cells, the node keeps answering, and nothing is written.
+
+use serde_json::Value;
+
+use crate::helpers::{id_number, Cluster};
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+const TEMPLATE: [&str; 6] = ["姓名", "手机号", "身份证号", "工作单位", "职务", "入会日期"];
+
+fn book(write: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in TEMPLATE.iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    write(sheet);
+    book.save_to_buffer().unwrap()
+}
+
+#[actix_rt::test]
+async fn a_workbook_declaring_the_whole_grid_is_read_by_its_real_cells() {
+    let cluster = Cluster::start(1).await;
+    let root = cluster.root_admin_token().await;
+    let union = cluster.root_union;
+    // One member in row 2 and one stray value in the sheet's very last cell (XFD1048576):
+    // the sheet declares 17 billion cells and holds eight.
+    let corner = book(|sheet| {
+        let row = ["张三".to_owned(), "13700000001".into(), id_number(1)];
+        for (c, cell) in row.iter().enumerate() {
+            sheet.write_string(1, c as u16, cell).unwrap();
+        }
+        sheet.write_string(1_048_575, 16_383, "x").unwrap();
+    });
+    assert!(corner.len() < 16 * 1024, "a small file: {}", corner.len());
+    for path in ["members/import", "members/remove-file?reason=x"] {
+        let r = cluster
+            .upload(&root, &format!("/unions/{union}/{path}"), XLSX, corner.clone())
+            .await;
+        assert_eq!(r.status(), 422, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["error"]["fields"]["file"]
+                .as_str()
+                .unwrap()
+                .contains("beyond column 64"),
+            "{body}"
+        );
+    }
+    // Rows spread from the top to the bottom of the sheet are counted as rows, before
+    // anything grows with the distance between them.
+    let spread = book(|sheet| {
+        for n in 0..5u32 {
+            sheet.write_string(1 + n * 200_000, 0, "李四").unwrap();
+        }
+    });
+    let r = cluster
+        .upload(&root, &format!("/unions/{union}/members/import"), XLSX, spread)
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let health = cluster.http.get(format!("{}/healthz", cluster.nodes[0].http));
+    assert_eq!(health.send().await.unwrap().status(), 200);
+    let memberships = cluster.count("SELECT count(*) FROM memberships", &[]).await;
+    assert_eq!(memberships, 0);
+}
