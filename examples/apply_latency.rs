@@ -37,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
         actix_web::rt::spawn(app.run());
     }
 
-    let store = Store::connect(&database_url, 4, Secrets::development())?;
+    let store = Store::connect(&database_url, 4, Secrets::like_a_node()?)?;
     let root = store.client().await?.query_one(
         "INSERT INTO unions (id, name, path) SELECT id, 'bench', ARRAY[id] FROM (SELECT nextval('unions_id_seq') AS id) n RETURNING id", &[]).await?.get::<_, i64>(0);
     let admin = seed_user(&store, 0).await?;

@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let api = format!("http://127.0.0.1:{}/api/v1", app.port());
     actix_web::rt::spawn(app.run());
 
-    let store = Store::connect(&database_url, 2, Secrets::development())?;
+    let store = Store::connect(&database_url, 2, Secrets::like_a_node()?)?;
     let db = store.client().await?;
     let union: i64 = db.query_one(
         "INSERT INTO unions (id, name, path) SELECT id, 'bench', ARRAY[id] FROM (SELECT nextval('unions_id_seq') AS id) n RETURNING id", &[]).await?.get(0);

@@ -28,8 +28,8 @@ impl ResponseError for ApiError {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Error::Database(_) | Error::Pool(_) | Error::Unavailable(_) => {
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Database(_) | Error::Pool(_) | Error::Unavailable(_) | Error::Busy(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         }
@@ -37,10 +37,14 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE && !matches!(self.0, Error::Busy(_)) {
             tracing::error!(error = %self.0, "answering 503");
         }
-        HttpResponse::build(status).json(ErrorResponse {
+        let mut answer = HttpResponse::build(status);
+        if let Some(secs) = self.0.retry_after() {
+            answer.insert_header(("retry-after", secs.to_string()));
+        }
+        answer.json(ErrorResponse {
             error: self.0.body(),
         })
     }

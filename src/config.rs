@@ -95,6 +95,45 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub wechat_miniprogram_secret: Option<String>,
+    /// `development` or `production`; production refuses to start without GONGHUI_DATA_KEY and never logs SMS codes at INFO [default: development]
+    #[arg(long, env = "GONGHUI_ENV", global = true)]
+    pub env: Option<String>,
+    /// Where a node keeps its generated key when GONGHUI_DATA_KEY is not set (development only) [default: ./gonghui-data]
+    #[arg(long, env = "GONGHUI_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Take the client's address from the last X-Forwarded-For entry: only behind a proxy that sets it [default: false]
+    #[arg(long, env = "GONGHUI_TRUST_FORWARDED_FOR", global = true)]
+    pub trust_forwarded_for: Option<bool>,
+    /// Password checks run at once per node (argon2id, 19 MiB each) [default: number of cores]
+    #[arg(long, env = "GONGHUI_LOGIN_CHECKS", global = true)]
+    pub login_checks: Option<usize>,
+    /// Password checks waiting per node before logins get 503 [default: 64]
+    #[arg(long, env = "GONGHUI_LOGIN_QUEUE", global = true)]
+    pub login_queue: Option<usize>,
+    /// SMS codes one client address may ask for per hour [default: 20]
+    #[arg(long, env = "GONGHUI_SMS_PER_ADDRESS_HOUR", global = true)]
+    pub sms_per_address_hour: Option<i64>,
+    /// SMS codes the whole cluster sends per hour [default: 10000]
+    #[arg(long, env = "GONGHUI_SMS_PER_HOUR", global = true)]
+    pub sms_per_hour: Option<i64>,
+    /// WebSockets one user may hold per client kind on a node; more are closed with 4029 [default: 10]
+    #[arg(long, env = "GONGHUI_SOCKETS_PER_USER", global = true)]
+    pub sockets_per_user: Option<usize>,
+    /// WebSockets a node holds before refusing new ones with 503 [default: the open-file limit less 256]
+    #[arg(long, env = "GONGHUI_MAX_SOCKETS", global = true)]
+    pub max_sockets: Option<usize>,
+    /// Seconds a request body has to arrive in full (408 after) [default: 30]
+    #[arg(long, env = "GONGHUI_BODY_TIMEOUT_SECS", global = true)]
+    pub body_timeout_secs: Option<u64>,
+    /// Roster and activity downloads streaming at once per node (each holds a database connection) [default: a quarter of GONGHUI_DB_POOL]
+    #[arg(long, env = "GONGHUI_EXPORTS_AT_ONCE", global = true)]
+    pub exports_at_once: Option<usize>,
+    /// Seconds a download may go unread before it is cut off and its connection freed [default: 30]
+    #[arg(long, env = "GONGHUI_EXPORT_STALL_SECS", global = true)]
+    pub export_stall_secs: Option<u64>,
+    /// Seconds to wait for Postgres to connect and answer before retrying [default: 5]
+    #[arg(long, env = "GONGHUI_DB_CONNECT_TIMEOUT_SECS", global = true)]
+    pub db_connect_timeout_secs: Option<u64>,
     /// Log filter, as RUST_LOG [default: info]
     #[arg(long, env = "GONGHUI_LOG", global = true)]
     pub log: Option<String>,
@@ -130,6 +169,21 @@ impl Settings {
             wechat_miniprogram_secret: self
                 .wechat_miniprogram_secret
                 .or(file.wechat_miniprogram_secret),
+            env: self.env.or(file.env),
+            data_dir: self.data_dir.or(file.data_dir),
+            trust_forwarded_for: self.trust_forwarded_for.or(file.trust_forwarded_for),
+            login_checks: self.login_checks.or(file.login_checks),
+            login_queue: self.login_queue.or(file.login_queue),
+            sms_per_address_hour: self.sms_per_address_hour.or(file.sms_per_address_hour),
+            sms_per_hour: self.sms_per_hour.or(file.sms_per_hour),
+            sockets_per_user: self.sockets_per_user.or(file.sockets_per_user),
+            max_sockets: self.max_sockets.or(file.max_sockets),
+            body_timeout_secs: self.body_timeout_secs.or(file.body_timeout_secs),
+            exports_at_once: self.exports_at_once.or(file.exports_at_once),
+            export_stall_secs: self.export_stall_secs.or(file.export_stall_secs),
+            db_connect_timeout_secs: self
+                .db_connect_timeout_secs
+                .or(file.db_connect_timeout_secs),
             log: self.log.or(file.log),
         }
     }
@@ -174,6 +228,8 @@ pub struct Config {
     pub public_url: String,
     /// What the WeChat adapter may fetch.
     pub wechat: WeChatSettings,
+    /// Whether `X-Forwarded-For` names the client.
+    pub trust_forwarded_for: bool,
 }
 
 impl Config {
@@ -182,15 +238,15 @@ impl Config {
     /// # Errors
     /// On a malformed data key, an unknown SMS mode or `http` without a webhook.
     pub fn resolve(s: Settings, listen: String) -> anyhow::Result<Config> {
-        let secrets = match &s.data_key {
-            Some(key) => Secrets::from_hex(key)?,
-            None => {
-                tracing::warn!("!!! GONGHUI_DATA_KEY is not set: ID numbers are encrypted with the public DEVELOPMENT key. Never run production like this. !!!");
-                Secrets::development()
-            }
+        let production = match s.env.as_deref().unwrap_or("development") {
+            "development" => false,
+            "production" => true,
+            other => anyhow::bail!("GONGHUI_ENV must be development or production, not {other:?}"),
         };
         let sms = match s.sms.as_deref().unwrap_or("log") {
-            "log" => SmsGateway::Log,
+            "log" => SmsGateway::Log {
+                codes_at_info: !production,
+            },
             "http" => SmsGateway::Http {
                 url: s
                     .sms_webhook
@@ -202,6 +258,25 @@ impl Config {
             },
             other => anyhow::bail!("GONGHUI_SMS must be log or http, not {other:?}"),
         };
+        let secrets = match &s.data_key {
+            Some(key) => Secrets::from_hex(key)?,
+            None if production => anyhow::bail!(
+                "GONGHUI_ENV=production needs GONGHUI_DATA_KEY (64 hex digits, e.g. `openssl rand -hex 32`)"
+            ),
+            None => {
+                let dir = s
+                    .data_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(gonghui_actors::crypto::DEFAULT_DATA_DIR));
+                let (secrets, path, created) = Secrets::in_dir(&dir)?;
+                tracing::warn!(
+                    key_file = %path.display(),
+                    created,
+                    "GONGHUI_DATA_KEY is not set: using the generated key in this file. Back it up with the database, and set GONGHUI_DATA_KEY in production."
+                );
+                secrets
+            }
+        };
         let mut hub = HubSettings::default();
         if let Some(queue) = s.session_queue {
             hub.session_queue = queue.max(1);
@@ -212,10 +287,22 @@ impl Config {
         if let Some(secs) = s.owner_idle_secs {
             hub.idle_after = Duration::from_secs(secs.max(1));
         }
-        let auth = AuthSettings {
+        let mut auth = AuthSettings {
             token_ttl: Duration::from_secs(s.token_ttl_secs.unwrap_or(30 * 24 * 3600)),
             ..AuthSettings::default()
         };
+        if let Some(n) = s.login_checks {
+            auth.gate.at_once = n.max(1);
+        }
+        if let Some(n) = s.login_queue {
+            auth.gate.queue = n;
+        }
+        if let Some(n) = s.sms_per_address_hour {
+            auth.sends.per_address_hour = n;
+        }
+        if let Some(n) = s.sms_per_hour {
+            auth.sends.per_hour = n;
+        }
         let mut wechat = WeChatSettings::default();
         if let Some(hosts) = &s.wechat_allowed_hosts {
             wechat.allowed_hosts = hosts
@@ -251,6 +338,7 @@ impl Config {
         }
         Ok(Config {
             wechat,
+            trust_forwarded_for: s.trust_forwarded_for.unwrap_or(false),
             database_url: s
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
@@ -291,6 +379,7 @@ mod tests {
         .unwrap();
         let given = Settings {
             session_queue: Some(64),
+            data_key: Some("11".repeat(32)),
             ..Settings::default()
         };
         let merged = given.or(file);
@@ -318,5 +407,16 @@ mod tests {
             ..Settings::default()
         };
         assert!(Config::resolve(short_key, String::new()).is_err());
+        let production_without_key = Settings {
+            env: Some("production".into()),
+            ..Settings::default()
+        };
+        let refused = Config::resolve(production_without_key, String::new())
+            .err()
+            .unwrap();
+        assert!(
+            refused.to_string().contains("needs GONGHUI_DATA_KEY"),
+            "{refused}"
+        );
     }
 }

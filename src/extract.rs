@@ -2,6 +2,7 @@
 //! unreadable bodies, paths and queries into API.md errors instead of actix's defaults.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -42,6 +43,33 @@ impl FromRequest for Authed {
             let state = state.expect("AppState is registered");
             Ok(Authed(state.store.authenticate(&token).await?))
         })
+    }
+}
+
+/// The client's address, which login limits count by: the peer's, or, behind a proxy
+/// trusted with `GONGHUI_TRUST_FORWARDED_FOR`, the last address in `X-Forwarded-For`
+/// (the one the proxy itself saw; earlier entries are the client's to forge).
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequest for ClientAddr {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let trusted = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|s| s.trust_forwarded_for);
+        let forwarded = trusted
+            .then(|| req.headers().get("x-forwarded-for")?.to_str().ok())
+            .flatten()
+            .and_then(|list| list.rsplit(',').next()?.trim().parse().ok());
+        let peer = req.peer_addr().map(|a| a.ip());
+        std::future::ready(
+            forwarded
+                .or(peer)
+                .map(ClientAddr)
+                .ok_or_else(|| ApiError(Error::BadRequest("no client address".into()))),
+        )
     }
 }
 

@@ -81,6 +81,7 @@ impl Application {
             wechat,
             bridge_listening,
             ws: config.ws.clone(),
+            trust_forwarded_for: config.trust_forwarded_for,
         });
         let listener =
             listen(&config.listen).with_context(|| format!("binding {}", config.listen))?;
@@ -234,6 +235,9 @@ async fn prune(store: Store, retention: Duration) {
         }
         if let Err(e) = store.prune_idempotency_keys().await {
             tracing::warn!(error = %e, "pruning idempotency keys failed");
+        }
+        if let Err(e) = store.prune_login_records().await {
+            tracing::warn!(error = %e, "pruning login records failed");
         }
     }
 }

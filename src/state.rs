@@ -28,6 +28,8 @@ pub struct AppState {
     pub bridge_listening: Arc<AtomicBool>,
     /// WebSocket limits.
     pub ws: WsSettings,
+    /// Whether `X-Forwarded-For`'s last entry names the client (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
 }
 
 /// The limits of a WebSocket session.

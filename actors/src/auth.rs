@@ -1,24 +1,29 @@
 //! Logging in: SMS codes through a gateway, argon2id passwords, the failure limit, and
 //! token issue. Hashing runs on the blocking pool so a login never stalls a worker.
 
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use gonghui_protocol::dto::{LoginResponse, WeChatLoginReply};
 use gonghui_protocol::ClientKind;
 use rand::Rng;
 
 use crate::domain::{Password, Phone, SmsCode};
+use crate::password::{GateSettings, PasswordGate};
+use crate::store::sms::{FailureLimits, SendLimits};
 use crate::store::Store;
 use crate::{Error, Result};
 
 /// Where SMS codes go.
 #[derive(Clone, Debug)]
 pub enum SmsGateway {
-    /// Written to the log: development and tests.
-    Log,
+    /// Written to the log: development and tests. In production mode the code itself is
+    /// logged only at DEBUG, so an INFO log never holds a working code.
+    Log {
+        /// Whether the code is written at INFO.
+        codes_at_info: bool,
+    },
     /// POSTed as `{"phone", "code", "purpose"}` to a webhook.
     Http {
         /// The webhook.
@@ -31,8 +36,13 @@ pub enum SmsGateway {
 impl SmsGateway {
     async fn send(&self, phone: &Phone, code: &str, purpose: &str) -> Result<()> {
         match self {
-            SmsGateway::Log => {
-                tracing::info!(phone = %phone, code, purpose, "SMS code (GONGHUI_SMS=log)");
+            SmsGateway::Log { codes_at_info } => {
+                if *codes_at_info {
+                    tracing::info!(phone = %phone, code, purpose, "SMS code (GONGHUI_SMS=log)");
+                } else {
+                    tracing::info!(phone = %phone, purpose, "SMS code sent (GONGHUI_SMS=log; the code is logged at DEBUG)");
+                    tracing::debug!(phone = %phone, code, purpose, "SMS code (GONGHUI_SMS=log)");
+                }
                 Ok(())
             }
             SmsGateway::Http { url, client } => {
@@ -57,32 +67,40 @@ impl SmsGateway {
 pub struct AuthSettings {
     /// How long a session token lives.
     pub token_ttl: Duration,
-    /// How long an SMS code works.
-    pub code_ttl: Duration,
-    /// How soon another code may be sent to the same phone.
-    pub code_resend: Duration,
-    /// The window over which failed logins count.
-    pub failure_window: Duration,
-    /// Failures within the window after which logins are refused.
-    pub max_failures: i64,
+    /// How often SMS codes may be sent, and how long they work.
+    pub sends: SendLimits,
+    /// When password attempts must wait.
+    pub failures: FailureLimits,
+    /// How many password checks run at once on a node.
+    pub gate: GateSettings,
 }
 
 impl Default for AuthSettings {
     fn default() -> Self {
         AuthSettings {
             token_ttl: Duration::from_secs(30 * 24 * 3600),
-            code_ttl: Duration::from_secs(300),
-            code_resend: Duration::from_secs(60),
-            failure_window: Duration::from_secs(15 * 60),
-            max_failures: 5,
+            sends: SendLimits {
+                ttl: Duration::from_secs(300),
+                resend: Duration::from_secs(60),
+                per_address_hour: 20,
+                per_hour: 10_000,
+            },
+            failures: FailureLimits {
+                window: Duration::from_secs(15 * 60),
+                per_phone_and_address: 5,
+                per_phone: 20,
+                per_address: 50,
+                max_wait: Duration::from_secs(15 * 60),
+            },
+            gate: GateSettings::default(),
         }
     }
 }
 
-/// The secret a user logs in with.
 /// How long a mini-program login ticket is good for, in seconds.
 const TICKET_SECS: i64 = 600;
 
+/// The secret a user logs in with, or proves themselves with again.
 pub enum Credential {
     /// Their password, as typed (not length-checked: old passwords may not meet today's rule).
     Password(String),
@@ -96,6 +114,7 @@ pub struct Auth {
     store: Store,
     sms: SmsGateway,
     settings: AuthSettings,
+    gate: Arc<PasswordGate>,
 }
 
 /// The one message for every wrong secret, so a phone's existence does not leak.
@@ -107,81 +126,62 @@ impl Auth {
         Auth {
             store,
             sms,
+            gate: Arc::new(PasswordGate::new(settings.gate.clone())),
             settings,
         }
     }
 
-    /// Sends a login code; returns its lifetime in seconds.
+    /// Sends a login code to `phone`, asked for from `addr`; returns its lifetime in seconds.
     ///
     /// # Errors
-    /// `RateLimited` within the resend interval; `Unavailable` when the gateway fails.
-    pub async fn send_login_code(&self, phone: &Phone) -> Result<u64> {
+    /// `RateLimited` within the resend interval or past the hourly allowances;
+    /// `Unavailable` when the gateway fails.
+    pub async fn send_login_code(&self, phone: &Phone, addr: IpAddr) -> Result<u64> {
         let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
         let hash = self.store.secrets().code_hash(phone.as_str(), &code);
         self.store
-            .record_sms_code(
-                phone,
-                "login",
-                &hash,
-                self.settings.code_ttl,
-                self.settings.code_resend,
-            )
+            .record_sms_code(phone, addr, "login", &hash, &self.settings.sends)
             .await?;
         if let Err(e) = self.sms.send(phone, &code, "login").await {
             self.store.void_sms_code(phone, &hash).await?;
             return Err(e);
         }
-        Ok(self.settings.code_ttl.as_secs())
+        Ok(self.settings.sends.ttl.as_secs())
     }
 
-    /// Checks the credential and issues a token. An SMS login registers a new phone.
+    /// Checks the credential from `addr` and issues a token. An SMS login registers a
+    /// new phone.
     ///
     /// # Errors
     /// `Unauthenticated` for a wrong secret (the same for an unknown phone);
-    /// `RateLimited` after too many failures.
+    /// `RateLimited` while password failures make this phone and address wait (never
+    /// for an SMS code); `Busy` when the node has too many password checks waiting.
     pub async fn login(
         &self,
         phone: &Phone,
         credential: Credential,
         client: ClientKind,
+        addr: IpAddr,
     ) -> Result<LoginResponse> {
-        if self
-            .store
-            .recent_login_failures(phone, self.settings.failure_window)
-            .await?
-            >= self.settings.max_failures
-        {
-            return Err(Error::RateLimited(
-                "too many failed logins; try again in 15 minutes".into(),
-            ));
-        }
         let user_id = match credential {
             Credential::Password(password) => {
-                let record = self.store.login_record(phone).await?;
-                let (user_id, hash) = match record {
+                self.store
+                    .reserve_password_attempt(phone, addr, &self.settings.failures)
+                    .await?;
+                let (user_id, hash) = match self.store.login_record(phone).await? {
                     Some((id, hash)) => (Some(id), hash),
                     None => (None, None),
                 };
-                let right = verify_password(password, hash).await?;
-                user_id.filter(|_| right)
-            }
-            Credential::SmsCode(code) => {
-                let hash = self
-                    .store
-                    .secrets()
-                    .code_hash(phone.as_str(), code.expose());
-                if self.store.consume_sms_code(phone, &hash).await? {
-                    Some(self.store.user_for_phone(phone).await?)
-                } else {
-                    None
+                let right = self.gate.verify(password, hash).await?;
+                let user_id = user_id.filter(|_| right);
+                if user_id.is_some() {
+                    self.store.clear_login_failures(phone, addr).await?;
                 }
+                user_id
             }
+            Credential::SmsCode(code) => self.sms_code_user(phone, &code).await?,
         };
-        let Some(user_id) = user_id else {
-            self.store.record_login_failure(phone).await?;
-            return Err(Error::Unauthenticated(WRONG.into()));
-        };
-        self.store.clear_login_failures(phone).await?;
+        let user_id = user_id.ok_or_else(|| Error::Unauthenticated(WRONG.into()))?;
         let (token, expires_at) = self
             .store
             .issue_token(user_id, client, self.settings.token_ttl)
@@ -194,6 +194,19 @@ impl Auth {
         })
     }
 
+    /// The user whose phone this right code was sent to (registering a new phone).
+    async fn sms_code_user(&self, phone: &Phone, code: &SmsCode) -> Result<Option<i64>> {
+        let hash = self
+            .store
+            .secrets()
+            .code_hash(phone.as_str(), code.expose());
+        if self.store.consume_sms_code(phone, &hash).await? {
+            Ok(Some(self.store.user_for_phone(phone).await?))
+        } else {
+            Ok(None)
+        }
+    }
+
     /// A mini-program login by the openid WeChat gave for a `wx.login` code: a session
     /// when the openid is linked to an account, else a ticket (valid 10 minutes) to
     /// send back with the phone and its SMS code.
@@ -203,7 +216,7 @@ impl Auth {
             let signature = hex::encode(
                 self.store
                     .secrets()
-                    .blind_index(&format!("wx-ticket|{openid}|{expires}")),
+                    .ticket_signature(&format!("wx-ticket|{openid}|{expires}")),
             );
             return Ok(WeChatLoginReply {
                 token: None,
@@ -235,6 +248,7 @@ impl Auth {
         ticket: &str,
         phone: &Phone,
         code: SmsCode,
+        addr: IpAddr,
     ) -> Result<WeChatLoginReply> {
         let refused =
             || Error::Unauthenticated("the ticket is not valid; log in with wx.login again".into());
@@ -247,7 +261,7 @@ impl Auth {
         let expected = hex::encode(
             self.store
                 .secrets()
-                .blind_index(&format!("wx-ticket|{openid}|{expires}")),
+                .ticket_signature(&format!("wx-ticket|{openid}|{expires}")),
         );
         let fresh = expires
             .parse::<i64>()
@@ -256,7 +270,12 @@ impl Auth {
             return Err(refused());
         }
         let login = self
-            .login(phone, Credential::SmsCode(code), ClientKind::Miniprogram)
+            .login(
+                phone,
+                Credential::SmsCode(code),
+                ClientKind::Miniprogram,
+                addr,
+            )
             .await?;
         self.store.link_openid(login.user.id, openid).await?;
         Ok(WeChatLoginReply {
@@ -267,41 +286,48 @@ impl Auth {
         })
     }
 
-    /// Replaces a user's password.
-    pub async fn set_password(&self, user_id: i64, password: &Password) -> Result<()> {
-        let hash = hash_password(password).await?;
-        self.store.set_password_hash(user_id, &hash).await
+    /// Replaces the password of the user behind `token_id` once `proof` (their current
+    /// password, or a fresh SMS code to their phone) is right, and ends every other
+    /// session of theirs on every node.
+    ///
+    /// # Errors
+    /// `Unauthenticated` for a wrong proof; `RateLimited` as for a password login.
+    pub async fn change_password(
+        &self,
+        user_id: i64,
+        token_id: i64,
+        proof: Credential,
+        password: &Password,
+        addr: IpAddr,
+    ) -> Result<()> {
+        let phone = self.store.user_phone(user_id).await?;
+        let right = match proof {
+            Credential::Password(current) => {
+                self.store
+                    .reserve_password_attempt(&phone, addr, &self.settings.failures)
+                    .await?;
+                let (_, hash) = self
+                    .store
+                    .login_record(&phone)
+                    .await?
+                    .unwrap_or((user_id, None));
+                let right = self.gate.verify(current, hash).await?;
+                if right {
+                    self.store.clear_login_failures(&phone, addr).await?;
+                }
+                right
+            }
+            Credential::SmsCode(code) => self.sms_code_user(&phone, &code).await? == Some(user_id),
+        };
+        if !right {
+            return Err(Error::Unauthenticated(
+                "the current password or SMS code is wrong".into(),
+            ));
+        }
+        let hash = self.gate.hash(password).await?;
+        self.store.set_password_hash(user_id, &hash).await?;
+        self.store.revoke_user_tokens(user_id, Some(token_id)).await
     }
 }
 
-/// Hashes a password with argon2id on the blocking pool.
-pub async fn hash_password(password: &Password) -> Result<String> {
-    let plain = password.expose().to_owned();
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(plain.as_bytes(), &salt)
-            .map(|h| h.to_string())
-    })
-    .await
-    .map_err(|_| Error::Unavailable("password hashing was interrupted".into()))?
-    .map_err(|e| Error::Unavailable(format!("password hashing failed: {e}")))
-}
-
-/// Verifies on the blocking pool; without a stored hash it still spends the same work,
-/// so an unknown phone answers as slowly as a wrong password.
-async fn verify_password(password: String, stored: Option<String>) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let argon = Argon2::default();
-        match stored.as_deref().map(PasswordHash::new) {
-            Some(Ok(hash)) => argon.verify_password(password.as_bytes(), &hash).is_ok(),
-            _ => {
-                let salt = SaltString::generate(&mut OsRng);
-                let _ = argon.hash_password(password.as_bytes(), &salt);
-                false
-            }
-        }
-    })
-    .await
-    .map_err(|_| Error::Unavailable("password check was interrupted".into()))
-}
+pub use crate::password::hash_password;

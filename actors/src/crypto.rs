@@ -1,6 +1,8 @@
-//! The keys derived from the one data key of the configuration: AES-256-GCM for ID
-//! numbers at rest, an HMAC blind index so uniqueness can be checked without decrypting,
-//! and a keyed hash for SMS codes. Session tokens carry 256 random bits, so a plain
+//! The keys derived (HKDF-SHA256, one label per purpose) from the one data key of the
+//! configuration: AES-256-GCM for ID numbers at rest, an HMAC blind index so uniqueness
+//! can be checked without decrypting, a keyed hash for SMS codes, and the signing key of
+//! mini-program login tickets. No key is ever in the source: without a configured key a
+//! development node makes a random one in its data directory. Session tokens carry 256 random bits, so a plain
 //! SHA-256 is enough to store them.
 
 use aes_gcm::aead::{Aead, KeyInit};
@@ -9,11 +11,19 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The development key used when none is configured; never for production.
-const DEV_KEY: [u8; 32] = *b"gonghui-dev-key-do-not-use-in-pr";
+/// The file, in the data directory, holding a generated key.
+pub const KEY_FILE: &str = "data.key";
+
+/// Where a development node keeps the key it generated, unless told otherwise.
+pub const DEFAULT_DATA_DIR: &str = "gonghui-data";
 
 /// Keys for data at rest, derived from one 32-byte master key.
 #[derive(Clone)]
@@ -21,6 +31,7 @@ pub struct Secrets {
     cipher: Aes256Gcm,
     index_key: [u8; 32],
     code_key: [u8; 32],
+    ticket_key: [u8; 32],
 }
 
 /// A data key that is not 64 hex digits.
@@ -39,22 +50,64 @@ impl Secrets {
         Ok(Self::from_master(&master))
     }
 
-    /// The fixed development keys; the caller warns loudly.
-    pub fn development() -> Self {
-        Self::from_master(&DEV_KEY)
+    /// The key in `dir`'s key file, made (random, mode 0600) if there is none yet.
+    /// Returns the keys, the file, and whether it was just made.
+    ///
+    /// # Errors
+    /// When the directory or file cannot be made or read, or holds no key.
+    pub fn in_dir(dir: &Path) -> anyhow::Result<(Self, PathBuf, bool)> {
+        let path = dir.join(KEY_FILE);
+        std::fs::create_dir_all(dir).with_context(|| format!("making {}", dir.display()))?;
+        let mut raw = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut raw);
+        let made = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        let created = match made {
+            Ok(mut file) => {
+                file.write_all(format!("{}\n", hex::encode(raw)).as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                true
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(e).with_context(|| format!("making {}", path.display())),
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let secrets =
+            Self::from_hex(&text).with_context(|| format!("the key in {}", path.display()))?;
+        Ok((secrets, path, created))
+    }
+
+    /// The keys a node started with the same environment uses: `GONGHUI_DATA_KEY`, else
+    /// the key file in `GONGHUI_DATA_DIR`. For tools that write a node's database.
+    ///
+    /// # Errors
+    /// As [`Secrets::in_dir`], or for a malformed key.
+    pub fn like_a_node() -> anyhow::Result<Self> {
+        if let Ok(key) = std::env::var("GONGHUI_DATA_KEY") {
+            return Ok(Self::from_hex(&key)?);
+        }
+        let dir = std::env::var_os("GONGHUI_DATA_DIR")
+            .map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from);
+        Ok(Self::in_dir(&dir)?.0)
     }
 
     fn from_master(master: &[u8; 32]) -> Self {
+        let kdf = hkdf::Hkdf::<Sha256>::new(None, master);
         let derive = |label: &[u8]| -> [u8; 32] {
-            let mut mac =
-                <HmacSha256 as Mac>::new_from_slice(master).expect("HMAC takes any key length");
-            mac.update(label);
-            mac.finalize().into_bytes().into()
+            let mut key = [0u8; 32];
+            kdf.expand(label, &mut key)
+                .expect("32 bytes is a valid HKDF-SHA256 length");
+            key
         };
         Secrets {
             cipher: Aes256Gcm::new(&derive(b"gonghui id-number encryption v1").into()),
             index_key: derive(b"gonghui id-number index v1"),
             code_key: derive(b"gonghui sms-code hash v1"),
+            ticket_key: derive(b"gonghui wechat login ticket v1"),
         }
     }
 
@@ -82,6 +135,11 @@ impl Secrets {
     /// The blind index of an ID number: equal numbers give equal indexes.
     pub fn blind_index(&self, value: &str) -> Vec<u8> {
         keyed(&self.index_key, value.as_bytes())
+    }
+
+    /// The signature of a mini-program login ticket's contents.
+    pub fn ticket_signature(&self, contents: &str) -> Vec<u8> {
+        keyed(&self.ticket_key, contents.as_bytes())
     }
 
     /// The stored form of an SMS code, bound to its phone.
@@ -119,7 +177,7 @@ mod tests {
 
     #[test]
     fn encryption_round_trips_and_differs_each_time() {
-        let s = Secrets::development();
+        let s = Secrets::from_hex(&"11".repeat(32)).unwrap();
         let a = s.encrypt("44010119900307001X");
         let b = s.encrypt("44010119900307001X");
         assert_ne!(a, b);
@@ -128,11 +186,26 @@ mod tests {
 
     #[test]
     fn another_key_cannot_decrypt_and_indexes_differ() {
-        let dev = Secrets::development();
+        let dev = Secrets::from_hex(&"11".repeat(32)).unwrap();
         let other = Secrets::from_hex(&"ab".repeat(32)).unwrap();
         assert_eq!(other.decrypt(&dev.encrypt("x")), None);
         assert_ne!(dev.blind_index("x"), other.blind_index("x"));
         assert_eq!(dev.blind_index("x"), dev.blind_index("x"));
+    }
+
+    #[test]
+    fn a_generated_key_is_private_and_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("gonghui-key-{}", std::process::id()));
+        let (first, path, created) = Secrets::in_dir(&dir).unwrap();
+        assert!(created);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let (again, _, created) = Secrets::in_dir(&dir).unwrap();
+        assert!(!created);
+        assert_eq!(first.blind_index("x"), again.blind_index("x"));
+        assert_ne!(first.blind_index("x"), first.ticket_signature("x"));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

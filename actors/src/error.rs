@@ -30,9 +30,18 @@ pub enum Error {
     /// The upload or body is bigger than allowed (413).
     #[error("{0}")]
     TooLarge(String),
-    /// Too many tries (429).
+    /// Too many tries; the client may try again after `retry_after` seconds (429).
+    #[error("{message}")]
+    RateLimited {
+        /// What was limited.
+        message: String,
+        /// Seconds until a try may succeed, sent as `Retry-After`.
+        retry_after: u64,
+    },
+    /// This node has too much of this work running at once; try again shortly (503 with
+    /// `Retry-After`).
     #[error("{0}")]
-    RateLimited(String),
+    Busy(String),
     /// Postgres failed or is unreachable (503).
     #[error("database error: {0}")]
     Database(#[from] tokio_postgres::Error),
@@ -55,8 +64,10 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
             Error::TooLarge(_) => "too_large",
-            Error::RateLimited(_) => "rate_limited",
-            Error::Database(_) | Error::Pool(_) | Error::Unavailable(_) => "unavailable",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::Database(_) | Error::Pool(_) | Error::Unavailable(_) | Error::Busy(_) => {
+                "unavailable"
+            }
         }
     }
 
@@ -67,6 +78,23 @@ impl Error {
                 "the service is temporarily unavailable".to_owned()
             }
             other => other.to_string(),
+        }
+    }
+
+    /// A 429 with the seconds to wait.
+    pub fn rate_limited(message: impl Into<String>, retry_after: u64) -> Error {
+        Error::RateLimited {
+            message: message.into(),
+            retry_after: retry_after.max(1),
+        }
+    }
+
+    /// Seconds a client should wait before trying again, for `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::RateLimited { retry_after, .. } => Some(*retry_after),
+            Error::Busy(_) => Some(1),
+            _ => None,
         }
     }
 

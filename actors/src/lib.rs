@@ -7,6 +7,7 @@
 //! - [`error`]: the one [`Error`] enum of the core, each variant a kind of client answer.
 //! - [`crypto`]: ID-number encryption, blind indexes, token and code hashes.
 //! - [`auth`]: SMS codes, password and SMS login, token issue.
+//! - [`password`]: argon2id hashing behind a per-node gate, so a login flood costs bounded memory.
 //! - [`code`]: an activity's scannable code, PNG or SVG.
 //! - [`store`]: one module per aggregate; every write appends its events in its own transaction.
 //! - [`sheets`]: CSV and XLSX member lists in (import, removal) and rosters out (export).
@@ -21,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod html;
 pub mod hub;
+pub mod password;
 pub mod sheets;
 pub mod store;
 pub mod wechat;

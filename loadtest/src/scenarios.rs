@@ -160,7 +160,7 @@ impl Common {
 
 /// A store on the nodes' database, for seeding and publishing.
 pub fn store(database_url: &str) -> anyhow::Result<Store> {
-    Store::connect(database_url, 4, Secrets::development())
+    Store::connect(database_url, 4, Secrets::like_a_node()?)
 }
 
 pub(crate) async fn seed(c: &Common, plan: SeedPlan) -> anyhow::Result<(Store, Seeded)> {

@@ -5,12 +5,16 @@ use gonghui::config::{Config, Settings};
 use gonghui::startup::Application;
 use serde_json::Value;
 
+/// The nodes' data key, which the harness's seeder must share.
+const DATA_KEY: &str = "7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a";
+
 async fn two_nodes() -> (String, Vec<String>) {
     let base = std::env::var("TEST_DATABASE_BASE")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let database_url = format!("{base}/gonghui_test_{}", uuid::Uuid::new_v4().simple());
     let settings = Settings {
         database_url: Some(database_url.clone()),
+        data_key: Some(DATA_KEY.to_owned()),
         workers: Some(1),
         ..Settings::default()
     };
@@ -33,6 +37,7 @@ async fn harness(args: &[&str], database_url: &str, nodes: &[String]) -> Value {
     ));
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gonghui-loadtest"))
         .args(args)
+        .env("GONGHUI_DATA_KEY", DATA_KEY)
         .args(["--database-url", database_url, "--nodes", &nodes.join(",")])
         .arg("--json")
         .arg(&json)

@@ -3,13 +3,14 @@
 use actix_web::{post, web, HttpResponse};
 use gonghui_actors::auth::Credential;
 use gonghui_actors::domain::{Phone, SmsCode};
+
 use gonghui_actors::Error;
 use gonghui_protocol::dto::{
     ErrorResponse, LoginRequest, LoginResponse, SmsCodeRequest, SmsCodeSent,
 };
 
 use crate::api_error::ApiResult;
-use crate::extract::Authed;
+use crate::extract::{Authed, ClientAddr};
 use crate::state::AppState;
 
 /// Sends a login code by SMS; one per phone per 60 s.
@@ -19,10 +20,11 @@ use crate::state::AppState;
 #[tracing::instrument(skip_all)]
 pub async fn send_sms_code(
     state: web::Data<AppState>,
+    addr: ClientAddr,
     body: web::Json<SmsCodeRequest>,
 ) -> ApiResult<HttpResponse> {
     let phone = Phone::parse("phone", &body.phone).map_err(Error::from)?;
-    let expires_in = state.auth.send_login_code(&phone).await?;
+    let expires_in = state.auth.send_login_code(&phone, addr.0).await?;
     Ok(HttpResponse::Accepted().json(SmsCodeSent { expires_in }))
 }
 
@@ -33,6 +35,7 @@ pub async fn send_sms_code(
 #[tracing::instrument(skip_all, fields(client = ?body.client))]
 pub async fn login(
     state: web::Data<AppState>,
+    addr: ClientAddr,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let LoginRequest {
@@ -42,14 +45,39 @@ pub async fn login(
         client,
     } = body.into_inner();
     let phone = Phone::parse("phone", &phone).map_err(Error::from)?;
-    let credential = match (password, sms_code) {
-        (Some(password), None) => Credential::Password(password),
-        (None, Some(code)) => {
-            Credential::SmsCode(SmsCode::parse("sms_code", &code).map_err(Error::from)?)
-        }
-        _ => return Err(Error::BadRequest("send either password or sms_code".into()).into()),
-    };
-    Ok(HttpResponse::Ok().json(state.auth.login(&phone, credential, client).await?))
+    let credential = credential(password, sms_code, "password")?;
+    Ok(HttpResponse::Ok().json(state.auth.login(&phone, credential, client, addr.0).await?))
+}
+
+/// The one secret sent: a password (in the field named `password_field`) or an SMS code.
+///
+/// # Errors
+/// `BadRequest` for both or neither; `Invalid` for a malformed code.
+pub fn credential(
+    password: Option<String>,
+    sms_code: Option<String>,
+    password_field: &str,
+) -> Result<Credential, Error> {
+    match (password, sms_code) {
+        (Some(password), None) => Ok(Credential::Password(password)),
+        (None, Some(code)) => Ok(Credential::SmsCode(SmsCode::parse("sms_code", &code)?)),
+        _ => Err(Error::BadRequest(format!(
+            "send either {password_field} or sms_code"
+        ))),
+    }
+}
+
+/// Revokes every token of the caller, this one too; their WebSockets on every node
+/// close with 4001.
+#[utoipa::path(tag = "auth", responses((status = 204), (status = 401, body = ErrorResponse)), security(("bearer" = [])))]
+#[post("/auth/logout-all")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id))]
+pub async fn logout_all(state: web::Data<AppState>, caller: Authed) -> ApiResult<HttpResponse> {
+    state
+        .store
+        .revoke_user_tokens(caller.0.user_id, None)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Revokes the calling token; its WebSockets on every node close with 4001.

@@ -8,7 +8,8 @@ use gonghui_protocol::dto::{
 };
 
 use crate::api_error::ApiResult;
-use crate::extract::Authed;
+use crate::extract::{Authed, ClientAddr};
+use crate::routes::auth::credential;
 use crate::state::AppState;
 
 /// The caller, their memberships and the unions they administer.
@@ -19,17 +20,35 @@ pub async fn me(state: web::Data<AppState>, caller: Authed) -> ApiResult<HttpRes
     Ok(HttpResponse::Ok().json(state.store.me(caller.0.user_id).await?))
 }
 
-/// Sets a new password (8–128 characters).
-#[utoipa::path(tag = "me", request_body = PasswordChange, responses((status = 204), (status = 422, body = ErrorResponse)), security(("bearer" = [])))]
+/// Sets a new password (8–128 characters), proven by the current one or a fresh SMS
+/// code; every other session of the caller, on every node, ends (4001).
+#[utoipa::path(tag = "me", request_body = PasswordChange, responses((status = 204), (status = 400, body = ErrorResponse),
+    (status = 401, body = ErrorResponse), (status = 422, body = ErrorResponse), (status = 429, body = ErrorResponse)), security(("bearer" = [])))]
 #[put("/me/password")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id))]
 pub async fn change_password(
     state: web::Data<AppState>,
     caller: Authed,
+    addr: ClientAddr,
     body: web::Json<PasswordChange>,
 ) -> ApiResult<HttpResponse> {
-    let password = Password::parse("password", &body.password).map_err(Error::from)?;
-    state.auth.set_password(caller.0.user_id, &password).await?;
+    let PasswordChange {
+        password,
+        current_password,
+        sms_code,
+    } = body.into_inner();
+    let password = Password::parse("password", &password).map_err(Error::from)?;
+    let proof = credential(current_password, sms_code, "current_password")?;
+    state
+        .auth
+        .change_password(
+            caller.0.user_id,
+            caller.0.token_id,
+            proof,
+            &password,
+            addr.0,
+        )
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -23,6 +23,7 @@ pub fn api(cfg: &mut ServiceConfig) {
     cfg.service(auth::send_sms_code)
         .service(auth::login)
         .service(auth::logout)
+        .service(auth::logout_all)
         .service(me::me)
         .service(me::change_password)
         .service(me::verify)

@@ -9,7 +9,7 @@ use gonghui_protocol::dto::{
 };
 
 use crate::api_error::ApiResult;
-use crate::extract::Authed;
+use crate::extract::{Authed, ClientAddr};
 use crate::state::AppState;
 
 /// Binds the union's official account (checked with WeChat first); its published
@@ -94,6 +94,7 @@ pub async fn poll(
 #[tracing::instrument(skip_all)]
 pub async fn login(
     state: web::Data<AppState>,
+    addr: ClientAddr,
     body: web::Json<WeChatLogin>,
 ) -> ApiResult<HttpResponse> {
     let reply = match (&body.code, &body.ticket, &body.phone, &body.sms_code) {
@@ -109,7 +110,10 @@ pub async fn login(
         (None, Some(ticket), Some(phone), Some(sms_code)) => {
             let phone = Phone::parse("phone", phone)?;
             let sms_code = SmsCode::parse("sms_code", sms_code)?;
-            state.auth.wechat_link(ticket, &phone, sms_code).await?
+            state
+                .auth
+                .wechat_link(ticket, &phone, sms_code, addr.0)
+                .await?
         }
         _ => {
             return Err(Invalid::new(

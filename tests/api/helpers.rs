@@ -21,6 +21,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// The data key of every test node (and of the seeder that writes their database).
+pub const TEST_DATA_KEY: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+
 /// The Postgres server tests create their databases on.
 pub fn pg_base() -> String {
     std::env::var("TEST_DATABASE_BASE")
@@ -96,6 +99,7 @@ pub fn test_settings(database_url: &str, sms_webhook: &str) -> Settings {
         database_url: Some(database_url.to_owned()),
         sms: Some("http".into()),
         sms_webhook: Some(sms_webhook.to_owned()),
+        data_key: Some(TEST_DATA_KEY.to_owned()),
         db_pool: Some(8),
         workers: Some(2),
         log: None,
@@ -174,7 +178,7 @@ impl Cluster {
         let store = gonghui_actors::store::Store::connect(
             &self.database_url,
             2,
-            gonghui_actors::crypto::Secrets::development(),
+            gonghui_actors::crypto::Secrets::from_hex(TEST_DATA_KEY).unwrap(),
         )
         .unwrap();
         store
@@ -260,24 +264,20 @@ impl Cluster {
             .to_owned()
     }
 
-    /// Signs the user behind `token` (with `phone`) in on a second device: sets a
-    /// password, then logs in with it on `node` as `client`; returns that token.
-    pub async fn second_device(
-        &self,
-        token: &str,
-        phone: &str,
-        node: usize,
-        client: &str,
-    ) -> String {
-        let put = self
-            .http
-            .put(self.url(0, "/me/password"))
-            .bearer_auth(token)
-            .json(&json!({"password": "s3cret-pass"}))
-            .send()
+    /// Signs the user with `phone` in on a second device: gives them a password (in the
+    /// database, as setup) and logs in with it on `node` as `client`; returns that token.
+    pub async fn second_device(&self, phone: &str, node: usize, client: &str) -> String {
+        let password = gonghui_actors::domain::Password::parse("password", "s3cret-pass").unwrap();
+        let hash = gonghui_actors::auth::hash_password(&password)
             .await
             .unwrap();
-        assert_eq!(put.status(), 204);
+        self.db
+            .execute(
+                "UPDATE users SET password_hash = $2 WHERE phone = $1",
+                &[&phone, &hash],
+            )
+            .await
+            .unwrap();
         self.login_password(node, phone, "s3cret-pass", client)
             .await
     }

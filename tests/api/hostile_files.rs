@@ -36,7 +36,12 @@ async fn a_workbook_declaring_the_whole_grid_is_read_by_its_real_cells() {
     assert!(corner.len() < 16 * 1024, "a small file: {}", corner.len());
     for path in ["members/import", "members/remove-file?reason=x"] {
         let r = cluster
-            .upload(&root, &format!("/unions/{union}/{path}"), XLSX, corner.clone())
+            .upload(
+                &root,
+                &format!("/unions/{union}/{path}"),
+                XLSX,
+                corner.clone(),
+            )
             .await;
         assert_eq!(r.status(), 422, "{path}");
         let body: Value = r.json().await.unwrap();
@@ -56,10 +61,17 @@ async fn a_workbook_declaring_the_whole_grid_is_read_by_its_real_cells() {
         }
     });
     let r = cluster
-        .upload(&root, &format!("/unions/{union}/members/import"), XLSX, spread)
+        .upload(
+            &root,
+            &format!("/unions/{union}/members/import"),
+            XLSX,
+            spread,
+        )
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let health = cluster.http.get(format!("{}/healthz", cluster.nodes[0].http));
+    let health = cluster
+        .http
+        .get(format!("{}/healthz", cluster.nodes[0].http));
     assert_eq!(health.send().await.unwrap().status(), 200);
     let memberships = cluster.count("SELECT count(*) FROM memberships", &[]).await;
     assert_eq!(memberships, 0);

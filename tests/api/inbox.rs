@@ -14,9 +14,7 @@ async fn reading_on_the_app_clears_the_badge_on_the_miniprogram_within_the_same_
     let union = cluster.root_union;
     let (app_token, member) = cluster.verified_user(0, "13800000401", "app", 401).await;
     cluster.admit(&root, &app_token, union).await;
-    let mini_token = cluster
-        .second_device(&app_token, "13800000401", 1, "miniprogram")
-        .await;
+    let mini_token = cluster.second_device("13800000401", 1, "miniprogram").await;
 
     let me_topic = format!("member:{member}");
     let union_topic = format!("union:{union}");

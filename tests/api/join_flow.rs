@@ -25,9 +25,7 @@ async fn an_application_on_one_node_reaches_admins_and_every_device_of_the_membe
 
     // The member is verified and signed in on the app (node A) and the mini-program (node B).
     let (app_token, member) = cluster.verified_user(1, "13812345678", "app", 1).await;
-    let mini_token = cluster
-        .second_device(&app_token, "13812345678", 1, "miniprogram")
-        .await;
+    let mini_token = cluster.second_device("13812345678", 1, "miniprogram").await;
     let mut app = cluster.ws(0, Codec::MsgPack).await;
     app.hello(&app_token, ClientKind::App).await;
     let mut mini = cluster.ws(1, Codec::Json).await;

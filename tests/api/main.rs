@@ -8,6 +8,7 @@ mod bad_input;
 mod database_restart;
 mod inbox;
 mod join_flow;
+mod login_limits;
 mod news;
 mod openapi;
 mod org;

@@ -27,9 +27,7 @@ async fn articles_imported_by_link_keep_their_fields_and_reach_the_app_and_the_m
     let union = cluster.root_union;
     let (app_token, _) = cluster.verified_user(0, "13800001501", "app", 1501).await;
     cluster.admit(&root, &app_token, union).await;
-    let mini_token = cluster
-        .second_device(&app_token, "13800001501", 1, "miniprogram")
-        .await;
+    let mini_token = cluster.second_device("13800001501", 1, "miniprogram").await;
     let topic = format!("union:{union}");
     let mut app = cluster.ws(0, Codec::MsgPack).await;
     app.watch(&app_token, ClientKind::App, &[&topic]).await;

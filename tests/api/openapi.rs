@@ -7,6 +7,7 @@ const CORE: &[&str] = &[
     "post /api/v1/auth/sms-codes",
     "post /api/v1/auth/login",
     "post /api/v1/auth/logout",
+    "post /api/v1/auth/logout-all",
     "put /api/v1/me/password",
     "get /api/v1/me",
     "post /api/v1/me/verification",

@@ -187,7 +187,10 @@ fn xlsx_rows(bytes: &[u8], max_rows: usize) -> Result<Vec<(u32, Vec<String>)>, I
         if column >= MAX_COLUMNS {
             return Err(Invalid::new(
                 "file",
-                format!("the sheet has a value beyond column {MAX_COLUMNS} (row {})", row + 1),
+                format!(
+                    "the sheet has a value beyond column {MAX_COLUMNS} (row {})",
+                    row + 1
+                ),
             ));
         }
         if !rows.contains_key(&(row + 1)) && rows.len() > max_rows {

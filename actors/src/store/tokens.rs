@@ -93,6 +93,23 @@ impl Store {
         Ok(())
     }
 
+    /// Revokes every live token of `user_id` but `keep`, and tells every node, in one
+    /// transaction: a password change or "log out everywhere".
+    pub async fn revoke_user_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<()> {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        tx.execute(
+            "WITH gone AS (
+                 UPDATE auth_tokens SET revoked_at = now()
+                 WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2 RETURNING id)
+             SELECT pg_notify($3, id::text) FROM gone",
+            &[&user_id, &keep, &REVOKED_CHANNEL],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Which of these tokens no longer work, for re-checking sockets after a lost connection.
     pub async fn dead_tokens(&self, token_ids: &[i64]) -> Result<Vec<i64>> {
         let conn = self.client().await?;

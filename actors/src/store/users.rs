@@ -52,6 +52,16 @@ impl Store {
         Ok(row.get(0))
     }
 
+    /// A user's phone, for proving it is them again.
+    pub async fn user_phone(&self, user_id: i64) -> Result<Phone> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT phone FROM users WHERE id = $1", &[&user_id])
+            .await?
+            .ok_or_else(|| crate::Error::NotFound("no such user".into()))?;
+        Ok(Phone::parse("phone", row.get(0))?)
+    }
+
     /// Stores a new argon2id hash for a user's password.
     pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> Result<()> {
         let client = self.client().await?;

@@ -176,7 +176,7 @@ impl Inner {
             self.store.poll_succeeded(union).await?;
         }
         outcome.map_err(|e| match e {
-            WxError::RateLimited(_) => Error::RateLimited(e.to_string()),
+            WxError::RateLimited(_) => Error::rate_limited(e.to_string(), 60),
             WxError::Unauthorized(..) => {
                 Error::Conflict(format!("{e}; the binding is marked broken: bind it again"))
             }

@@ -170,8 +170,15 @@ pub struct LoginResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct PasswordChange {
-    /// 8–128 characters.
+    /// The new password, 8–128 characters.
     pub password: String,
+    /// The password now set; or send `sms_code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_password: Option<String>,
+    /// A fresh code from `POST /auth/sms-codes` to the caller's phone (for an account
+    /// with no password yet, or a forgotten one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_code: Option<String>,
 }
 
 /// `POST /me/verification`.
