@@ -28,6 +28,7 @@ impl ResponseError for ApiError {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Pool(_) | Error::Unavailable(_) | Error::Busy(_) => {
                 StatusCode::SERVICE_UNAVAILABLE

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gonghui_actors::auth::hash_password;
 use gonghui_actors::domain::{Password, Phone};
+use gonghui_actors::password::{hash_password, GateSettings, PasswordGate};
 use gonghui_actors::store::{self, Store};
 
 use crate::config::{Config, Settings};
@@ -43,9 +43,13 @@ pub enum Command {
         /// The admin's mobile number
         #[arg(long)]
         admin_phone: String,
-        /// The admin's password (8–128 characters)
+        /// The admin's password (8–128 characters); if the admin has another one already,
+        /// running again is refused unless --reset-password is given
         #[arg(long)]
         admin_password: String,
+        /// Replace the admin's existing password, ending every session of theirs
+        #[arg(long)]
+        reset_password: bool,
     },
 }
 
@@ -84,6 +88,7 @@ impl Cli {
                 union_name,
                 admin_phone,
                 admin_password,
+                reset_password,
             } => {
                 let config = Config::resolve(settings, String::new())?;
                 let phone = Phone::parse("--admin-phone", &admin_phone)?;
@@ -93,9 +98,25 @@ impl Cli {
                 store::create_database_if_missing(&config.database_url).await?;
                 store::migrate(&config.database_url).await?;
                 let store = Store::connect(&config.database_url, 2, config.secrets)?;
-                let hash = hash_password(&password).await?;
+                let stored = store.login_record(&phone).await?.and_then(|(_, hash)| hash);
+                let same = match stored {
+                    Some(hash) => Some(
+                        PasswordGate::new(GateSettings::default())
+                            .verify(password.expose().to_owned(), Some(hash))
+                            .await?,
+                    ),
+                    None => None,
+                };
+                let (hash, end_sessions) = match (same, reset_password) {
+                    (Some(true), _) => (None, false),
+                    (Some(false), false) => anyhow::bail!(
+                        "{phone} already has another password; run with --reset-password to replace it (this ends every session of theirs)"
+                    ),
+                    (Some(false), true) => (Some(hash_password(&password).await?), true),
+                    (None, _) => (Some(hash_password(&password).await?), false),
+                };
                 let made = store
-                    .bootstrap(name, &phone, &hash)
+                    .bootstrap(name, &phone, hash.as_deref(), end_sessions)
                     .await
                     .context("bootstrapping")?;
                 println!("{}", serde_json::to_string(&made)?);

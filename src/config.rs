@@ -230,6 +230,8 @@ pub struct Config {
     pub wechat: WeChatSettings,
     /// Whether `X-Forwarded-For` names the client.
     pub trust_forwarded_for: bool,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
 }
 
 impl Config {
@@ -339,6 +341,7 @@ impl Config {
         Ok(Config {
             wechat,
             trust_forwarded_for: s.trust_forwarded_for.unwrap_or(false),
+            body_timeout: Duration::from_secs(s.body_timeout_secs.unwrap_or(30).max(1)),
             database_url: s
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),

@@ -96,6 +96,7 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                 JsonPayloadError::Deserialize(e) => {
                     Error::BadRequest(format!("the body is not valid JSON: {e}"))
                 }
+                JsonPayloadError::Payload(e) => crate::body::unreadable(e),
                 other => Error::BadRequest(format!("the body could not be read: {other}")),
             };
             ApiError(answer).into()

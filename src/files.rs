@@ -5,8 +5,6 @@
 
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{web, HttpRequest, HttpResponse};
-use bytes::BytesMut;
-use futures_util::StreamExt;
 use gonghui_actors::domain::Invalid;
 use gonghui_actors::sheets::write::FileChunk;
 use gonghui_actors::sheets::{read_table, Format, Table};
@@ -26,7 +24,7 @@ pub const MAX_ROWS: usize = 50_000;
 /// `TooLarge` beyond the limit; `Invalid` for an unknown format or an unreadable file.
 pub async fn read_upload(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     format: Option<&str>,
 ) -> Result<Table, Error> {
     let too_large = || Error::TooLarge(format!("the file is over {} MiB", MAX_UPLOAD >> 20));
@@ -37,15 +35,7 @@ pub async fn read_upload(
     if declared.is_some_and(|n| n > MAX_UPLOAD) {
         return Err(too_large());
     }
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| Error::BadRequest(format!("the upload could not be read: {e}")))?;
-        if body.len() + chunk.len() > MAX_UPLOAD {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = crate::body::read_all(payload.into_inner(), MAX_UPLOAD, "the file").await?;
     if body.is_empty() {
         return Err(Error::BadRequest(
             "send the file as the request body".into(),

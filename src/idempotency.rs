@@ -1,19 +1,24 @@
 //! The `Idempotency-Key` middleware: on a write call with the header and a valid token,
 //! the first answer is stored and replayed for the same key from the same user for 24 h.
-//! A key reused for another call is a 422; a key whose first request is still running is
-//! a 409; a 5xx answer is not kept, so a retry runs again.
+//! A call is its method, path, query and a hash of its body: a key reused for another
+//! call (or the same call with another body) is a 422; a key whose first request is still
+//! running is a 409; a 5xx answer is not kept, so a retry runs again. `/auth/*` calls are
+//! never kept: their answers carry session tokens, which must not rest in the database.
 
 use actix_web::body::{to_bytes, BoxBody, MessageBody};
+use actix_web::dev::Payload;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
+use gonghui_actors::crypto::fingerprint;
 use gonghui_actors::domain::Invalid;
 use gonghui_actors::store::idempotency::Claim;
 use gonghui_actors::Error;
 
 use crate::api_error::ApiError;
 use crate::extract::bearer;
+use crate::files::MAX_UPLOAD;
 use crate::state::AppState;
 
 /// The header clients send.
@@ -25,14 +30,15 @@ fn answer(req: ServiceRequest, response: HttpResponse) -> ServiceResponse<BoxBod
 
 /// Wraps every `/api/v1` call.
 pub async fn middleware(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let key = req
         .headers()
         .get(HEADER)
         .map(|v| v.to_str().map(str::to_owned));
-    let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && !req.path().starts_with("/api/v1/auth/");
     let (Some(key), true) = (key, is_write) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
@@ -58,7 +64,19 @@ pub async fn middleware(
         Err(e) => return Ok(answer(req, ApiError(e).error_response())),
     };
     req.extensions_mut().insert(principal);
-    let fingerprint = format!("{} {}", req.method(), req.path());
+    let body = match crate::body::read_all(req.take_payload(), MAX_UPLOAD, "the body").await {
+        Ok(body) => body,
+        Err(e) => return Ok(answer(req, ApiError(e).error_response())),
+    };
+    let fingerprint = format!(
+        "{} {} {}",
+        req.method(),
+        req.uri()
+            .path_and_query()
+            .map_or(req.path(), |p| p.as_str()),
+        fingerprint(&body)
+    );
+    req.set_payload(Payload::from(body));
     let user = principal.user_id;
     match state
         .store

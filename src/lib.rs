@@ -9,11 +9,12 @@
 //! - [`startup`]: [`startup::Application`] — build, serve, shut down.
 //! - [`routes`]: HTTP handlers by area; [`openapi`] documents them.
 //! - [`session`]: the WebSocket session actor.
-//! - [`idempotency`]: the `Idempotency-Key` middleware.
+//! - [`idempotency`]: the `Idempotency-Key` middleware; [`body`]: the body deadline.
 //! - [`files`]: spreadsheet uploads (bounded, parsed off the workers) and downloads.
 //! - [`extract`], [`api_error`], [`state`]: what handlers share.
 
 pub mod api_error;
+pub mod body;
 pub mod cli;
 pub mod config;
 pub mod extract;

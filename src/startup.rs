@@ -39,7 +39,7 @@ use crate::state::AppState;
 const LISTEN_BACKLOG: i32 = 4096;
 
 /// The largest JSON body accepted.
-const MAX_JSON: usize = 64 * 1024;
+pub const MAX_JSON: usize = 64 * 1024;
 
 /// A node, bound and serving.
 pub struct Application {
@@ -82,6 +82,7 @@ impl Application {
             bridge_listening,
             ws: config.ws.clone(),
             trust_forwarded_for: config.trust_forwarded_for,
+            body_timeout: config.body_timeout,
         });
         let listener =
             listen(&config.listen).with_context(|| format!("binding {}", config.listen))?;
@@ -185,6 +186,7 @@ fn app(
         .service(
             utoipa_actix_web::scope("/api/v1")
                 .wrap(from_fn(crate::idempotency::middleware))
+                .wrap(from_fn(crate::body::middleware))
                 .configure(routes::api),
         )
         .split_for_parts();

@@ -30,6 +30,8 @@ pub struct AppState {
     pub ws: WsSettings,
     /// Whether `X-Forwarded-For`'s last entry names the client (behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
 }
 
 /// The limits of a WebSocket session.

@@ -166,6 +166,11 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// A hex SHA-256 of some bytes: what a request body is recognised by.
+pub fn fingerprint(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
 /// Whether two secrets are equal, in time that does not depend on where they differ.
 pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

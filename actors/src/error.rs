@@ -27,6 +27,9 @@ pub enum Error {
     /// The state does not allow it, e.g. already decided (409).
     #[error("{0}")]
     Conflict(String),
+    /// The body did not arrive in time (408).
+    #[error("{0}")]
+    TooSlow(String),
     /// The upload or body is bigger than allowed (413).
     #[error("{0}")]
     TooLarge(String),
@@ -64,6 +67,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
             Error::TooLarge(_) => "too_large",
+            Error::TooSlow(_) => "timeout",
             Error::RateLimited { .. } => "rate_limited",
             Error::Database(_) | Error::Pool(_) | Error::Unavailable(_) | Error::Busy(_) => {
                 "unavailable"
@@ -101,9 +105,10 @@ impl Error {
     /// The per-field reasons of a 422.
     pub fn fields(&self) -> Option<BTreeMap<String, String>> {
         match self {
-            Error::Invalid(inv) => {
-                Some(BTreeMap::from([(inv.field.to_owned(), inv.reason.clone())]))
-            }
+            Error::Invalid(inv) => Some(BTreeMap::from([(
+                inv.field.to_string(),
+                inv.reason.clone(),
+            )])),
             _ => None,
         }
     }

@@ -2,7 +2,7 @@
 //! links, published to a union or its whole subtree, and each union's feed.
 
 use actix_web::{get, post, put, web, HttpResponse};
-use gonghui_actors::domain::{BoundedText, Invalid, Permission};
+use gonghui_actors::domain::{BoundedText, ImageUrl, Invalid, Permission};
 use gonghui_actors::html::{sanitize, MAX_BODY};
 use gonghui_actors::store::news::{Draft, Scope};
 use gonghui_actors::wechat::FetchArticle;
@@ -25,25 +25,12 @@ fn draft(form: &NewsForm) -> Result<Draft, Invalid> {
             format!("must be at most {} KiB", MAX_BODY / 1024),
         ));
     }
-    let cover_url = match form
+    let cover_url = form
         .cover_url
         .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        Some(url)
-            if url.len() <= 500 && (url.starts_with("https://") || url.starts_with("http://")) =>
-        {
-            Some(url.to_owned())
-        }
-        Some(_) => {
-            return Err(Invalid::new(
-                "cover_url",
-                "must be an http(s) URL of at most 500 characters",
-            ))
-        }
-        None => None,
-    };
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| ImageUrl::parse("cover_url", c).map(|u| u.as_str().to_owned()))
+        .transpose()?;
     Ok(Draft {
         title: BoundedText::parse("title", &form.title, 100)?,
         body_html,

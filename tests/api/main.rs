@@ -1,11 +1,12 @@
 mod helpers;
 
-mod hostile_files;
-
 mod activities;
 mod authorization;
 mod bad_input;
+mod bootstrap;
 mod database_restart;
+mod hostile_files;
+mod hostile_input;
 mod inbox;
 mod join_flow;
 mod login_limits;
@@ -15,6 +16,7 @@ mod org;
 mod races;
 mod resume;
 mod roster;
+mod sessions_end;
 mod slow_reader;
 mod transfer;
 mod wechat;

@@ -109,6 +109,10 @@ pub fn spawn() -> FakeWeChat {
             .route("/s/redirect-private", web::get().to(|| async {
                 HttpResponse::Found().insert_header(("location", "https://10.0.0.1/admin")).finish()
             }))
+            .route("/s/hostile", web::get().to(|| async {
+                let page = article_page("恶意页面", Some(&"长".repeat(20_000)), "某号", "<p>正文</p>");
+                html(page.replace("https://mmbiz.qpic.cn/cover.jpg", "javascript:alert(document.cookie)"))
+            }))
             .route("/s/huge", web::get().to(|| async { html("x".repeat(20 * 1024 * 1024)) }))
             .route("/s/silent", web::get().to(|| async {
                 tokio::time::sleep(Duration::from_secs(30)).await;

@@ -383,7 +383,12 @@ impl ActivitySpec {
         Ok(ActivitySpec {
             kind,
             title: BoundedText::parse("title", &form.title, 100)?,
-            description: form.description.trim().to_owned(),
+            description: match form.description.trim() {
+                "" => String::new(),
+                text => BoundedText::parse("description", text, 5000)?
+                    .as_str()
+                    .to_owned(),
+            },
             include_subordinates: form.include_subordinates,
             starts_at: form.starts_at,
             ends_at: form.ends_at,

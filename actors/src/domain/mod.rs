@@ -21,23 +21,26 @@ pub use permission::Permission;
 pub use person_name::PersonName;
 pub use phone::Phone;
 pub use secret::{Password, SmsCode};
-pub use text::BoundedText;
+pub use text::{outside_text, BoundedText, ImageUrl};
 
 /// Why a value was refused: a sentence for the client, keyed by its field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct Invalid {
     /// The field's name as the client sent it.
-    pub field: &'static str,
+    pub field: std::borrow::Cow<'static, str>,
     /// What is wrong with it.
     pub reason: String,
 }
 
 impl Invalid {
     /// A refusal of `field` for `reason`.
-    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<std::borrow::Cow<'static, str>>,
+        reason: impl Into<String>,
+    ) -> Self {
         Invalid {
-            field,
+            field: field.into(),
             reason: reason.into(),
         }
     }

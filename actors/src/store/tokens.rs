@@ -98,14 +98,7 @@ impl Store {
     pub async fn revoke_user_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<()> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
-        tx.execute(
-            "WITH gone AS (
-                 UPDATE auth_tokens SET revoked_at = now()
-                 WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2 RETURNING id)
-             SELECT pg_notify($3, id::text) FROM gone",
-            &[&user_id, &keep, &REVOKED_CHANNEL],
-        )
-        .await?;
+        revoke_all_in(&tx, user_id, keep).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -122,4 +115,21 @@ impl Store {
             .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
+}
+
+/// Revokes every live token of `user_id` but `keep` within `tx`, announcing each on commit.
+pub(crate) async fn revoke_all_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user_id: i64,
+    keep: Option<i64>,
+) -> Result<()> {
+    tx.execute(
+        "WITH gone AS (
+             UPDATE auth_tokens SET revoked_at = now()
+             WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2 RETURNING id)
+         SELECT pg_notify($3, id::text) FROM gone",
+        &[&user_id, &keep, &REVOKED_CHANNEL],
+    )
+    .await?;
+    Ok(())
 }

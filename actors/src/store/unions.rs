@@ -26,7 +26,8 @@ impl Store {
         &self,
         union_name: &str,
         admin_phone: &Phone,
-        password_hash: &str,
+        password_hash: Option<&str>,
+        end_sessions: bool,
     ) -> Result<Bootstrapped> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -55,7 +56,7 @@ impl Store {
         let user_id: i64 = tx
             .query_one(
                 "INSERT INTO users (phone, password_hash) VALUES ($1, $2)
-                 ON CONFLICT (phone) DO UPDATE SET password_hash = excluded.password_hash RETURNING id",
+                 ON CONFLICT (phone) DO UPDATE SET password_hash = coalesce($2, users.password_hash) RETURNING id",
                 &[&admin_phone.as_str(), &password_hash],
             )
             .await?
@@ -67,6 +68,9 @@ impl Store {
             &[&union_id, &user_id, &all],
         )
         .await?;
+        if end_sessions {
+            super::tokens::revoke_all_in(&tx, user_id, None).await?;
+        }
         tx.commit().await?;
         Ok(Bootstrapped { union_id, user_id })
     }

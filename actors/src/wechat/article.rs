@@ -1,7 +1,7 @@
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use scraper::{Html, Selector};
 
-use crate::domain::Invalid;
+use crate::domain::{outside_text, ImageUrl, Invalid};
 use crate::html::{sanitize, MAX_BODY};
 
 /// What an official-account article page holds.
@@ -80,14 +80,24 @@ pub fn extract(page: &str) -> Result<Article, Invalid> {
     if body_html.len() > MAX_BODY {
         return Err(Invalid::new("url", "the article is too long to keep"));
     }
+    // Checked as an authored article's fields are; a bad one is left out, not fatal.
     Ok(Article {
-        title: title.chars().take(200).collect(),
-        author: meta(&doc, r#"meta[name="author"]"#),
+        title: outside_text(&title, 200).ok_or_else(|| {
+            Invalid::new(
+                "url",
+                "the page is not an official-account article: it has no title",
+            )
+        })?,
+        author: meta(&doc, r#"meta[name="author"]"#).and_then(|a| outside_text(&a, 100)),
         account_name: text(&doc, "#js_name")
-            .or_else(|| meta(&doc, r#"meta[property="og:site_name"]"#)),
-        cover_url: meta(&doc, r#"meta[property="og:image"]"#),
+            .or_else(|| meta(&doc, r#"meta[property="og:site_name"]"#))
+            .and_then(|a| outside_text(&a, 100)),
+        cover_url: meta(&doc, r#"meta[property="og:image"]"#)
+            .and_then(|url| ImageUrl::parse("cover_url", &url).ok())
+            .map(|url| url.as_str().to_owned()),
         digest: meta(&doc, r#"meta[name="description"]"#)
-            .or_else(|| meta(&doc, r#"meta[property="og:description"]"#)),
+            .or_else(|| meta(&doc, r#"meta[property="og:description"]"#))
+            .and_then(|d| outside_text(&d, 200)),
         published_at: published_at(&doc, page),
         body_html,
     })
@@ -104,6 +114,17 @@ mod tests {
             err.reason.contains("no title") || err.reason.contains("no content"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_script_cover_and_an_endless_author_are_not_kept() {
+        let author = "很".repeat(10_000);
+        let page = format!(
+            r#"<meta property="og:title" content="t"><meta property="og:image" content="javascript:alert(1)"><meta name="author" content="{author}"><div id="js_content"><p>x</p></div>"#
+        );
+        let a = extract(&page).unwrap();
+        assert_eq!(a.cover_url, None);
+        assert_eq!(a.author.unwrap().chars().count(), 100);
     }
 
     #[test]
