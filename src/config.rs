@@ -283,6 +283,9 @@ impl Config {
         if let Some(queue) = s.session_queue {
             hub.session_queue = queue.max(1);
         }
+        if let Some(n) = s.sockets_per_user {
+            hub.sockets_per_user = n.max(1);
+        }
         if let Some(max) = s.max_replay {
             hub.max_replay = max;
         }
@@ -357,6 +360,7 @@ impl Config {
                 hello_timeout: Duration::from_secs(s.hello_timeout_secs.unwrap_or(10)),
                 queue: hub.session_queue,
                 max_frame: 64 * 1024,
+                max_sockets: s.max_sockets.unwrap_or(0),
             },
             hub,
             event_retention: Duration::from_secs(s.event_retention_secs.unwrap_or(7 * 24 * 3600)),

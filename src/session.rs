@@ -5,8 +5,16 @@
 //!
 //! Its mailbox is the bounded outbound queue: owners `try_send` into it, and a session
 //! whose mailbox is full (its socket is not draining) is closed with 4008.
+//!
+//! # Limits
+//! A socket is bounded in what it can make the node do: frames are rate-limited (a
+//! burst of [`BURST`], then [`PER_SECOND`] a second; beyond, each gets a `rate_limited`
+//! error, and [`MAX_REFUSED`] refusals in a row close it with 4029); it holds at most
+//! [`MAX_TOPICS`] subscriptions; and its subscribes are checked one at a time, with at
+//! most [`MAX_WAITING`] waiting, so one socket can never hold more than one database
+//! connection for its checks.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -21,7 +29,7 @@ use gonghui_actors::store::tokens::Principal;
 use gonghui_actors::Error;
 use gonghui_protocol::dto::HelloReply;
 use gonghui_protocol::{
-    decode, encode, ClientMsg, Codec, ErrorBody, RequestId, ServerMsg, Topic, WireFrame,
+    decode, encode, request_id, ClientMsg, Codec, ErrorBody, RequestId, ServerMsg, Topic, WireFrame,
 };
 use serde_json::json;
 
@@ -33,6 +41,16 @@ const HEARTBEAT: Duration = Duration::from_secs(30);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(75);
 /// Frames a client may send after hello before hello's answer.
 const MAX_EARLY: usize = 32;
+/// Frames a client may send at once before the rate applies.
+pub const BURST: f64 = 100.0;
+/// Frames a client may send per second, sustained.
+pub const PER_SECOND: f64 = 20.0;
+/// Rate-limited frames in a row after which the socket is closed with 4029.
+pub const MAX_REFUSED: u32 = 100;
+/// Subscriptions one socket may hold.
+pub const MAX_TOPICS: usize = 256;
+/// Subscribes waiting for their check; beyond, they are refused with `rate_limited`.
+pub const MAX_WAITING: usize = 32;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -46,6 +64,16 @@ pub struct Session {
     early: Option<Vec<ClientMsg>>,
     topics: HashSet<Topic>,
     last_heard: Instant,
+    /// Frames the client may still send now (a token bucket).
+    allowance: f64,
+    /// When the allowance was last topped up.
+    topped_up: Instant,
+    /// Frames refused for rate in a row.
+    refused: u32,
+    /// Subscribes waiting for their check, in order.
+    waiting: VecDeque<(RequestId, Topic, Option<u64>)>,
+    /// Whether a subscribe's check is running.
+    checking: bool,
 }
 
 impl Session {
@@ -59,6 +87,34 @@ impl Session {
             early: None,
             topics: HashSet::new(),
             last_heard: Instant::now(),
+            allowance: BURST,
+            topped_up: Instant::now(),
+            refused: 0,
+            waiting: VecDeque::new(),
+            checking: false,
+        }
+    }
+
+    /// Takes one frame's worth of allowance, if there is one.
+    fn allowed(&mut self) -> bool {
+        let now = Instant::now();
+        let gained = now.duration_since(self.topped_up).as_secs_f64() * PER_SECOND;
+        self.allowance = (self.allowance + gained).min(BURST);
+        self.topped_up = now;
+        if self.allowance >= 1.0 {
+            self.allowance -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Answers a frame that cannot be served: a reply to its request when its `id` can
+    /// be read, else an error frame.
+    fn refuse(&self, ctx: &mut WebsocketContext<Self>, payload: &[u8], error: ErrorBody) {
+        match request_id(self.codec, payload) {
+            Some(id) => self.reply(ctx, id, Err(error)),
+            None => self.write(ctx, &ServerMsg::Error { error }),
         }
     }
 
@@ -92,16 +148,20 @@ impl Session {
     }
 
     fn on_frame(&mut self, payload: &[u8], ctx: &mut WebsocketContext<Self>) {
+        if !self.allowed() {
+            self.refused += 1;
+            if self.refused >= MAX_REFUSED {
+                return Self::close(ctx, 4029, "too many frames; reconnect later, slower");
+            }
+            let why = format!("at most {PER_SECOND} frames a second; slow down");
+            return self.refuse(ctx, payload, ErrorBody::new("rate_limited", why));
+        }
+        self.refused = 0;
         let msg = match decode::<ClientMsg>(self.codec, payload) {
             Ok(msg) => msg,
             Err(e) => {
                 let text: String = e.to_string().chars().take(200).collect();
-                return self.write(
-                    ctx,
-                    &ServerMsg::Error {
-                        error: ErrorBody::new("bad_request", text),
-                    },
-                );
+                return self.refuse(ctx, payload, ErrorBody::new("bad_request", text));
             }
         };
         if let Some(early) = &mut self.early {
@@ -148,25 +208,36 @@ impl Session {
     fn hello(&mut self, id: RequestId, token: String, ctx: &mut WebsocketContext<Self>) {
         self.early = Some(Vec::new());
         let store = self.state.store.clone();
+        let registry = self.state.registry.clone();
+        let session = SessionRef {
+            id: self.id,
+            out: ctx.address().recipient(),
+        };
         let work = async move {
             let principal = store.authenticate(&token).await?;
             let topics = store.readable_topics(principal.user_id).await?;
-            Ok::<_, Error>((principal, topics))
+            let opened = SessionOpened {
+                session,
+                token_id: principal.token_id,
+                user_id: principal.user_id,
+                client: principal.client,
+            };
+            let admitted = registry.send(opened).await.unwrap_or(false);
+            Ok::<_, Error>((principal, topics, admitted))
         };
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
             let early = act.early.take().unwrap_or_default();
             match result {
-                Ok((principal, topics)) => {
+                Ok((principal, _, false)) => Self::close(
+                    ctx,
+                    4029,
+                    &format!(
+                        "too many sockets for this user on the {}; close one, or reconnect later",
+                        principal.client.as_str()
+                    ),
+                ),
+                Ok((principal, topics, true)) => {
                     act.principal = Some(principal);
-                    let session = SessionRef {
-                        id: act.id,
-                        out: ctx.address().recipient(),
-                    };
-                    act.state.registry.do_send(SessionOpened {
-                        session,
-                        token_id: principal.token_id,
-                        user_id: principal.user_id,
-                    });
                     let left = (principal.expires_at - chrono::Utc::now())
                         .to_std()
                         .unwrap_or_default();
@@ -204,36 +275,57 @@ impl Session {
                 return self.reply(ctx, id, Err(ErrorBody::new("bad_request", e.to_string())))
             }
         };
+        if !self.topics.contains(&topic) && self.topics.len() + self.waiting.len() >= MAX_TOPICS {
+            let why = format!("a socket holds at most {MAX_TOPICS} subscriptions");
+            return self.reply(ctx, id, Err(ErrorBody::new("too_large", why)));
+        }
+        if self.waiting.len() >= MAX_WAITING {
+            let why = format!("at most {MAX_WAITING} subscribes may wait; wait for their replies");
+            return self.reply(ctx, id, Err(ErrorBody::new("rate_limited", why)));
+        }
+        self.waiting.push_back((id, topic, since));
+        self.check_next(principal, ctx);
+    }
+
+    /// Starts the next waiting subscribe's check unless one is running.
+    fn check_next(&mut self, principal: Principal, ctx: &mut WebsocketContext<Self>) {
+        if self.checking {
+            return;
+        }
+        let Some((id, topic, since)) = self.waiting.pop_front() else {
+            return;
+        };
+        self.checking = true;
         let store = self.state.store.clone();
         let check = async move { store.can_read(principal.user_id, topic).await };
-        ctx.spawn(
-            check
-                .into_actor(self)
-                .map(move |allowed, act, ctx| match allowed {
-                    Ok(true) => {
-                        act.topics.insert(topic);
-                        let session = SessionRef {
-                            id: act.id,
-                            out: ctx.address().recipient(),
-                        };
-                        act.state.registry.do_send(Subscribe {
-                            session,
-                            request: id,
-                            topic,
-                            since,
-                        });
-                    }
-                    Ok(false) => act.reply(
-                        ctx,
-                        id,
-                        Err(ErrorBody::new(
-                            "forbidden",
-                            format!("you may not read {topic}"),
-                        )),
-                    ),
-                    Err(e) => act.reply(ctx, id, Err(e.body())),
-                }),
-        );
+        ctx.spawn(check.into_actor(self).map(move |allowed, act, ctx| {
+            act.checking = false;
+            match allowed {
+                Ok(true) => {
+                    act.topics.insert(topic);
+                    let session = SessionRef {
+                        id: act.id,
+                        out: ctx.address().recipient(),
+                    };
+                    act.state.registry.do_send(Subscribe {
+                        session,
+                        request: id,
+                        topic,
+                        since,
+                    });
+                }
+                Ok(false) => act.reply(
+                    ctx,
+                    id,
+                    Err(ErrorBody::new(
+                        "forbidden",
+                        format!("you may not read {topic}"),
+                    )),
+                ),
+                Err(e) => act.reply(ctx, id, Err(e.body())),
+            }
+            act.check_next(principal, ctx);
+        }));
     }
 }
 
@@ -241,6 +333,7 @@ impl Actor for Session {
     type Context = WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.state.open_sockets.fetch_add(1, Ordering::SeqCst);
         ctx.set_mailbox_capacity(self.state.ws.queue);
         ctx.run_later(self.state.ws.hello_timeout, |act, ctx| {
             if act.principal.is_none() {
@@ -257,6 +350,7 @@ impl Actor for Session {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        self.state.open_sockets.fetch_sub(1, Ordering::SeqCst);
         let topics = self.topics.drain().collect();
         self.state.registry.do_send(SessionClosed {
             session_id: self.id,
@@ -281,7 +375,11 @@ impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
                     },
                 );
             }
-            Ok(ws::Message::Close(_)) => ctx.stop(),
+            Ok(ws::Message::Close(reason)) => {
+                // Echo the close (RFC 6455 §5.5.1), so the client sees its own code, not 1006.
+                ctx.close(reason);
+                ctx.stop();
+            }
             Err(ProtocolError::Overflow) => Self::close(ctx, 1009, "frames are limited to 64 KiB"),
             Err(e) => Self::close(ctx, 1002, &e.to_string()),
         }
@@ -309,16 +407,16 @@ impl Handler<ToSession> for Session {
                     self.send_encoded(ctx, event.encoded(self.codec));
                 }
             }
-            ToSession::Recheck { admin_only } => self.recheck(admin_only, ctx),
+            ToSession::Recheck => self.recheck(ctx),
             ToSession::Close { code, reason } => Self::close(ctx, code, reason),
         }
     }
 }
 
 impl Session {
-    /// Checks the session's union topics again and ends, with an `unsubscribed` frame,
-    /// each the user may no longer read. Their own member topic always stays.
-    fn recheck(&mut self, admin_only: bool, ctx: &mut WebsocketContext<Self>) {
+    /// Checks the session's topics again and ends, with an `unsubscribed` frame, each
+    /// the user may no longer read. Their own member topic always stays.
+    fn recheck(&mut self, ctx: &mut WebsocketContext<Self>) {
         let Some(principal) = self.principal else {
             return;
         };
@@ -326,11 +424,7 @@ impl Session {
             .topics
             .iter()
             .copied()
-            .filter(|t| match t {
-                Topic::Member(_) => false,
-                Topic::Union(_) | Topic::Activity(_) => !admin_only,
-                Topic::UnionAdmin(_) => true,
-            })
+            .filter(|t| !matches!(t, Topic::Member(_)))
             .collect();
         for topic in topics {
             let store = self.state.store.clone();

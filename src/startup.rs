@@ -9,7 +9,7 @@
 //! HTTP server gracefully (in-flight requests finish, for up to 5 s).
 
 use std::net::TcpListener;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +37,14 @@ use crate::state::AppState;
 /// Connections waiting to be accepted; a reconnect storm arrives all at once
 /// (the kernel caps it at `net.core.somaxconn`).
 const LISTEN_BACKLOG: i32 = 4096;
+
+/// Open files kept back from WebSockets: for HTTP calls (`/healthz` among them), the
+/// log, spreadsheets and WeChat, besides the database pool.
+const FILES_IN_RESERVE: usize = 256;
+
+/// Open files kept back from every kind of connection: past this the node stops
+/// accepting rather than fail inside with EMFILE.
+const FILES_FOR_THE_REST: usize = 64;
 
 /// The largest JSON body accepted.
 pub const MAX_JSON: usize = 64 * 1024;
@@ -73,6 +81,21 @@ impl Application {
 
         let results = ResultsPublisher::new(store.clone()).start();
         let wechat = WeChat::new(config.wechat.clone(), store.clone())?.start();
+        let files = open_file_limit();
+        let mut ws = config.ws.clone();
+        if ws.max_sockets == 0 {
+            ws.max_sockets = files
+                .saturating_sub(FILES_IN_RESERVE + config.db_pool)
+                .max(1);
+        }
+        let workers = config.workers.max(1);
+        let connections_per_worker =
+            (files.saturating_sub(FILES_FOR_THE_REST + config.db_pool) / workers).max(1);
+        tracing::info!(
+            open_files = files,
+            max_sockets = ws.max_sockets,
+            "connection limits"
+        );
         let state = web::Data::new(AppState {
             store,
             auth,
@@ -80,9 +103,10 @@ impl Application {
             results,
             wechat,
             bridge_listening,
-            ws: config.ws.clone(),
+            ws,
             trust_forwarded_for: config.trust_forwarded_for,
             body_timeout: config.body_timeout,
+            open_sockets: AtomicUsize::new(0),
         });
         let listener =
             listen(&config.listen).with_context(|| format!("binding {}", config.listen))?;
@@ -102,7 +126,8 @@ impl Application {
             // Events are small writes that must leave at once, not wait on Nagle for an ACK.
             .tcp_nodelay(true)
             .listen(listener)?
-            .workers(config.workers.max(1))
+            .workers(workers)
+            .max_connections(connections_per_worker)
             .disable_signals()
             .shutdown_timeout(5)
             .run();
@@ -242,6 +267,30 @@ async fn prune(store: Store, retention: Duration) {
             tracing::warn!(error = %e, "pruning login records failed");
         }
     }
+}
+
+/// Raises the process's open-file limit to its hard limit and returns it.
+fn open_file_limit() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
 }
 
 async fn wait_for_signal() {

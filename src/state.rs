@@ -1,6 +1,6 @@
 //! What every handler and session shares on one node.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +32,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
+    /// WebSockets open on this node now.
+    pub open_sockets: AtomicUsize,
 }
 
 /// The limits of a WebSocket session.
@@ -43,6 +45,9 @@ pub struct WsSettings {
     pub queue: usize,
     /// The largest frame read (1009 beyond).
     pub max_frame: usize,
+    /// WebSockets the node holds before refusing new ones with 503; 0 until startup
+    /// works it out from the open-file limit.
+    pub max_sockets: usize,
 }
 
 impl AppState {

@@ -3,6 +3,8 @@
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+
+use crate::frames::RequestId;
 use serde::Serialize;
 
 /// Which subprotocol a session speaks.
@@ -79,6 +81,16 @@ pub fn decode<T: DeserializeOwned>(codec: Codec, payload: &[u8]) -> Result<T, Co
     })
 }
 
+/// The `id` of a request frame that did not decode as a whole (a missing or mistyped
+/// field), so its error can still answer that request.
+pub fn request_id(codec: Codec, payload: &[u8]) -> Option<RequestId> {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: Option<RequestId>,
+    }
+    decode::<IdOnly>(codec, payload).ok()?.id
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +158,17 @@ mod tests {
                 error: ErrorBody::new("bad_request", "unreadable"),
             },
         ]
+    }
+
+    #[test]
+    fn a_broken_request_still_gives_up_its_id() {
+        let frame = json!({"type": "subscribe", "id": 7});
+        for codec in [Codec::Json, Codec::MsgPack] {
+            let bytes = encode(codec, &frame).unwrap();
+            assert!(decode::<ClientMsg>(codec, payload(&bytes)).is_err());
+            assert_eq!(request_id(codec, payload(&bytes)), Some(RequestId::Int(7)));
+        }
+        assert_eq!(request_id(Codec::Json, b"{not json"), None);
     }
 
     #[test]

@@ -15,6 +15,6 @@ pub mod frames;
 pub mod time;
 pub mod topic;
 
-pub use codec::{decode, encode, Codec, CodecError, WireFrame};
+pub use codec::{decode, encode, request_id, Codec, CodecError, WireFrame};
 pub use frames::{ClientKind, ClientMsg, ErrorBody, EventFrame, RequestId, ServerMsg};
 pub use topic::Topic;

@@ -1,5 +1,7 @@
 //! `GET /ws`: picks the codec from the subprotocol and starts a [`Session`].
 
+use std::sync::atomic::Ordering;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws::WsResponseBuilder;
 use gonghui_actors::Error;
@@ -19,6 +21,14 @@ pub async fn ws(
     stream: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
+    // Refused while the node can still answer: the files it keeps in reserve serve
+    // `/healthz`, the database and the sockets it already has.
+    if state.open_sockets.load(Ordering::SeqCst) >= state.ws.max_sockets {
+        return Err(ApiError(Error::Busy(
+            "this server holds all the connections it can; try another or later".into(),
+        ))
+        .into());
+    }
     let requested: Vec<&str> = req
         .headers()
         .get_all("sec-websocket-protocol")

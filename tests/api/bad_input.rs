@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use futures_util::SinkExt;
-use gonghui_protocol::{ClientKind, ClientMsg, Codec, RequestId, ServerMsg};
+use gonghui_protocol::{encode, ClientKind, ClientMsg, Codec, RequestId, ServerMsg, WireFrame};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -160,12 +160,40 @@ async fn garbage_frames_get_an_error_frame_and_the_session_lives_on() {
         for garbage in [
             Message::Text("{not json".into()),
             Message::Binary(vec![0xc1, 0xff, 0x00]),
-            Message::Text("{\"type\":\"launch\",\"id\":1}".into()),
         ] {
             socket.stream.send(garbage).await.unwrap();
             match socket.recv().await {
                 ServerMsg::Error { error } => assert_eq!(error.code, "bad_request"),
                 other => panic!("expected an error frame, got {other:?}"),
+            }
+        }
+        // A request that is readable but wrong is answered as that request, by its id.
+        for (broken, id) in [
+            (json!({"type": "launch", "id": 1}), RequestId::Int(1)),
+            (
+                json!({"type": "subscribe", "id": "s-1"}),
+                RequestId::Text("s-1".into()),
+            ),
+        ] {
+            socket
+                .stream
+                .send(match encode(codec, &broken).unwrap() {
+                    WireFrame::Binary(b) => Message::Binary(b.to_vec()),
+                    WireFrame::Text(t) => Message::Text(t),
+                })
+                .await
+                .unwrap();
+            match socket.recv().await {
+                ServerMsg::Reply {
+                    id: got,
+                    ok: false,
+                    error: Some(error),
+                    ..
+                } => {
+                    assert_eq!(got, id);
+                    assert_eq!(error.code, "bad_request");
+                }
+                other => panic!("expected a failed reply, got {other:?}"),
             }
         }
         let bad_topic = socket.subscribe("union:abc", None).await.unwrap_err();

@@ -6,7 +6,7 @@ use actix::{Message, Recipient};
 use bytes::Bytes;
 use gonghui_protocol::dto::SubscribeReply;
 use gonghui_protocol::{
-    encode, Codec, ErrorBody, EventFrame, RequestId, ServerMsg, Topic, WireFrame,
+    encode, ClientKind, Codec, ErrorBody, EventFrame, RequestId, ServerMsg, Topic, WireFrame,
 };
 
 /// One event shared by every session that receives it, encoded at most once per codec.
@@ -69,12 +69,9 @@ pub enum ToSession {
     Event(Arc<SharedEvent>),
     /// Several events of one topic, in seq order (a catch-up).
     Batch(Vec<Arc<SharedEvent>>),
-    /// Check every subscription again (someone's rights changed) and end those no
-    /// longer allowed; with `admin_only`, only the admin queues.
-    Recheck {
-        /// Only `union:{id}:admin` topics.
-        admin_only: bool,
-    },
+    /// Check every subscription but the user's own member topic again (their rights,
+    /// or the tree, changed) and end those no longer allowed.
+    Recheck,
     /// Close the socket with this code.
     Close {
         /// The WebSocket close code.
@@ -117,9 +114,11 @@ pub struct Unsubscribe {
     pub topic: Topic,
 }
 
-/// A session authenticated (so logout and shutdown can reach it).
+/// A session authenticated (so logout and shutdown can reach it). Answers false, and
+/// keeps nothing, when the user already holds as many sockets of that client kind on
+/// this node as allowed.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "bool")]
 pub struct SessionOpened {
     /// The session.
     pub session: SessionRef,
@@ -127,6 +126,8 @@ pub struct SessionOpened {
     pub token_id: i64,
     /// Whose it is.
     pub user_id: i64,
+    /// The client kind of the token.
+    pub client: ClientKind,
 }
 
 /// A session ended; its subscriptions go with it.

@@ -25,6 +25,9 @@ pub struct HubSettings {
     pub read_batch: i64,
     /// How long an owner with no subscribers lives on.
     pub idle_after: Duration,
+    /// Sockets one user may hold per client kind on a node; a further hello is closed
+    /// with 4029.
+    pub sockets_per_user: usize,
 }
 
 impl Default for HubSettings {
@@ -35,6 +38,7 @@ impl Default for HubSettings {
             max_replay: 10_000,
             read_batch: 500,
             idle_after: Duration::from_secs(60),
+            sockets_per_user: 10,
         }
     }
 }

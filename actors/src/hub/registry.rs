@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use actix::prelude::*;
+use gonghui_protocol::ClientKind;
 
 use super::messages::{
     AccessChanged, Announce, Resync, SessionClosed, SessionOpened, SessionRef, Shutdown, Subscribe,
@@ -28,8 +29,16 @@ pub struct Registry {
     settings: HubSettings,
     arbiters: Vec<ArbiterHandle>,
     owners: HashMap<OwnerKey, OwnerEntry>,
-    /// Every authenticated session: its token, its user, its mailbox.
-    sessions: HashMap<u64, (i64, i64, SessionRef)>,
+    /// Every authenticated session.
+    sessions: HashMap<u64, SessionEntry>,
+}
+
+/// An authenticated session as the registry knows it.
+struct SessionEntry {
+    token_id: i64,
+    user_id: i64,
+    client: ClientKind,
+    session: SessionRef,
 }
 
 /// An owner with no subscribers asks to stop; refused if a subscribe is on its way to it.
@@ -128,7 +137,7 @@ impl Handler<Resync> for Registry {
         for entry in self.owners.values() {
             entry.addr.do_send(msg);
         }
-        let tokens: Vec<i64> = self.sessions.values().map(|(token, _, _)| *token).collect();
+        let tokens: Vec<i64> = self.sessions.values().map(|e| e.token_id).collect();
         if tokens.is_empty() {
             return;
         }
@@ -150,9 +159,9 @@ impl Handler<Resync> for Registry {
 
 impl Registry {
     fn close_token(&mut self, token_id: i64) {
-        for (token, _, session) in self.sessions.values() {
-            if *token == token_id {
-                session.out.do_send(ToSession::Close {
+        for entry in self.sessions.values() {
+            if entry.token_id == token_id {
+                entry.session.out.do_send(ToSession::Close {
                     code: 4001,
                     reason: "logged out",
                 });
@@ -178,11 +187,27 @@ impl Handler<OwnerIdle> for Registry {
 }
 
 impl Handler<SessionOpened> for Registry {
-    type Result = ();
+    type Result = bool;
 
-    fn handle(&mut self, msg: SessionOpened, _: &mut Self::Context) {
-        self.sessions
-            .insert(msg.session.id, (msg.token_id, msg.user_id, msg.session));
+    fn handle(&mut self, msg: SessionOpened, _: &mut Self::Context) -> bool {
+        let held = self
+            .sessions
+            .values()
+            .filter(|e| e.user_id == msg.user_id && e.client == msg.client)
+            .count();
+        if held >= self.settings.sockets_per_user {
+            return false;
+        }
+        self.sessions.insert(
+            msg.session.id,
+            SessionEntry {
+                token_id: msg.token_id,
+                user_id: msg.user_id,
+                client: msg.client,
+                session: msg.session,
+            },
+        );
+        true
     }
 }
 
@@ -216,13 +241,13 @@ impl Handler<AccessChanged> for Registry {
     fn handle(&mut self, msg: AccessChanged, _: &mut Self::Context) {
         // Forgotten first, so the checks the sessions are about to make read afresh.
         self.store.rights().forget(msg.change);
-        for (_, user, session) in self.sessions.values() {
-            let recheck = match msg.change {
-                AccessChange::User(id) if id == *user => ToSession::Recheck { admin_only: false },
-                AccessChange::User(_) => continue,
-                AccessChange::Tree => ToSession::Recheck { admin_only: true },
-            };
-            session.out.do_send(recheck);
+        // A moved union changes what everyone above its old and new places may read,
+        // whatever the topic's kind, so a tree change re-checks every session.
+        for entry in self.sessions.values() {
+            if matches!(msg.change, AccessChange::User(id) if id != entry.user_id) {
+                continue;
+            }
+            entry.session.out.do_send(ToSession::Recheck);
         }
     }
 }
@@ -231,8 +256,8 @@ impl Handler<Shutdown> for Registry {
     type Result = usize;
 
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> usize {
-        for (_, _, session) in self.sessions.values() {
-            session.out.do_send(ToSession::Close {
+        for entry in self.sessions.values() {
+            entry.session.out.do_send(ToSession::Close {
                 code: 1012,
                 reason: "server restarting",
             });
