@@ -9,6 +9,7 @@ use anyhow::Context;
 use gonghui_actors::auth::{AuthSettings, SmsGateway};
 use gonghui_actors::crypto::Secrets;
 use gonghui_actors::hub::HubSettings;
+use gonghui_actors::store::export::ExportLimits;
 use gonghui_actors::wechat::WeChatSettings;
 use serde::Deserialize;
 
@@ -232,6 +233,10 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
+    /// How many downloads stream at once, and how long one may stall.
+    pub exports: ExportLimits,
+    /// How long a connection to Postgres may take at start before it is retried.
+    pub db_connect_timeout: Duration,
 }
 
 impl Config {
@@ -345,6 +350,15 @@ impl Config {
             wechat,
             trust_forwarded_for: s.trust_forwarded_for.unwrap_or(false),
             body_timeout: Duration::from_secs(s.body_timeout_secs.unwrap_or(30).max(1)),
+            exports: ExportLimits {
+                at_once: s
+                    .exports_at_once
+                    .unwrap_or(s.db_pool.unwrap_or(16) / 4)
+                    .max(1),
+                stall: Duration::from_secs(s.export_stall_secs.unwrap_or(30).max(1)),
+                ..ExportLimits::default()
+            },
+            db_connect_timeout: Duration::from_secs(s.db_connect_timeout_secs.unwrap_or(5).max(1)),
             database_url: s
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),

@@ -62,10 +62,10 @@ impl Application {
     /// # Errors
     /// When the database is unreachable, a migration fails or the address cannot be bound.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        store::create_database_if_missing(&config.database_url).await?;
-        store::migrate(&config.database_url).await?;
+        prepare_database(&config.database_url, config.db_connect_timeout).await?;
         let store = Store::connect(&config.database_url, config.db_pool, config.secrets.clone())?
-            .with_public_url(&config.public_url);
+            .with_public_url(&config.public_url)
+            .with_export_limits(config.exports.clone());
         let auth = Auth::new(store.clone(), config.sms.clone(), config.auth.clone());
         let arbiters = (0..config.workers.max(1))
             .map(|_| Arbiter::new().handle())
@@ -267,6 +267,26 @@ async fn prune(store: Store, retention: Duration) {
             tracing::warn!(error = %e, "pruning login records failed");
         }
     }
+}
+
+/// Creates the database if missing and migrates, retrying with backoff (1 s doubling
+/// to 30 s, logged each time) while Postgres cannot be reached or does not answer
+/// within `timeout`; a Postgres that refuses (a wrong password, say) fails at once.
+async fn prepare_database(url: &str, timeout: Duration) -> anyhow::Result<()> {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let why = match tokio::time::timeout(timeout, store::create_database_if_missing(url)).await
+        {
+            Ok(Ok(())) => break,
+            Ok(Err(e)) if !store::is_unreachable(&e) => return Err(e),
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(_) => format!("no answer within {timeout:?}"),
+        };
+        tracing::warn!(error = %why, retry_in = ?backoff, "Postgres is not reachable; retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+    store::migrate(url).await
 }
 
 /// Raises the process's open-file limit to its hard limit and returns it.

@@ -128,3 +128,67 @@ async fn a_child_unions_admin_cannot_decide_the_parents_applications_but_the_par
         .get(0);
     assert_eq!(pending, "pending", "the refused decision changed nothing");
 }
+
+#[actix_rt::test]
+async fn import_and_removal_reports_tell_a_sibling_admin_nothing_about_strangers() {
+    let cluster = Cluster::start(1).await;
+    let root = cluster.root_admin_token().await;
+    let a = cluster.child_union(cluster.root_union, "甲厂").await;
+    let b = cluster.child_union(cluster.root_union, "乙厂").await;
+    let (stranger, stranger_id) = cluster.verified_user(0, "13833340001", "app", 3401).await;
+    cluster.admit(&root, &stranger, a).await;
+    let (sibling, sibling_id) = cluster.login_sms(0, "13833340002", "console").await;
+    cluster.appoint(b, sibling_id, &["members.manage"]).await;
+    let stranger_id_number = crate::helpers::id_number(3401);
+    let unregistered = crate::helpers::id_number(3499);
+
+    // The stranger as they are, then their ID number with another phone.
+    for phone in ["13833340001", "13833349999"] {
+        let csv = format!("姓名,手机号,身份证号\n某人,{phone},{stranger_id_number}\n");
+        let r = cluster
+            .upload(
+                &sibling,
+                &format!("/unions/{b}/members/import"),
+                "text/csv",
+                csv.into_bytes(),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let report: serde_json::Value = r.json().await.unwrap();
+        let row = &report["rows"][0];
+        assert_eq!(row["outcome"], "failed", "{row}");
+        assert!(row["user_id"].is_null(), "{row}");
+        let reason = row["reason"].as_str().unwrap();
+        assert!(reason.starts_with("cannot be added"), "{reason}");
+        assert!(
+            !reason.contains('*') && !reason.contains(&a.to_string()),
+            "{reason}"
+        );
+    }
+
+    let removal = json!({"reason": "离职", "id_numbers": [stranger_id_number, unregistered]});
+    let r = cluster
+        .post(
+            0,
+            &sibling,
+            &format!("/unions/{b}/members/remove"),
+            &removal,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let report: serde_json::Value = r.json().await.unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(
+        rows[0]["reason"], rows[1]["reason"],
+        "a stranger reads like nobody"
+    );
+    assert!(rows.iter().all(|r| r["user_id"].is_null()), "{rows:?}");
+    assert!(!report.to_string().contains(&format!(":{stranger_id}")));
+    let still = cluster
+        .count(
+            "SELECT count(*) FROM memberships WHERE union_id = $1 AND status = 'active'",
+            &[&a],
+        )
+        .await;
+    assert_eq!(still, 1);
+}

@@ -208,3 +208,34 @@ async fn after_a_database_restart_events_flow_again_and_a_resuming_client_misses
         assert_eq!(ready, 200, "the bridge listens again");
     }
 }
+
+#[actix_rt::test]
+async fn a_postgres_that_accepts_but_never_answers_is_retried_with_backoff_not_waited_on_forever() {
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = hole.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let swallow = actix_rt::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hole.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    let mut settings = crate::helpers::test_settings(
+        &format!("postgres://postgres@127.0.0.1:{port}/gonghui_black_hole"),
+        "http://127.0.0.1:9/sms",
+    );
+    settings.db_connect_timeout_secs = Some(1);
+    let config = gonghui::config::Config::resolve(settings, "127.0.0.1:0".into()).unwrap();
+    let starting = gonghui::startup::Application::build(config);
+    // 1 s for the first try, 1 s of backoff, 1 s for the second, 2 s of backoff, the third.
+    let outcome = tokio::time::timeout(Duration::from_millis(4_500), starting).await;
+    assert!(
+        outcome.is_err(),
+        "the node does not start without a database"
+    );
+    let tries = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((2..=3).contains(&tries), "tried {tries} times");
+    swallow.abort();
+}

@@ -5,6 +5,7 @@ mod authorization;
 mod bad_input;
 mod bootstrap;
 mod database_restart;
+mod download_limits;
 mod hostile_files;
 mod hostile_input;
 mod inbox;

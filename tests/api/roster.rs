@@ -118,7 +118,9 @@ async fn a_10000_row_workbook_imports_with_each_bad_row_named_and_a_second_uploa
     assert!(reason_of(&report, 301).contains("same phone as row 7"));
     assert!(reason_of(&report, 401).starts_with("phone"));
     assert!(reason_of(&report, 501).contains("future"));
-    assert!(reason_of(&report, 8).contains(&format!("already a member of union {elsewhere}")));
+    // Row 8's person is in a union the importing admin also covers here, but the report
+    // names no other union either way.
+    assert!(reason_of(&report, 8).contains("a member of another union"));
 
     let mut progress = Vec::new();
     loop {

@@ -73,12 +73,20 @@ pub async fn run(database_url: String, registry: Addr<Registry>, listening: Arc<
     }
 }
 
+/// How long the bridge waits for Postgres to accept and answer a new connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn listen_once(
     database_url: &str,
     registry: &Addr<Registry>,
     listening: &AtomicBool,
-) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = tokio_postgres::connect(database_url, NoTls).await?;
+) -> anyhow::Result<()> {
+    let (client, mut connection) = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_postgres::connect(database_url, NoTls),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("Postgres did not answer within {CONNECT_TIMEOUT:?}"))??;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
         let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));

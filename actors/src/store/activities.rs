@@ -731,6 +731,7 @@ impl Store {
         what: ActivityFile,
         format: Format,
     ) -> Result<mpsc::Receiver<FileChunk>> {
+        let admitted = self.admit_export(admin.user_id)?;
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
         let union_id = self.managed(&tx, admin, id, false).await?.activity.union_id;
@@ -809,7 +810,7 @@ impl Store {
                 }),
             },
         };
-        Ok(self.stream_export(export))
+        Ok(self.stream_export(admitted, export))
     }
 }
 

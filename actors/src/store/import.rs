@@ -19,7 +19,7 @@ use super::roster::{day_start, finish_bulk, finish_report, operation_id, row_rep
 use super::tokens::Principal;
 use super::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
 use super::Store;
-use crate::domain::{Invalid, Permission, Phone};
+use crate::domain::{Invalid, Permission};
 use crate::sheets::MemberRow;
 use crate::Result;
 
@@ -41,6 +41,9 @@ enum Person {
     /// Nobody yet: the import registers them.
     New,
 }
+
+/// Why a row whose phone and ID number belong to different people cannot be added.
+const MISMATCH: &str = "cannot be added: the phone and the ID number do not match our records";
 
 impl Store {
     /// Imports member rows into `union_id`. Rows that could not be read arrive as `Err`
@@ -139,13 +142,9 @@ impl Store {
         for p in batch {
             let person = match (by_index.get(&p.index), by_phone.get(p.row.phone.as_str())) {
                 (Some((id, phone)), _) if phone == p.row.phone.as_str() => Ok(Person::Known(*id)),
-                (Some((_, phone)), _) => Err(format!(
-                    "this ID number is registered with another phone ({})",
-                    Phone::masked(phone)
-                )),
-                (None, Some((_, true))) => {
-                    Err("this phone is registered to someone with another ID number".to_owned())
-                }
+                // Another person's facts are not the importing admin's to learn: one
+                // answer, naming nobody, whichever of the two does not match.
+                (Some(_), _) | (None, Some((_, true))) => Err(MISMATCH.to_owned()),
                 (None, Some((id, false))) => Ok(Person::Unverified(*id)),
                 (None, None) => Ok(Person::New),
             };
@@ -278,11 +277,14 @@ impl Store {
                     Some("already a member of this union".into()),
                     Some(*user),
                 )),
-                Some(other) => report.push(row_report(
+                Some(_) => report.push(row_report(
                     p.row.row,
                     "failed",
-                    Some(format!("already a member of union {other}")),
-                    Some(*user),
+                    Some(
+                        "cannot be added: a member of another union (they may apply to transfer)"
+                            .into(),
+                    ),
+                    None,
                 )),
                 None => {
                     joining.push(*user);

@@ -50,6 +50,8 @@ pub struct Store {
     rights: rights::RightsCache,
     /// The clients' public address, for links (an activity's code).
     public_url: std::sync::Arc<str>,
+    /// The downloads running.
+    exports: std::sync::Arc<export::ExportGate>,
 }
 
 impl Store {
@@ -84,6 +86,7 @@ impl Store {
             secrets,
             rights: rights::RightsCache::default(),
             public_url: std::sync::Arc::from("https://gonghui.example.com"),
+            exports: std::sync::Arc::new(export::ExportGate::new(export::ExportLimits::default())),
         })
     }
 
@@ -95,6 +98,12 @@ impl Store {
     /// The same store, linking to the clients at `public_url`.
     pub fn with_public_url(mut self, public_url: &str) -> Self {
         self.public_url = std::sync::Arc::from(public_url.trim_end_matches('/'));
+        self
+    }
+
+    /// This store with these download limits.
+    pub fn with_export_limits(mut self, limits: export::ExportLimits) -> Self {
+        self.exports = std::sync::Arc::new(export::ExportGate::new(limits));
         self
     }
 
@@ -140,6 +149,16 @@ pub(crate) fn contains_pattern(text: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_");
     format!("%{escaped}%")
+}
+
+/// Whether a startup error means Postgres could not be reached (worth retrying), not
+/// that it refused (a wrong password, a missing role: retrying will not help).
+pub fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<tokio_postgres::Error>()
+            .is_some_and(|pg| pg.as_db_error().is_none())
+    })
 }
 
 /// Creates the database named in `database_url` if it does not exist yet, by connecting

@@ -276,28 +276,32 @@ impl Store {
             .map(|r| (r.get(0), r.get(1)))
             .collect();
         let mut report = Vec::with_capacity(rows.len());
-        let mut targets: Vec<(u32, i64)> = Vec::new();
+        let mut targets: Vec<(u32, i64, bool)> = Vec::new();
         let mut named = HashSet::new();
         for (row, parsed, index) in rows {
+            // Whether an ID number is registered, and to whom, is not the admin's to
+            // learn: an unknown one reads exactly like a non-member's.
             let user = match (parsed, index) {
                 (Err(invalid), _) => Err(invalid.to_string()),
-                (Ok(Departed::UserId(id)), _) => Ok(id),
-                (Ok(Departed::IdNumber(_)), index) => index
+                (Ok(Departed::UserId(id)), _) => Ok((id, true)),
+                (Ok(Departed::IdNumber(_)), index) => Ok(index
                     .and_then(|i| by_index.get(&i).copied())
-                    .ok_or_else(|| "nobody with this ID number is registered".to_owned()),
+                    .map_or((0, false), |id| (id, false))),
             };
             match user {
-                Ok(user) if !named.insert(user) => report.push(row_report(
-                    row,
-                    "unchanged",
-                    Some("named twice".into()),
-                    Some(user),
-                )),
-                Ok(user) => targets.push((row, user)),
+                Ok((user, named_by_id)) if user != 0 && !named.insert(user) => {
+                    report.push(row_report(
+                        row,
+                        "unchanged",
+                        Some("named twice".into()),
+                        named_by_id.then_some(user),
+                    ))
+                }
+                Ok((user, named_by_id)) => targets.push((row, user, named_by_id)),
                 Err(why) => report.push(row_report(row, "failed", Some(why), None)),
             }
         }
-        let user_ids: Vec<i64> = targets.iter().map(|(_, u)| *u).collect();
+        let user_ids: Vec<i64> = targets.iter().map(|(_, u, _)| *u).collect();
         let ended = tx
             .query(
                 &format!(
@@ -311,7 +315,7 @@ impl Store {
         let ended: Vec<Membership> = ended.iter().map(membership_from_row).collect();
         let removed: Vec<i64> = ended.iter().map(|m| m.user_id).collect();
         let gone: HashSet<i64> = removed.iter().copied().collect();
-        for (row, user) in targets {
+        for (row, user, named_by_id) in targets {
             report.push(if gone.contains(&user) {
                 row_report(row, "removed", None, Some(user))
             } else {
@@ -319,7 +323,7 @@ impl Store {
                     row,
                     "failed",
                     Some("not a member of this union".into()),
-                    Some(user),
+                    named_by_id.then_some(user),
                 )
             });
         }
@@ -369,6 +373,7 @@ impl Store {
         status: MemberStatus,
         format: Format,
     ) -> Result<mpsc::Receiver<FileChunk>> {
+        let admitted = self.admit_export(admin.user_id)?;
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
         require(&tx, admin.user_id, union_id, Permission::MembersManage).await?;
@@ -386,31 +391,34 @@ impl Store {
         .await?;
         tx.commit().await?;
         let secrets = pii.then(|| self.secrets().clone());
-        Ok(self.stream_export(Export {
-            format,
-            header: Column::ALL.iter().map(|c| c.headers().0).collect(),
-            sql: ENTRIES,
-            params: vec![
-                Box::new(union_id),
-                Box::new(status.as_str()),
-                Box::new(0i64),
-                Box::new(None::<String>),
-                Box::new(i64::MAX),
-            ],
-            cells: Box::new(move |row| {
-                let e = entry_from_row(row, secrets.as_ref());
-                vec![
-                    e.name.unwrap_or_default(),
-                    e.phone,
-                    e.id_number.unwrap_or_default(),
-                    e.employer.unwrap_or_default(),
-                    e.job.unwrap_or_default(),
-                    e.joined_at.with_timezone(&cst()).date_naive().to_string(),
-                    e.status,
-                    e.retired_on.map(|d| d.to_string()).unwrap_or_default(),
-                ]
-            }),
-        }))
+        Ok(self.stream_export(
+            admitted,
+            Export {
+                format,
+                header: Column::ALL.iter().map(|c| c.headers().0).collect(),
+                sql: ENTRIES,
+                params: vec![
+                    Box::new(union_id),
+                    Box::new(status.as_str()),
+                    Box::new(0i64),
+                    Box::new(None::<String>),
+                    Box::new(i64::MAX),
+                ],
+                cells: Box::new(move |row| {
+                    let e = entry_from_row(row, secrets.as_ref());
+                    vec![
+                        e.name.unwrap_or_default(),
+                        e.phone,
+                        e.id_number.unwrap_or_default(),
+                        e.employer.unwrap_or_default(),
+                        e.job.unwrap_or_default(),
+                        e.joined_at.with_timezone(&cst()).date_naive().to_string(),
+                        e.status,
+                        e.retired_on.map(|d| d.to_string()).unwrap_or_default(),
+                    ]
+                }),
+            },
+        ))
     }
 }
 
