@@ -3,7 +3,8 @@
 //! the real protocol. Exits non-zero when any event is lost or duplicated, or a call fails.
 //!
 //! # Layout
-//! - [`scenarios`]: `idle`, `fanout`, `approvals`, `reconnect-storm`; [`activity`]: a union-wide vote.
+//! - [`scenarios`]: `idle`, `fanout`, `approvals`, `reconnect-storm`; [`activity`]: a union-wide vote;
+//!   [`login`]: a flood of wrong passwords.
 //! - [`workers`] and [`fleet`]: sessions spread over worker processes, and what each holds.
 //! - [`wire`]: connecting from a chosen source address; frames through the protocol crate.
 //! - [`histogram`], [`report`]: latency figures, the final table and `--json`.
@@ -11,6 +12,7 @@
 mod activity;
 mod fleet;
 mod histogram;
+mod login;
 mod report;
 mod scenarios;
 mod wire;
@@ -44,6 +46,8 @@ enum Command {
     },
     /// N members watch a vote and all vote at --rate per second: votes/s, coalesced results, final tally on every screen
     Activity(Common),
+    /// N wrong-password logins at once against members with passwords: peak server memory, how they were answered
+    LoginFlood(Common),
     /// N sessions dropped at once and resumed with `since`: time to resync, nothing missed
     ReconnectStorm(Common),
     /// Remove every seeded user and union (or one run's)
@@ -87,6 +91,9 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Approvals { common, admins } => scenarios::approvals(&common, admins).await,
             Command::Activity(c) => activity::activity(&c).await,
+            Command::LoginFlood(c) => {
+                scenarios::run("login-flood", &c, false, login::login_flood).await
+            }
         }
     })?;
     if !clean {

@@ -81,9 +81,9 @@ const SESSIONS_PER_WORKER: usize = 7_500;
 
 /// Where a run points: gonghui (seeded, published through the log) or the peer.
 pub struct Target {
-    name: &'static str,
+    pub(crate) name: &'static str,
     pub(crate) ws: Vec<String>,
-    pids: Vec<u32>,
+    pub(crate) pids: Vec<u32>,
 }
 
 impl Target {
@@ -102,7 +102,7 @@ impl Common {
         }
     }
 
-    fn source_ips(&self) -> anyhow::Result<Vec<IpAddr>> {
+    pub(crate) fn source_ips(&self) -> anyhow::Result<Vec<IpAddr>> {
         self.source_ips
             .as_deref()
             .map_or(Ok(Vec::new()), wire::parse_source_ips)
@@ -273,13 +273,18 @@ async fn connect_all(
 }
 
 fn rss_kib(pids: &[u32]) -> Option<u64> {
+    proc_kib(pids, "VmRSS:")
+}
+
+/// A `/proc/{pid}/status` figure (`VmRSS:`, `VmHWM:` …) summed over `pids`, in KiB.
+pub(crate) fn proc_kib(pids: &[u32], field: &str) -> Option<u64> {
     if pids.is_empty() {
         return None;
     }
     let mut total = 0;
     for pid in pids {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let line = status.lines().find(|l| l.starts_with(field))?;
         total += line.split_whitespace().nth(1)?.parse::<u64>().ok()?;
     }
     Some(total)

@@ -183,3 +183,17 @@ impl Store {
         Ok(removed)
     }
 }
+
+impl Store {
+    /// Gives every user of a seeded run the password with this hash; returns their phones.
+    pub async fn give_seeded_password(&self, run: &str, hash: &str) -> Result<Vec<String>> {
+        let conn = self.client().await?;
+        let rows = conn
+            .query(
+                "UPDATE users SET password_hash = $2 WHERE seed_run = $1 RETURNING phone",
+                &[&run, &hash],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+}
