@@ -68,7 +68,11 @@ pub async fn login_flood(
     }
     let mut outcome = Outcome::new(target.name);
     outcome.metric("logins", answers.len() as f64);
-    for (status, label) in [("401", "checked (401)"), ("503", "queue full (503)"), ("429", "limited (429)")] {
+    for (status, label) in [
+        ("401", "checked (401)"),
+        ("503", "queue full (503)"),
+        ("429", "limited (429)"),
+    ] {
         outcome.metric(label, by_status.remove(status).unwrap_or(0) as f64);
     }
     outcome.metric("all answered in s", took.as_secs_f64());

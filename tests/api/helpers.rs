@@ -222,17 +222,22 @@ impl Cluster {
         format!("{}/api/v1{path}", self.nodes[node].http)
     }
 
-    /// Logs in by SMS code (registering the phone) on `node`; returns (token, user id).
-    pub async fn login_sms(&self, node: usize, phone: &str, client: &str) -> (String, i64) {
-        let sent = self
-            .http
+    /// Asks `node`, through `client` (whose source address counts), for a code to
+    /// `phone`; returns the code once it is sent.
+    pub async fn sms_code_via(&self, client: &reqwest::Client, node: usize, phone: &str) -> String {
+        let sent = client
             .post(self.url(node, "/auth/sms-codes"))
             .json(&json!({ "phone": phone }))
             .send()
             .await
             .unwrap();
         assert_eq!(sent.status(), 202, "{}", sent.text().await.unwrap());
-        let code = self.sms.code_for(phone);
+        self.sms.code_for(phone)
+    }
+
+    /// Logs in by SMS code (registering the phone) on `node`; returns (token, user id).
+    pub async fn login_sms(&self, node: usize, phone: &str, client: &str) -> (String, i64) {
+        let code = self.sms_code_via(&self.http, node, phone).await;
         let body = json!({ "phone": phone, "sms_code": code, "client": client });
         let answer = json_of(self.http.post(self.url(node, "/auth/login")).json(&body)).await;
         (

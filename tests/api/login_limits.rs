@@ -111,14 +111,7 @@ async fn a_stranger_cannot_lock_the_owner_out() {
     }
     let limited = login(&owner, &cluster, password("13855560002", "s3cret-pass")).await;
     assert_eq!(limited.status(), 429);
-    let sent = owner
-        .post(cluster.url(0, "/auth/sms-codes"))
-        .json(&json!({"phone": "13855560002"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sent.status(), 202);
-    let code = cluster.sms.code_for("13855560002");
+    let code = cluster.sms_code_via(&owner, 0, "13855560002").await;
     let by_code = login(
         &owner,
         &cluster,

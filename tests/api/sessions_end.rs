@@ -75,15 +75,7 @@ async fn an_account_without_a_password_sets_one_with_a_fresh_sms_code() {
         )
         .await
         .unwrap();
-    let sent = cluster
-        .http
-        .post(cluster.url(0, "/auth/sms-codes"))
-        .json(&json!({"phone": "13855590002"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sent.status(), 202);
-    let fresh = cluster.sms.code_for("13855590002");
+    let fresh = cluster.sms_code_via(&cluster.http, 0, "13855590002").await;
     let proven = json!({"password": "first-password", "sms_code": fresh});
     assert_eq!(put_password(&cluster, &token, proven).await, 204);
     cluster

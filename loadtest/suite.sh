@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite of docs/BENCHMARKS.md on this machine and writes each
+# scenario's figures to loadtest/results/<scenario>.json. Commit them: a regression then
+# shows as a diff. Every scenario gets freshly started release nodes (so RSS figures are
+# true) on a fresh database; the peer runs beside gonghui when its packages are installed
+# (loadtest/peers/install.sh).
+#
+#   loadtest/suite.sh                 # every scenario
+#   loadtest/suite.sh login-flood     # some of them
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ulimit -n 20000
+
+cargo build --release --workspace --quiet
+BIN=target/release
+RESULTS=loadtest/results
+mkdir -p "$RESULTS"
+export GONGHUI_DATA_KEY=${GONGHUI_DATA_KEY:-$(openssl rand -hex 32)}
+export GONGHUI_LOG=warn
+export DATABASE_URL=postgres://postgres@127.0.0.1:5432/gonghui_suite
+NODES=()
+PIDS=()
+
+start_nodes() { # $1: how many
+    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS gonghui_suite" postgres
+    NODES=(); PIDS=()
+    for i in $(seq 1 "$1"); do
+        "$BIN/gonghui" serve --listen "127.0.0.1:$((18180 + i))" &
+        PIDS+=($!)
+        NODES+=("http://127.0.0.1:$((18180 + i))")
+        until curl -sf -o /dev/null "${NODES[-1]}/readyz"; do sleep 0.2; done
+    done
+}
+
+stop_nodes() {
+    kill "${PIDS[@]}" 2>/dev/null || true
+    wait "${PIDS[@]}" 2>/dev/null || true
+}
+trap stop_nodes EXIT
+
+PEER_ARGS=()
+start_peer() {
+    if [ -d loadtest/peers/ws-broadcast/node_modules ]; then
+        node loadtest/peers/ws-broadcast/server.js 19090 &
+        PEER_PID=$!
+        sleep 0.5
+        PEER_ARGS=(--peer http://127.0.0.1:19090 --peer-pid "$PEER_PID")
+    fi
+}
+stop_peer() {
+    if [ -n "${PEER_PID:-}" ]; then kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true; fi
+    PEER_PID=; PEER_ARGS=()
+}
+
+run() { # $1: scenario, $2: nodes, rest: arguments
+    local scenario=$1 nodes=$2
+    shift 2
+    echo "== $scenario"
+    start_nodes "$nodes"
+    local joined pids
+    joined=$(IFS=,; echo "${NODES[*]}")
+    pids=$(IFS=,; echo "${PIDS[*]}")
+    "$BIN/gonghui-loadtest" "$scenario" --nodes "$joined" --server-pid "$pids" \
+        --json "$RESULTS/$scenario.json" "$@"
+    stop_nodes
+}
+
+wanted() { [ $# -eq 0 ] || [[ " $* " == *" $SCENARIO "* ]]; }
+
+for SCENARIO in idle fanout approvals activity reconnect-storm login-flood; do
+    wanted "$@" || continue
+    case $SCENARIO in
+        idle) start_peer
+              run idle 1 --sessions 19700 --duration 5 --rate 800 --workers 2 "${PEER_ARGS[@]}"
+              stop_peer ;;
+        fanout) start_peer
+                run fanout 1 --sessions 10000 --duration 10 --rate 30 --connect-rate 1000 --workers 2 "${PEER_ARGS[@]}"
+                stop_peer ;;
+        approvals) run approvals 2 --sessions 3000 --rate 1000 --admins 4 ;;
+        activity) run activity 2 --sessions 5000 --rate 700 ;;
+        reconnect-storm) run reconnect-storm 2 --sessions 10000 --rate 800 --workers 2 ;;
+        login-flood) run login-flood 1 --sessions 500 --source-ips 127.0.0.2-127.0.0.40 ;;
+    esac
+done
