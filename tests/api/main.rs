@@ -10,6 +10,7 @@ mod hostile_files;
 mod hostile_input;
 mod inbox;
 mod join_flow;
+mod keys;
 mod login_limits;
 mod news;
 mod openapi;
