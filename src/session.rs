@@ -51,6 +51,8 @@ pub const MAX_REFUSED: u32 = 100;
 pub const MAX_TOPICS: usize = 256;
 /// Subscribes waiting for their check; beyond, they are refused with `rate_limited`.
 pub const MAX_WAITING: usize = 32;
+/// Tries of a re-check that fails before its subscription is ended.
+const RECHECK_TRIES: u32 = 3;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -427,28 +429,55 @@ impl Session {
             .filter(|t| !matches!(t, Topic::Member(_)))
             .collect();
         for topic in topics {
-            let store = self.state.store.clone();
-            let check = async move { store.can_read(principal.user_id, topic).await };
-            ctx.spawn(check.into_actor(self).map(move |allowed, act, ctx| {
-                if !matches!(allowed, Ok(false)) || !act.topics.remove(&topic) {
+            self.recheck_one(principal, topic, 1, ctx);
+        }
+    }
+
+    /// Checks one topic again. A check that fails (the database is busy or away) is
+    /// tried again a second later, and after [`RECHECK_TRIES`] the subscription ends
+    /// with `unavailable`: a right that may have been taken away is never kept unchecked.
+    fn recheck_one(
+        &mut self,
+        principal: Principal,
+        topic: Topic,
+        attempt: u32,
+        ctx: &mut WebsocketContext<Self>,
+    ) {
+        let store = self.state.store.clone();
+        let check = async move { store.can_read(principal.user_id, topic).await };
+        ctx.spawn(check.into_actor(self).map(move |allowed, act, ctx| {
+            let error = match allowed {
+                Ok(true) => return,
+                Ok(false) => ErrorBody::new("forbidden", format!("you may no longer read {topic}")),
+                Err(_) if attempt < RECHECK_TRIES => {
+                    ctx.run_later(Duration::from_secs(1), move |act, ctx| {
+                        act.recheck_one(principal, topic, attempt + 1, ctx)
+                    });
                     return;
                 }
-                act.state.registry.do_send(Unsubscribe {
-                    session_id: act.id,
-                    topic,
-                });
-                act.write(
-                    ctx,
-                    &ServerMsg::Unsubscribed {
-                        topic: topic.to_string(),
-                        error: ErrorBody::new(
-                            "forbidden",
-                            format!("you may no longer read {topic}"),
-                        ),
-                    },
-                );
-            }));
-        }
+                Err(e) => ErrorBody::new(
+                    "unavailable",
+                    format!(
+                        "{topic} could not be checked again ({}); subscribe again later",
+                        e.public_message()
+                    ),
+                ),
+            };
+            if !act.topics.remove(&topic) {
+                return;
+            }
+            act.state.registry.do_send(Unsubscribe {
+                session_id: act.id,
+                topic,
+            });
+            act.write(
+                ctx,
+                &ServerMsg::Unsubscribed {
+                    topic: topic.to_string(),
+                    error,
+                },
+            );
+        }));
     }
 
     fn send_encoded(&self, ctx: &mut WebsocketContext<Self>, bytes: bytes::Bytes) {

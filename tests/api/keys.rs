@@ -29,10 +29,14 @@ async fn a_development_node_generates_a_private_key_once_and_keeps_it() {
     cluster.admit(&root, &member, cluster.root_union).await;
     let roster = format!("/unions/{}/members", cluster.root_union);
     let before: Value = cluster.get(0, &root, &roster).await.json().await.unwrap();
-    assert_eq!(before["items"][0]["id_number"], crate::helpers::id_number(5640));
+    assert_eq!(
+        before["items"][0]["id_number"],
+        crate::helpers::id_number(5640)
+    );
 
     // A second node on the same directory: the same key, so the number still decrypts.
-    let mut settings = crate::helpers::test_settings(&cluster.database_url, "http://127.0.0.1:9/sms");
+    let mut settings =
+        crate::helpers::test_settings(&cluster.database_url, "http://127.0.0.1:9/sms");
     settings.data_key = None;
     settings.data_dir = Some(dir.clone());
     let again = spawn_node(&settings).await;
@@ -47,17 +51,26 @@ async fn a_development_node_generates_a_private_key_once_and_keeps_it() {
         .json()
         .await
         .unwrap();
-    assert_eq!(after["items"][0]["id_number"], before["items"][0]["id_number"]);
+    assert_eq!(
+        after["items"][0]["id_number"],
+        before["items"][0]["id_number"]
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn production_refuses_to_start_without_a_configured_key() {
-    let mut settings = crate::helpers::test_settings("postgres://unused/db", "http://127.0.0.1:9/sms");
+    let mut settings =
+        crate::helpers::test_settings("postgres://unused/db", "http://127.0.0.1:9/sms");
     settings.data_key = None;
     settings.env = Some("production".into());
-    let refused = Config::resolve(settings.clone(), "127.0.0.1:0".into()).err().unwrap();
-    assert!(refused.to_string().contains("GONGHUI_DATA_KEY"), "{refused}");
+    let refused = Config::resolve(settings.clone(), "127.0.0.1:0".into())
+        .err()
+        .unwrap();
+    assert!(
+        refused.to_string().contains("GONGHUI_DATA_KEY"),
+        "{refused}"
+    );
     settings.data_key = Some("ab".repeat(32));
     assert!(Config::resolve(settings, "127.0.0.1:0".into()).is_ok());
 }
