@@ -122,6 +122,12 @@ async fn refused_links_fail_clearly_within_the_timeout_and_write_nothing() {
         ),
         (format!("{}/s/huge", fake.base), 422, "larger than"),
         (
+            format!("{}/s/gone", fake.base),
+            422,
+            "no article at this link",
+        ),
+        (format!("{}/s/deleted", fake.base), 422, "deleted"),
+        (
             format!("{}/s/silent", fake.base),
             503,
             "did not answer within 1.5 s",

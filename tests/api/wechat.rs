@@ -289,3 +289,65 @@ async fn a_bound_account_is_polled_on_schedule() {
     let news = console.event_of(&topic, "news.published").await;
     assert_eq!(news.data["news"]["title"], "定时拉取");
 }
+
+#[actix_rt::test]
+async fn articles_an_account_deleted_are_never_imported_and_withdrawn_if_they_were() {
+    let fake = wechat_fake::spawn();
+    let cluster = cluster_with(&fake).await;
+    let root = cluster.root_admin_token().await;
+    let union = cluster.root_union;
+    let mut console = cluster.ws(0, Codec::Json).await;
+    console
+        .watch(&root, ClientKind::Console, &[format!("union:{union}")])
+        .await;
+    publish(&fake, "old", &["旧文"]);
+    let bound = bind(&cluster, &root, union, "good").await;
+    assert_eq!(bound.status(), 200);
+    let poll = format!("/unions/{union}/wechat/account/poll");
+    let first: Value = cluster
+        .post(0, &root, &poll, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["imported"], 1);
+    let imported = console
+        .event_of(&format!("union:{union}"), "news.published")
+        .await;
+
+    // The account deletes the old article and publishes two, deleting one of them too.
+    publish(&fake, "new", &["新文", "删文"]);
+    {
+        let mut api = fake.api.lock().unwrap();
+        api.deleted
+            .push("https://mp.weixin.qq.com/s/old-旧文".into());
+        api.deleted
+            .push("https://mp.weixin.qq.com/s/new-删文".into());
+    }
+    let second: Value = cluster
+        .post(0, &root, &poll, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["imported"], 1, "{second}");
+    let withdrawn = console
+        .event_of(&format!("union:{union}"), "news.unpublished")
+        .await;
+    assert_eq!(withdrawn.data["news_id"], imported.data["news"]["id"]);
+    let titles: Vec<String> = cluster
+        .db
+        .query("SELECT title FROM news WHERE status = 'published'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(titles, ["新文"]);
+    assert_eq!(
+        cluster
+            .count("SELECT count(*) FROM news WHERE title = '删文'", &[])
+            .await,
+        0
+    );
+}

@@ -22,6 +22,8 @@ pub struct ApiState {
     pub unauthorized: bool,
     /// Mini-program codes made.
     pub codes_made: u32,
+    /// Article links the account has deleted: listed with `is_deleted`.
+    pub deleted: Vec<String>,
 }
 
 /// A tiny PNG the fake serves as a mini-program code.
@@ -113,6 +115,10 @@ pub fn spawn() -> FakeWeChat {
                 let page = article_page("恶意页面", Some(&"长".repeat(20_000)), "某号", "<p>正文</p>");
                 html(page.replace("https://mmbiz.qpic.cn/cover.jpg", "javascript:alert(document.cookie)"))
             }))
+            .route("/s/gone", web::get().to(|| async { HttpResponse::NotFound().finish() }))
+            .route("/s/deleted", web::get().to(|| async {
+                html(r#"<html><head><meta property="og:title" content="微信公众平台"></head><body><div class="weui-msg"><p class="weui-msg__desc">该内容已被发布者删除</p></div></body></html>"#.to_owned())
+            }))
             .route("/s/huge", web::get().to(|| async { html("x".repeat(20 * 1024 * 1024)) }))
             .route("/s/silent", web::get().to(|| async {
                 tokio::time::sleep(Duration::from_secs(30)).await;
@@ -183,7 +189,8 @@ async fn batchget(
             let news: Vec<Value> = articles
                 .iter()
                 .map(|(title, url)| json!({"title": title, "author": "小编", "digest": format!("{title}摘要"),
-                    "content": format!("<p>{title}</p><script>x()</script>"), "thumb_url": "https://mmbiz.qpic.cn/t.jpg", "url": url}))
+                    "content": format!("<p>{title}</p><script>x()</script>"), "thumb_url": "https://mmbiz.qpic.cn/t.jpg", "url": url,
+                    "is_deleted": state.deleted.contains(url)}))
                 .collect();
             json!({"article_id": id, "content": {"news_item": news}, "update_time": 1763940000})
         })

@@ -211,6 +211,28 @@ impl Store {
         Ok(true)
     }
 
+    /// Unpublishes a pulled article its account has since deleted (if it is published
+    /// here); every union in its audience hears `news.unpublished`.
+    pub async fn withdraw_account_article(&self, union_id: i64, url: &str) -> Result<()> {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        let row = tx
+            .query_opt(
+                &format!(
+                    "SELECT {COLUMNS} FROM news n WHERE n.union_id = $1 AND n.source_url = $2
+                       AND n.status = 'published' FOR UPDATE"
+                ),
+                &[&union_id, &url],
+            )
+            .await?;
+        if let Some(row) = row {
+            set_status(&tx, &news_from_row(&row), "unpublished").await?;
+            tracing::info!(union_id, url, "withdrew an article its account deleted");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A poll went through: the account is healthy again.
     pub async fn poll_succeeded(&self, union_id: i64) -> Result<()> {
         let conn = self.client().await?;

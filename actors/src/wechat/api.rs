@@ -76,6 +76,10 @@ pub struct PublishedArticle {
     #[serde(default)]
     pub thumb_url: String,
     pub url: String,
+    /// WeChat lists an article its account deleted with this set: never imported, and
+    /// withdrawn if it was.
+    #[serde(default)]
+    pub is_deleted: bool,
 }
 
 /// A mini-program login's result.

@@ -17,6 +17,13 @@ pub struct Article {
     pub body_html: String,
 }
 
+/// What WeChat's page says, with a 200, where an article was deleted or taken down.
+const DELETED: [&str; 3] = [
+    "该内容已被发布者删除",
+    "此内容因违规无法查看",
+    "此内容被多人投诉",
+];
+
 fn selector(css: &str) -> Selector {
     Selector::parse(css).expect("the selectors here are valid")
 }
@@ -57,6 +64,12 @@ fn published_at(doc: &Html, page: &str) -> Option<DateTime<Utc>> {
 /// # Errors
 /// `Invalid` on `url` when the page has no title or no content: it is not an article.
 pub fn extract(page: &str) -> Result<Article, Invalid> {
+    if DELETED.iter().any(|notice| page.contains(notice)) {
+        return Err(Invalid::new(
+            "url",
+            "the article was deleted by its account or taken down",
+        ));
+    }
     let doc = Html::parse_document(page);
     let title = meta(&doc, r#"meta[property="og:title"]"#)
         .or_else(|| text(&doc, "#activity-name"))
@@ -114,6 +127,12 @@ mod tests {
             err.reason.contains("no title") || err.reason.contains("no content"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_deleted_articles_page_is_not_an_article() {
+        let page = r#"<html><head><meta property="og:title" content="微信公众平台"></head><body><div class="weui-msg"><p>该内容已被发布者删除</p></div><div id="js_content"></div></body></html>"#;
+        assert!(extract(page).unwrap_err().reason.contains("deleted"));
     }
 
     #[test]

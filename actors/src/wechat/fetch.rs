@@ -89,11 +89,18 @@ pub async fn page(client: &reqwest::Client, settings: &WeChatSettings, url: Url)
         }
     };
     let response = client.get(url).send().await.map_err(failed)?;
-    if !response.status().is_success() {
-        return Err(Error::Unavailable(format!(
-            "the page answered {}",
-            response.status()
-        )));
+    let status = response.status();
+    // A missing page is the link's fault, not a passing failure: a 503 would tell the
+    // client to retry a link that will never work.
+    if status.is_client_error() {
+        return Err(Invalid::new(
+            "url",
+            format!("no article at this link (the page answered {status})"),
+        )
+        .into());
+    }
+    if !status.is_success() {
+        return Err(Error::Unavailable(format!("the page answered {status}")));
     }
     let too_large = || {
         Invalid::new(

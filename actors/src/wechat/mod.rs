@@ -139,6 +139,18 @@ impl Inner {
                 .await?;
             let mut reached_old = false;
             for article in page.item.iter().flat_map(|i| &i.content.news_item) {
+                if article.is_deleted {
+                    if let Err(e) = self
+                        .store
+                        .withdraw_account_article(account.union_id, &article.url)
+                        .await
+                    {
+                        return Err(WxError::Failed(format!(
+                            "withdrawing an article failed: {e}"
+                        )));
+                    }
+                    continue;
+                }
                 match self
                     .store
                     .import_account_article(account.union_id, article)
