@@ -6,6 +6,7 @@ use gonghui_actors::domain::{BoundedText, ImageUrl, Invalid, Permission};
 use gonghui_actors::html::{sanitize, MAX_BODY};
 use gonghui_actors::store::news::{Draft, Scope};
 use gonghui_actors::wechat::FetchArticle;
+use gonghui_actors::Error;
 use gonghui_protocol::dto::{ErrorResponse, Feed, LinkImport, News, NewsForm};
 use serde::Deserialize;
 
@@ -91,6 +92,9 @@ pub async fn import(
     state
         .require(caller.0.user_id, *path, Permission::NewsPublish)
         .await?;
+    if state.store.news_link_known(*path, &body.url).await? {
+        return Err(Error::Conflict("this article was imported here before".into()).into());
+    }
     let article = state
         .ask_wechat(FetchArticle {
             url: body.url.clone(),

@@ -246,3 +246,38 @@ async fn authored_html_is_cleaned_and_subtree_news_reaches_the_unions_below_live
         .await;
     assert_eq!(not_admin.status(), 403);
 }
+
+#[actix_rt::test]
+async fn one_article_by_its_short_and_long_links_is_imported_once_and_a_known_link_is_not_fetched_again(
+) {
+    let fake = wechat_fake::spawn();
+    let cluster = cluster_with(&fake, 1).await;
+    let root = cluster.root_admin_token().await;
+    let path = format!("/unions/{}/news/imports", cluster.root_union);
+    let short = format!("{}/s/short", fake.base);
+    let long = format!(
+        "{}/s?__biz=MzA5&mid=2651&idx=1&sn=c0ffee&chksm=77&scene=21#wechat_redirect",
+        fake.base
+    );
+    let first = cluster.post(0, &root, &path, &json!({"url": short})).await;
+    assert_eq!(first.status(), 201, "{}", first.text().await.unwrap());
+    assert_eq!(fake.api.lock().unwrap().pages_served, 1);
+
+    let by_long = cluster.post(0, &root, &path, &json!({"url": long})).await;
+    assert_eq!(
+        by_long.status(),
+        409,
+        "the long form names the same article"
+    );
+    let served = fake.api.lock().unwrap().pages_served;
+    let again = cluster.post(0, &root, &path, &json!({"url": short})).await;
+    assert_eq!(again.status(), 409);
+    let long_again = cluster.post(0, &root, &path, &json!({"url": long})).await;
+    assert_eq!(long_again.status(), 409);
+    assert_eq!(
+        fake.api.lock().unwrap().pages_served,
+        served,
+        "known links are refused without fetching"
+    );
+    assert_eq!(cluster.count("SELECT count(*) FROM news", &[]).await, 1);
+}

@@ -24,6 +24,8 @@ pub struct ApiState {
     pub codes_made: u32,
     /// Article links the account has deleted: listed with `is_deleted`.
     pub deleted: Vec<String>,
+    /// Article pages served.
+    pub pages_served: u32,
 }
 
 /// A tiny PNG the fake serves as a mini-program code.
@@ -64,6 +66,15 @@ pub fn article_page(title: &str, author: Option<&str>, account: &str, body: &str
     )
 }
 
+/// The page of one article that both `/s/short` and its long link `/s?__biz=…` serve,
+/// naming its long link in `og:url` as WeChat's pages do.
+fn one_article_page() -> String {
+    article_page("同一篇文章", None, "广东工会", "<p>正文</p>").replace(
+        "<title>",
+        r#"<meta property="og:url" content="http://mp.weixin.qq.com/s?__biz=MzA5&amp;mid=2651&amp;idx=1&amp;sn=c0ffee#rd"><title>"#,
+    )
+}
+
 /// Starts the fake on a random port.
 pub fn spawn() -> FakeWeChat {
     let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
@@ -96,6 +107,14 @@ pub fn spawn() -> FakeWeChat {
                     "广东工会",
                     r#"<p>正文第一段<img data-src="https://mmbiz.qpic.cn/a.jpg" onerror="steal()"></p><script>alert(1)</script>"#,
                 ))
+            }))
+            .route("/s", web::get().to(|state: web::Data<Mutex<ApiState>>| async move {
+                state.lock().unwrap().pages_served += 1;
+                html(one_article_page())
+            }))
+            .route("/s/short", web::get().to(|state: web::Data<Mutex<ApiState>>| async move {
+                state.lock().unwrap().pages_served += 1;
+                html(one_article_page())
             }))
             .route("/s/noauthor", web::get().to(|| async {
                 html(article_page("职工书屋开放", None, "广州工会", "<p>开放时间：周一至周五</p>"))

@@ -14,6 +14,7 @@ use super::audit;
 use super::tokens::Principal;
 use super::{keyset, Store};
 use crate::domain::{BoundedText, Permission};
+use crate::wechat::article::link_key;
 use crate::wechat::Article;
 use crate::{Error, Result};
 
@@ -187,6 +188,22 @@ impl Store {
         Ok(news_from_row(&row))
     }
 
+    /// Whether an article known by the key of `url` was imported into the union before,
+    /// so the same link is refused without fetching it again.
+    pub async fn news_link_known(&self, union_id: i64, url: &str) -> Result<bool> {
+        let Some(key) = link_key(url) else {
+            return Ok(false);
+        };
+        let conn = self.client().await?;
+        let row = conn
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM news WHERE union_id = $1 AND link_keys @> ARRAY[$2])",
+                &[&union_id, &key],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
     /// Stores an imported official-account article, published at once or as a draft.
     ///
     /// # Errors
@@ -203,12 +220,21 @@ impl Store {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
         require(&tx, admin.user_id, union_id, Permission::NewsPublish).await?;
+        let keys: Vec<String> = link_key(url)
+            .into_iter()
+            .chain(article.page_key.clone())
+            .collect();
+        if imported_before(&tx, union_id, &keys).await? {
+            return Err(Error::Conflict(
+                "this article was imported here before".into(),
+            ));
+        }
         let inserted = tx
             .query_one(
                 &format!(
                     "WITH n AS (INSERT INTO news (union_id, scope, source, title, author, account_name, cover_url, digest,
-                                                  body_html, source_url, status, original_published_at, created_by)
-                                VALUES ($1, $2, 'link', $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11) RETURNING *)
+                                                  body_html, source_url, status, original_published_at, created_by, link_keys)
+                                VALUES ($1, $2, 'link', $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11, $12) RETURNING *)
                      SELECT {COLUMNS} FROM n"
                 ),
                 &[
@@ -223,6 +249,7 @@ impl Store {
                     &url,
                     &article.published_at,
                     &admin.user_id,
+                    &keys,
                 ],
             )
             .await;
@@ -354,6 +381,30 @@ impl Store {
 
 /// Sets a status inside `tx` and appends `news.published` or `news.unpublished` to the
 /// topic of every union in the audience, in topic-name order like every other writer.
+/// Whether the union holds an article known by any of `keys`, checked under the union's
+/// import lock (held to the end of `tx`), so two imports of one article cannot both land.
+pub(crate) async fn imported_before(
+    tx: &deadpool_postgres::Transaction<'_>,
+    union_id: i64,
+    keys: &[String],
+) -> Result<bool> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('news-import:' || ($1::bigint)::text))",
+        &[&union_id],
+    )
+    .await?;
+    if keys.is_empty() {
+        return Ok(false);
+    }
+    let row = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM news WHERE union_id = $1 AND link_keys && $2)",
+            &[&union_id, &keys],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 pub(crate) async fn set_status(
     tx: &deadpool_postgres::Transaction<'_>,
     news: &News,

@@ -13,12 +13,13 @@ use tokio_postgres::Row;
 use super::access::require;
 use super::audit;
 use super::events::EventBatch;
-use super::news::{news_from_row, set_status, COLUMNS};
+use super::news::{imported_before, news_from_row, set_status, COLUMNS};
 use super::tokens::Principal;
 use super::Store;
 use crate::domain::Permission;
 use crate::html::sanitize;
 use crate::wechat::api::PublishedArticle;
+use crate::wechat::article::link_key;
 use crate::{Error, Result};
 
 fn account_from_row(r: &Row) -> WeChatAccount {
@@ -182,13 +183,17 @@ impl Store {
     ) -> Result<bool> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
+        let keys: Vec<String> = link_key(&article.url).into_iter().collect();
+        if imported_before(&tx, union_id, &keys).await? {
+            return Ok(false);
+        }
         let blank = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
         let row = tx
             .query_opt(
                 &format!(
                     "WITH n AS (INSERT INTO news (union_id, scope, source, title, author, account_name, cover_url, digest,
-                                                  body_html, source_url, status)
-                                SELECT $1, 'union', 'account', $2, $3, NULL, $4, $5, $6, $7, 'draft'
+                                                  body_html, source_url, status, link_keys)
+                                SELECT $1, 'union', 'account', $2, $3, NULL, $4, $5, $6, $7, 'draft', $8
                                 ON CONFLICT (union_id, source_url) WHERE source_url IS NOT NULL DO NOTHING RETURNING *)
                      SELECT {COLUMNS} FROM n"
                 ),
@@ -200,6 +205,7 @@ impl Store {
                     &blank(&article.digest),
                     &sanitize(&article.content),
                     &article.url,
+                    &keys,
                 ],
             )
             .await?;
