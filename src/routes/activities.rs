@@ -4,7 +4,7 @@
 //! scannable code (葵花码).
 
 use actix_web::{get, post, put, web, HttpResponse};
-use gonghui_actors::domain::{ActivitySpec, BoundedText, Invalid, PersonName, Phone};
+use gonghui_actors::domain::{ActivitySpec, BoundedText, Invalid, ShippingAddress};
 use gonghui_actors::hub::results::Dirty;
 use gonghui_actors::store::activities::ActivityFile;
 use gonghui_actors::wechat::MiniCode;
@@ -184,9 +184,10 @@ pub async fn code(
     }
 }
 
-/// A winner says where to send the prize (as WeChat's address authorisation gives it).
+/// A winner says where to send the prize (the result of `wx.chooseAddress`, as is), or
+/// corrects it until it ships.
 #[utoipa::path(tag = "activities", params(("id" = i64, Path)), request_body = PrizeClaim, responses(
-    (status = 204), (status = 404, body = ErrorResponse), (status = 422, body = ErrorResponse)), security(("bearer" = [])))]
+    (status = 204), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse), (status = 422, body = ErrorResponse)), security(("bearer" = [])))]
 #[post("/activities/{id}/prize/claim")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
 pub async fn claim(
@@ -195,13 +196,8 @@ pub async fn claim(
     path: web::Path<i64>,
     body: web::Json<PrizeClaim>,
 ) -> ApiResult<HttpResponse> {
-    let recipient = PersonName::parse("recipient", &body.recipient)?;
-    let phone = Phone::parse("phone", &body.phone)?;
-    let address = BoundedText::parse("address", &body.address, 200)?;
-    state
-        .store
-        .claim_prize(&caller.0, *path, &recipient, &phone, &address)
-        .await?;
+    let address = ShippingAddress::parse(&body)?;
+    state.store.claim_prize(&caller.0, *path, &address).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -220,7 +216,8 @@ pub async fn prizes(
     }))
 }
 
-/// Marks a claimed prize shipped.
+/// Marks a claimed prize shipped, with its carrier and tracking number; the winner hears
+/// of it live and in their inbox.
 #[utoipa::path(tag = "activities", params(("id" = i64, Path), ("user_id" = i64, Path)), request_body = Shipment, responses(
     (status = 204), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)), security(("bearer" = [])))]
 #[post("/activities/{id}/prizes/{user_id}/ship")]
@@ -232,14 +229,18 @@ pub async fn ship(
     body: web::Json<Shipment>,
 ) -> ApiResult<HttpResponse> {
     let (id, winner) = *path;
-    let tracking = body
-        .tracking
-        .as_deref()
-        .map(|t| BoundedText::parse("tracking", t, 100))
-        .transpose()?;
+    let optional = |field: &'static str, value: &Option<String>| {
+        value
+            .as_deref()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| BoundedText::parse(field, v, 100))
+            .transpose()
+    };
+    let carrier = optional("carrier", &body.carrier)?;
+    let tracking = optional("tracking", &body.tracking)?;
     state
         .store
-        .ship_prize(&caller.0, id, winner, tracking.as_ref())
+        .ship_prize(&caller.0, id, winner, carrier.as_ref(), tracking.as_ref())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,7 +4,7 @@ use actix_web::{get, post, put, web, HttpResponse};
 use gonghui_actors::domain::{IdNumber, Password, PersonName};
 use gonghui_actors::Error;
 use gonghui_protocol::dto::{
-    Applications, ErrorResponse, Me, PasswordChange, User, VerificationRequest,
+    Applications, ErrorResponse, Me, MyPrizes, PasswordChange, User, VerificationRequest,
 };
 
 use crate::api_error::ApiResult;
@@ -82,5 +82,15 @@ pub async fn my_applications(
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(Applications {
         items: state.store.applications_of(caller.0.user_id).await?,
+    }))
+}
+
+/// The prizes the caller won, where each goes and whether it has shipped, newest first.
+#[utoipa::path(tag = "me", responses((status = 200, body = MyPrizes), (status = 401, body = ErrorResponse)), security(("bearer" = [])))]
+#[get("/me/prizes")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id))]
+pub async fn my_prizes(state: web::Data<AppState>, caller: Authed) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(MyPrizes {
+        items: state.store.my_prizes(caller.0.user_id).await?,
     }))
 }

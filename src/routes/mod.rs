@@ -28,6 +28,7 @@ pub fn api(cfg: &mut ServiceConfig) {
         .service(me::change_password)
         .service(me::verify)
         .service(me::my_applications)
+        .service(me::my_prizes)
         .service(applications::create)
         .service(applications::list)
         .service(applications::approve)

@@ -12,7 +12,13 @@ use serde_json::{json, Value};
 use crate::helpers::{Cluster, WsClient};
 
 /// Creates and publishes an activity of `union` open from a minute ago for an hour.
-async fn published(cluster: &Cluster, admin: &str, union: i64, kind: &str, config: Value) -> i64 {
+pub async fn published(
+    cluster: &Cluster,
+    admin: &str,
+    union: i64,
+    kind: &str,
+    config: Value,
+) -> i64 {
     let form = json!({
         "kind": kind,
         "title": format!("{kind}活动"),
@@ -129,7 +135,8 @@ async fn each_kind_runs_end_to_end_with_one_member_answering_while_another_watch
                 assert_eq!(receipt["prize"], "tv");
                 assert!(receipt["draw"]["seed"].as_str().unwrap().len() == 64);
                 assert_eq!(tallies["prizes"]["tv"]["given"], 1);
-                let claim = json!({"recipient": "张三", "phone": "13800001301", "address": "广州市天河区体育西路1号"});
+                let claim = json!({"userName": "张三", "telNumber": "13800001301", "provinceName": "广东省",
+                    "cityName": "广州市", "countyName": "天河区", "detailInfo": "体育西路1号", "postalCode": "510000"});
                 assert_eq!(
                     cluster
                         .post(
@@ -148,7 +155,7 @@ async fn each_kind_runs_end_to_end_with_one_member_answering_while_another_watch
                     .json()
                     .await
                     .unwrap();
-                assert_eq!(list["items"][0]["address"], "广州市天河区体育西路1号");
+                assert_eq!(list["items"][0]["address"]["detail"], "体育西路1号");
                 let ship = format!("/activities/{id}/prizes/{answerer_id}/ship");
                 assert_eq!(
                     cluster

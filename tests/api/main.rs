@@ -15,6 +15,7 @@ mod login_limits;
 mod news;
 mod openapi;
 mod org;
+mod prizes;
 mod races;
 mod resume;
 mod rights_change;

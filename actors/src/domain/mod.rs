@@ -2,6 +2,7 @@
 //! Each has a private field and a `parse` that is the only way to make one.
 
 mod activity;
+mod address;
 mod coordinates;
 mod credit_code;
 mod id_number;
@@ -13,6 +14,7 @@ mod secret;
 mod text;
 
 pub use activity::{ActivitySpec, Answer, Config, Prize};
+pub use address::ShippingAddress;
 pub use coordinates::Coordinates;
 pub use credit_code::CreditCode;
 pub use id_number::IdNumber;

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
-use gonghui_protocol::dto::{Activity, ActivitySnapshot, Fulfilment, Receipt, Results};
+use gonghui_protocol::dto::{Activity, ActivitySnapshot, Receipt, Results};
 use gonghui_protocol::Topic;
 use rand::RngCore;
 use serde_json::{json, Map, Value};
@@ -22,9 +22,7 @@ use super::events::EventBatch;
 use super::export::Export;
 use super::tokens::Principal;
 use super::Store;
-use crate::domain::{
-    ActivitySpec, Answer, BoundedText, Config, Permission, PersonName, Phone, Prize,
-};
+use crate::domain::{ActivitySpec, Answer, Config, Permission, Phone, Prize};
 use crate::sheets::write::FileChunk;
 use crate::sheets::Format;
 use crate::{Error, Result};
@@ -37,8 +35,8 @@ const COLUMNS: &str =
                        a.starts_at, a.ends_at, a.results_visibility, a.status";
 
 /// An activity as stored, with its config checked again.
-struct Stored {
-    activity: Activity,
+pub(crate) struct Stored {
+    pub(crate) activity: Activity,
     config: Config,
 }
 
@@ -157,7 +155,7 @@ impl Store {
     }
 
     /// An activity for an admin who must hold `activities.manage` on its union.
-    async fn managed(
+    pub(crate) async fn managed(
         &self,
         conn: &impl GenericClient,
         admin: &Principal,
@@ -596,99 +594,6 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
-
-    /// Records where a winner wants their prize sent.
-    ///
-    /// # Errors
-    /// `NotFound` unless the caller won a prize in this activity; `Invalid` fields.
-    pub async fn claim_prize(
-        &self,
-        user: &Principal,
-        id: i64,
-        recipient: &PersonName,
-        phone: &Phone,
-        address: &BoundedText,
-    ) -> Result<()> {
-        let conn = self.client().await?;
-        let done = conn
-            .execute(
-                "INSERT INTO prize_claims (activity_id, user_id, recipient, phone, address)
-                 SELECT activity_id, user_id, $3, $4, $5 FROM activity_answers
-                 WHERE activity_id = $1 AND user_id = $2 AND prize_id IS NOT NULL
-                 ON CONFLICT (activity_id, user_id) DO UPDATE
-                 SET recipient = excluded.recipient, phone = excluded.phone, address = excluded.address, claimed_at = now()
-                 WHERE prize_claims.shipped_at IS NULL",
-                &[&id, &user.user_id, &recipient.as_str(), &phone.as_str(), &address.as_str()],
-            )
-            .await?;
-        if done == 0 {
-            return Err(Error::NotFound(
-                "you have no prize to claim here, or it has shipped".into(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The winners of an activity and where their prizes go, for its admins.
-    pub async fn fulfilments(&self, admin: &Principal, id: i64) -> Result<Vec<Fulfilment>> {
-        let conn = self.client().await?;
-        self.managed(&conn, admin, id, false).await?;
-        let rows = conn.query(PRIZES_FILE, &[&id]).await?;
-        Ok(rows
-            .iter()
-            .map(|r| Fulfilment {
-                user_id: r.get(0),
-                prize: r.get(2),
-                recipient: r.get(3),
-                phone: r.get(4),
-                address: r.get(5),
-                shipped_at: r.get(6),
-                tracking: r.get(7),
-            })
-            .collect())
-    }
-
-    /// Marks a claimed prize shipped.
-    ///
-    /// # Errors
-    /// `NotFound` without a claim; `Conflict` if already shipped.
-    pub async fn ship_prize(
-        &self,
-        admin: &Principal,
-        id: i64,
-        winner: i64,
-        tracking: Option<&BoundedText>,
-    ) -> Result<()> {
-        let mut conn = self.client().await?;
-        let tx = conn.transaction().await?;
-        let union_id = self.managed(&tx, admin, id, false).await?.activity.union_id;
-        let claim = tx
-            .query_opt(
-                "SELECT shipped_at IS NOT NULL FROM prize_claims WHERE activity_id = $1 AND user_id = $2 FOR UPDATE",
-                &[&id, &winner],
-            )
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("user {winner} has not claimed a prize here")))?;
-        if claim.get::<_, bool>(0) {
-            return Err(Error::Conflict("this prize has already shipped".into()));
-        }
-        tx.execute(
-            "UPDATE prize_claims SET shipped_at = now(), tracking = $3 WHERE activity_id = $1 AND user_id = $2",
-            &[&id, &winner, &tracking.map(BoundedText::as_str)],
-        )
-        .await?;
-        audit::record(
-            &tx,
-            admin,
-            union_id,
-            "prize.ship",
-            ("activity", id),
-            json!({ "user_id": winner }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
 }
 
 /// Which list of an activity to download.
@@ -706,14 +611,7 @@ const RESULTS_FILE: &str =
      LEFT JOIN activity_prizes p ON p.activity_id = a.activity_id AND p.prize_id = a.prize_id
      WHERE a.activity_id = $1 ORDER BY a.created_at, a.user_id";
 
-const PRIZES_FILE: &str =
-    "SELECT w.user_id, u.name, p.name, c.recipient, c.phone, c.address, c.shipped_at, c.tracking
-     FROM activity_answers w JOIN users u ON u.id = w.user_id
-     JOIN activity_prizes p ON p.activity_id = w.activity_id AND p.prize_id = w.prize_id
-     LEFT JOIN prize_claims c ON c.activity_id = w.activity_id AND c.user_id = w.user_id
-     WHERE w.activity_id = $1 ORDER BY w.created_at, w.user_id";
-
-fn text<T: ToString>(value: Option<T>) -> String {
+pub(crate) fn text<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
@@ -784,30 +682,10 @@ impl Store {
             },
             ActivityFile::Prizes => Export {
                 format,
-                header: vec![
-                    "用户ID",
-                    "姓名",
-                    "奖品",
-                    "收件人",
-                    "电话",
-                    "地址",
-                    "发货时间",
-                    "快递单号",
-                ],
-                sql: PRIZES_FILE,
+                header: super::prizes::FULFILMENT_HEADER.to_vec(),
+                sql: super::prizes::FULFILMENTS.as_str(),
                 params: vec![Box::new(id)],
-                cells: Box::new(|r| {
-                    vec![
-                        r.get::<_, i64>(0).to_string(),
-                        text(r.get::<_, Option<String>>(1)),
-                        r.get(2),
-                        text(r.get::<_, Option<String>>(3)),
-                        text(r.get::<_, Option<String>>(4)),
-                        text(r.get::<_, Option<String>>(5)),
-                        text(r.get::<_, Option<DateTime<Utc>>>(6).map(|t| t.to_rfc3339())),
-                        text(r.get::<_, Option<String>>(7)),
-                    ]
-                }),
+                cells: Box::new(super::prizes::fulfilment_cells),
             },
         };
         Ok(self.stream_export(admitted, export))

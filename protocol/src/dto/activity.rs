@@ -108,14 +108,40 @@ pub struct ActivitySnapshot {
     pub results: Results,
 }
 
-/// `POST /activities/{id}/prize/claim`: where to send the prize (as WeChat's address
-/// authorisation gives it).
+/// `POST /activities/{id}/prize/claim`: where to send the prize, exactly as WeChat's
+/// `wx.chooseAddress` gives it (send its result as is).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
 pub struct PrizeClaim {
+    /// The recipient's name.
+    pub user_name: String,
+    /// Their telephone.
+    pub tel_number: String,
+    pub province_name: String,
+    pub city_name: String,
+    pub county_name: String,
+    /// Street, building and room.
+    pub detail_info: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// The county's national area code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub national_code: Option<String>,
+}
+
+/// A checked shipping address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Address {
     pub recipient: String,
     pub phone: String,
-    pub address: String,
+    pub province: String,
+    pub city: String,
+    pub county: String,
+    pub detail: String,
+    pub postal_code: Option<String>,
+    pub national_code: Option<String>,
 }
 
 /// One winner on the fulfilment list.
@@ -124,13 +150,36 @@ pub struct PrizeClaim {
 pub struct Fulfilment {
     pub user_id: i64,
     pub prize: String,
-    pub recipient: Option<String>,
-    pub phone: Option<String>,
-    pub address: Option<String>,
+    /// Null until the winner claims.
+    pub address: Option<Address>,
     #[serde(with = "crate::time::millis_opt")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub shipped_at: Option<DateTime<Utc>>,
+    pub carrier: Option<String>,
     pub tracking: Option<String>,
+}
+
+/// A prize the caller won: `GET /me/prizes`, and the data of `prize.shipped`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MyPrize {
+    pub activity_id: i64,
+    pub activity_title: String,
+    pub prize: String,
+    /// Where they asked for it to go; null until claimed.
+    pub address: Option<Address>,
+    #[serde(with = "crate::time::millis_opt")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub carrier: Option<String>,
+    pub tracking: Option<String>,
+}
+
+/// `GET /me/prizes`, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MyPrizes {
+    pub items: Vec<MyPrize>,
 }
 
 /// `GET /activities/{id}/prizes`.
@@ -144,6 +193,10 @@ pub struct Fulfilments {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Shipment {
+    /// The carrier (顺丰, 中国邮政 …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// The tracking number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking: Option<String>,
 }
