@@ -88,6 +88,9 @@ pub struct Settings {
     /// The mini-program's app id (with its secret: mini-program login and activity codes)
     #[arg(long, env = "GONGHUI_WECHAT_MINIPROGRAM_APPID", global = true)]
     pub wechat_miniprogram_appid: Option<String>,
+    /// The mini-program page an activity's code opens, with scene `a={id}` [default: pages/activity/index]
+    #[arg(long, env = "GONGHUI_WECHAT_MINIPROGRAM_PAGE", global = true)]
+    pub wechat_miniprogram_page: Option<String>,
     /// The mini-program's app secret
     #[arg(
         long,
@@ -167,6 +170,9 @@ impl Settings {
             wechat_miniprogram_appid: self
                 .wechat_miniprogram_appid
                 .or(file.wechat_miniprogram_appid),
+            wechat_miniprogram_page: self
+                .wechat_miniprogram_page
+                .or(file.wechat_miniprogram_page),
             wechat_miniprogram_secret: self
                 .wechat_miniprogram_secret
                 .or(file.wechat_miniprogram_secret),
@@ -342,6 +348,14 @@ impl Config {
             (None, None) => None,
             _ => anyhow::bail!("set both GONGHUI_WECHAT_MINIPROGRAM_APPID and GONGHUI_WECHAT_MINIPROGRAM_SECRET, or neither"),
         };
+        if let Some(page) = &s.wechat_miniprogram_page {
+            let page = page.trim().trim_start_matches('/');
+            anyhow::ensure!(
+                !page.is_empty() && page.len() <= 128 && !page.contains(['?', ' ']),
+                "GONGHUI_WECHAT_MINIPROGRAM_PAGE must be a page path like pages/activity/index"
+            );
+            wechat.activity_page = page.to_owned();
+        }
         if let Some(path) = &s.wechat_ca_file {
             wechat.extra_root_pem =
                 Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);

@@ -150,9 +150,30 @@ pub struct CodeParams {
     pub format: Option<String>,
 }
 
-/// The activity's scannable code (葵花码): the mini-program's code (opening the
-/// activity's page with scene `a={id}`) when a mini-program is configured, else a QR
-/// code of its link; SVG is always the QR code.
+/// Which code an answer holds: `miniprogram` (葵花码) or `qr`.
+const CODE_KIND: &str = "x-code-kind";
+/// Why a mini-program code was wanted but a QR code came instead.
+const CODE_FALLBACK: &str = "x-code-fallback";
+
+/// A header value of printable ASCII: WeChat's reasons may hold anything.
+fn header_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(200)
+        .collect()
+}
+
+/// The activity's scannable code (葵花码): the mini-program's code (opening
+/// `GONGHUI_WECHAT_MINIPROGRAM_PAGE` with scene `a={id}`) when a mini-program is
+/// configured, made by WeChat once for the cluster and kept; else, or when WeChat
+/// refuses, a QR code of its link (`X-Code-Kind` says which, `X-Code-Fallback` why).
+/// SVG is always the QR code.
 #[utoipa::path(tag = "activities", params(("id" = i64, Path), CodeParams), responses(
     (status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = ErrorResponse)), security(("bearer" = [])))]
 #[get("/activities/{id}/code")]
@@ -164,19 +185,33 @@ pub async fn code(
     query: web::Query<CodeParams>,
 ) -> ApiResult<HttpResponse> {
     let activity = state.store.activity(caller.0.user_id, *path).await?;
+    let mut fallback = None;
     if query.format.as_deref().is_none_or(|f| f == "png") {
         let scene = format!("a={}", activity.id);
-        let mini = state.ask_wechat(MiniCode { scene }).await?;
-        if let Some(png) = mini {
-            return Ok(HttpResponse::Ok()
-                .content_type("image/png")
-                .body(png.to_vec()));
+        match state.ask_wechat(MiniCode { scene }).await {
+            Ok(Some(png)) => {
+                return Ok(HttpResponse::Ok()
+                    .content_type("image/png")
+                    .insert_header((CODE_KIND, "miniprogram"))
+                    .body(png))
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "WeChat made no mini-program code; answering the QR code");
+                fallback = Some(e.public_message());
+            }
         }
     }
     match query.format.as_deref() {
-        None | Some("png") => Ok(HttpResponse::Ok()
-            .content_type("image/png")
-            .body(gonghui_actors::code::png(&activity.link)?)),
+        None | Some("png") => {
+            let mut qr = HttpResponse::Ok();
+            qr.content_type("image/png")
+                .insert_header((CODE_KIND, "qr"));
+            if let Some(why) = fallback {
+                qr.insert_header((CODE_FALLBACK, header_safe(&why)));
+            }
+            Ok(qr.body(gonghui_actors::code::png(&activity.link)?))
+        }
         Some("svg") => Ok(HttpResponse::Ok()
             .content_type("image/svg+xml")
             .body(gonghui_actors::code::svg(&activity.link)?)),

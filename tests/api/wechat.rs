@@ -7,10 +7,10 @@ use serde_json::{json, Value};
 use crate::helpers::{pg_base, Cluster};
 use crate::wechat_fake::{self, FakeWeChat, MINI_CODE};
 
-/// One node against the fake; `poll_secs` 0 polls only when asked.
-async fn cluster_polling(fake: &FakeWeChat, poll_secs: u64) -> Cluster {
+/// `nodes` nodes against the fake; `poll_secs` 0 polls only when asked.
+async fn cluster_polling(fake: &FakeWeChat, poll_secs: u64, nodes: usize) -> Cluster {
     let (host, ca, base) = (fake.host.clone(), fake.ca_file.clone(), fake.base.clone());
-    Cluster::start_with(1, &pg_base(), move |s| {
+    Cluster::start_with(nodes, &pg_base(), move |s| {
         s.wechat_allowed_hosts = Some(host.clone());
         s.wechat_ca_file = Some(ca.clone());
         s.wechat_api = Some(base.clone());
@@ -22,7 +22,7 @@ async fn cluster_polling(fake: &FakeWeChat, poll_secs: u64) -> Cluster {
 }
 
 async fn cluster_with(fake: &FakeWeChat) -> Cluster {
-    cluster_polling(fake, 0).await
+    cluster_polling(fake, 0, 1).await
 }
 
 fn publish(fake: &FakeWeChat, id: &str, titles: &[&str]) {
@@ -196,7 +196,7 @@ async fn a_rate_limit_backs_off_and_a_refused_binding_is_reported_live() {
 #[actix_rt::test]
 async fn a_miniprogram_user_logs_in_with_a_code_and_activities_get_the_miniprogram_code() {
     let fake = wechat_fake::spawn();
-    let cluster = cluster_with(&fake).await;
+    let cluster = cluster_polling(&fake, 0, 2).await;
     let first: Value = cluster
         .http
         .post(cluster.url(0, "/auth/wechat/login"))
@@ -263,22 +263,51 @@ async fn a_miniprogram_user_logs_in_with_a_code_and_activities_get_the_miniprogr
         .await
         .unwrap();
     let path = format!("/activities/{}/code", created["id"]);
-    for _ in 0..2 {
-        let png = cluster.get(0, &root, &path).await;
+    let asks = (0..6).map(|n| cluster.get(n % 2, &root, &path));
+    for png in futures_util::future::join_all(asks).await {
         assert_eq!(png.headers()["content-type"], "image/png");
+        assert_eq!(png.headers()["x-code-kind"], "miniprogram");
         assert_eq!(png.bytes().await.unwrap().as_ref(), MINI_CODE);
     }
     assert_eq!(
         fake.api.lock().unwrap().codes_made,
         1,
-        "made once, then kept"
+        "made once for both nodes, then kept"
     );
+    let kept = cluster
+        .count("SELECT count(*) FROM miniprogram_codes", &[])
+        .await;
+    assert_eq!(kept, 1);
+
+    // WeChat refusing a code (a page not yet released, say) is no outage: the QR code.
+    fake.api.lock().unwrap().refuse_codes = true;
+    let other: Value = cluster
+        .post(
+            0,
+            &root,
+            &format!("/unions/{}/activities", cluster.root_union),
+            &form,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let qr = cluster
+        .get(1, &root, &format!("/activities/{}/code", other["id"]))
+        .await;
+    assert_eq!(qr.status(), 200);
+    assert_eq!(qr.headers()["x-code-kind"], "qr");
+    assert!(qr.headers()["x-code-fallback"]
+        .to_str()
+        .unwrap()
+        .contains("41030"));
+    assert_ne!(qr.bytes().await.unwrap().as_ref(), MINI_CODE);
 }
 
 #[actix_rt::test]
 async fn a_bound_account_is_polled_on_schedule() {
     let fake = wechat_fake::spawn();
-    let cluster = cluster_polling(&fake, 1).await;
+    let cluster = cluster_polling(&fake, 1, 1).await;
     let root = cluster.root_admin_token().await;
     let union = cluster.root_union;
     let topic = format!("union:{union}");

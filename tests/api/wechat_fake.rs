@@ -22,6 +22,8 @@ pub struct ApiState {
     pub unauthorized: bool,
     /// Mini-program codes made.
     pub codes_made: u32,
+    /// Refuse to make mini-program codes (as for a page not yet released).
+    pub refuse_codes: bool,
     /// Article links the account has deleted: listed with `is_deleted`.
     pub deleted: Vec<String>,
     /// Article pages served.
@@ -230,7 +232,11 @@ async fn jscode2session(q: Query) -> HttpResponse {
 
 async fn wxacode(state: web::Data<Mutex<ApiState>>, body: web::Json<Value>) -> HttpResponse {
     assert!(body["scene"].as_str().unwrap().starts_with("a="));
-    state.lock().unwrap().codes_made += 1;
+    let mut state = state.lock().unwrap();
+    if state.refuse_codes {
+        return HttpResponse::Ok().json(json!({"errcode": 41030, "errmsg": "invalid page"}));
+    }
+    state.codes_made += 1;
     HttpResponse::Ok().content_type("image/png").body(MINI_CODE)
 }
 

@@ -239,6 +239,42 @@ impl Store {
         Ok(())
     }
 
+    /// The mini-program code of `scene` opening `page`: the one kept, or else the one
+    /// `make` gets from WeChat, kept for every node. Nodes asking at once wait on one
+    /// lock, so WeChat is asked once per code however many nodes there are.
+    ///
+    /// # Errors
+    /// `make`'s error, or the database's.
+    pub async fn mini_code<F>(&self, scene: &str, page: &str, make: F) -> Result<Vec<u8>>
+    where
+        F: std::future::Future<Output = Result<Vec<u8>>>,
+    {
+        let mut conn = self.client().await?;
+        let tx = conn.transaction().await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('mini-code:' || $1 || ':' || $2))",
+            &[&scene, &page],
+        )
+        .await?;
+        let kept = tx
+            .query_opt(
+                "SELECT png FROM miniprogram_codes WHERE scene = $1 AND page = $2",
+                &[&scene, &page],
+            )
+            .await?;
+        if let Some(row) = kept {
+            return Ok(row.get(0));
+        }
+        let png = make.await?;
+        tx.execute(
+            "INSERT INTO miniprogram_codes (scene, page, png) VALUES ($1, $2, $3)",
+            &[&scene, &page, &png],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(png)
+    }
+
     /// A poll went through: the account is healthy again.
     pub async fn poll_succeeded(&self, union_id: i64) -> Result<()> {
         let conn = self.client().await?;

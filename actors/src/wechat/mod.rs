@@ -33,8 +33,6 @@ use crate::{Error, Result};
 const REFRESH_AHEAD: Duration = Duration::from_secs(300);
 /// Articles asked for per page of `batchget` (WeChat's maximum is 20).
 const PAGE: i64 = 20;
-/// Mini-program codes kept in memory.
-const MAX_CODES: usize = 1000;
 
 /// Where and how the adapter may reach WeChat.
 #[derive(Debug, Clone)]
@@ -80,7 +78,6 @@ struct Inner {
     api: api::Api,
     store: Store,
     tokens: Mutex<HashMap<String, Slot>>,
-    codes: Mutex<HashMap<String, Arc<Vec<u8>>>>,
 }
 
 impl Inner {
@@ -220,7 +217,6 @@ impl WeChat {
                 api,
                 store,
                 tokens: Mutex::default(),
-                codes: Mutex::default(),
             }),
         })
     }
@@ -354,16 +350,17 @@ impl Handler<MiniSession> for WeChat {
 }
 
 /// The mini-program code of a scene (`a=7` for activity 7), when a mini-program is
-/// configured; `None` otherwise. Codes are kept once made.
+/// configured; `None` otherwise. Each code is made by WeChat once for the whole cluster
+/// and kept in the database.
 #[derive(Message)]
-#[rtype(result = "Result<Option<Arc<Vec<u8>>>>")]
+#[rtype(result = "Result<Option<Vec<u8>>>")]
 pub struct MiniCode {
     /// What the code carries to the page.
     pub scene: String,
 }
 
 impl Handler<MiniCode> for WeChat {
-    type Result = ResponseFuture<Result<Option<Arc<Vec<u8>>>>>;
+    type Result = ResponseFuture<Result<Option<Vec<u8>>>>;
 
     fn handle(&mut self, msg: MiniCode, _: &mut Self::Context) -> Self::Result {
         let inner = self.inner.clone();
@@ -371,24 +368,18 @@ impl Handler<MiniCode> for WeChat {
             let Some((app_id, secret)) = inner.settings.miniprogram.clone() else {
                 return Ok(None);
             };
-            if let Some(png) = inner.codes.lock().expect("never poisoned").get(&msg.scene) {
-                return Ok(Some(png.clone()));
-            }
             let page = inner.settings.activity_page.clone();
-            let png = inner
-                .with_token(&app_id, &secret, |token| {
-                    let (api, scene, page) = (inner.api.clone(), msg.scene.clone(), page.clone());
-                    async move { api.wxacode(&token, &scene, &page).await }
-                })
-                .await
-                .map_err(|e| Error::Unavailable(e.to_string()))?;
-            let png = Arc::new(png);
-            let mut codes = inner.codes.lock().expect("never poisoned");
-            if codes.len() >= MAX_CODES {
-                codes.clear();
-            }
-            codes.insert(msg.scene, png.clone());
-            Ok(Some(png))
+            let make = async {
+                inner
+                    .with_token(&app_id, &secret, |token| {
+                        let (api, scene, page) =
+                            (inner.api.clone(), msg.scene.clone(), page.clone());
+                        async move { api.wxacode(&token, &scene, &page).await }
+                    })
+                    .await
+                    .map_err(|e| Error::Unavailable(format!("WeChat made no code: {e}")))
+            };
+            Ok(Some(inner.store.mini_code(&msg.scene, &page, make).await?))
         })
     }
 }
