@@ -110,6 +110,16 @@ pub fn path_config() -> web::PathConfig {
     })
 }
 
+/// A query value outside its closed set (`?status=`, `?format=`, `?file=` …): 400
+/// `bad_request` naming the choices, the one rule for every call.
+pub fn unknown_value(name: &str, value: &str, choices: &[&str]) -> Error {
+    Error::BadRequest(format!(
+        "{name} {:?} is not one of {}",
+        value.chars().take(40).collect::<String>(),
+        choices.join(", ")
+    ))
+}
+
 /// Query strings that do not parse are 400.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err: QueryPayloadError, _| {

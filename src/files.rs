@@ -5,10 +5,11 @@
 
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{web, HttpRequest, HttpResponse};
-use gonghui_actors::domain::Invalid;
 use gonghui_actors::sheets::write::FileChunk;
 use gonghui_actors::sheets::{read_table, Format, Table};
 use gonghui_actors::Error;
+
+use crate::extract::unknown_value;
 use tokio::sync::mpsc;
 
 /// The largest upload accepted.
@@ -55,12 +56,12 @@ pub async fn read_upload(
 /// The format of a download: `csv` (the default) or `xlsx`.
 ///
 /// # Errors
-/// `Invalid` on `format` for anything else.
-pub fn download_format(named: Option<&str>) -> Result<Format, Invalid> {
+/// `BadRequest` for anything else.
+pub fn download_format(named: Option<&str>) -> Result<Format, Error> {
     match named {
         None | Some("csv") => Ok(Format::Csv),
         Some("xlsx") => Ok(Format::Xlsx),
-        Some(_) => Err(Invalid::new("format", "must be csv or xlsx")),
+        Some(other) => Err(unknown_value("format", other, &["csv", "xlsx"])),
     }
 }
 

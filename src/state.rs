@@ -71,7 +71,8 @@ impl AppState {
     /// store's own check refuses them.
     ///
     /// # Errors
-    /// `Forbidden` without it.
+    /// `NotFound` for no such union (as every other call answers), `Forbidden` without
+    /// the permission.
     pub async fn require(
         &self,
         user_id: i64,
@@ -84,6 +85,10 @@ impl AppState {
             .await?
         {
             Ok(())
+        } else if !self.store.union_exists(union_id).await? {
+            Err(gonghui_actors::Error::NotFound(format!(
+                "no union {union_id}"
+            )))
         } else {
             Err(gonghui_actors::Error::Forbidden(format!(
                 "you need {} on union {union_id}",

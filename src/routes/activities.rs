@@ -4,7 +4,7 @@
 //! scannable code (葵花码).
 
 use actix_web::{get, post, put, web, HttpResponse};
-use gonghui_actors::domain::{ActivitySpec, BoundedText, Invalid, ShippingAddress};
+use gonghui_actors::domain::{ActivitySpec, BoundedText, ShippingAddress};
 use gonghui_actors::hub::results::Dirty;
 use gonghui_actors::store::activities::ActivityFile;
 use gonghui_actors::wechat::MiniCode;
@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api_error::ApiResult;
+use crate::extract::unknown_value;
 use crate::extract::Authed;
 use crate::files::{download, download_format};
 use crate::state::AppState;
@@ -175,7 +176,8 @@ fn header_safe(text: &str) -> String {
 /// refuses, a QR code of its link (`X-Code-Kind` says which, `X-Code-Fallback` why).
 /// SVG is always the QR code.
 #[utoipa::path(tag = "activities", params(("id" = i64, Path), CodeParams), responses(
-    (status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = ErrorResponse)), security(("bearer" = [])))]
+    (status = 200, content_type = "image/png", body = Vec<u8>), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+    (status = 404, body = ErrorResponse)), security(("bearer" = [])))]
 #[get("/activities/{id}/code")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
 pub async fn code(
@@ -215,7 +217,7 @@ pub async fn code(
         Some("svg") => Ok(HttpResponse::Ok()
             .content_type("image/svg+xml")
             .body(gonghui_actors::code::svg(&activity.link)?)),
-        Some(_) => Err(Invalid::new("format", "must be png or svg").into()),
+        Some(other) => Err(unknown_value("format", other, &["png", "svg"]).into()),
     }
 }
 
@@ -291,7 +293,9 @@ pub struct ExportParams {
 
 /// Downloads an activity's results or fulfilment list, streamed; each download is audited.
 #[utoipa::path(tag = "activities", params(("id" = i64, Path), ExportParams), responses(
-    (status = 200, content_type = "text/csv", body = Vec<u8>), (status = 403, body = ErrorResponse)), security(("bearer" = [])))]
+    (status = 200, content_type = "text/csv", body = Vec<u8>), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+    (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 429, body = ErrorResponse), (status = 503, body = ErrorResponse)),
+    security(("bearer" = [])))]
 #[get("/activities/{id}/export")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
 pub async fn export(
@@ -303,7 +307,7 @@ pub async fn export(
     let what = match query.file.as_str() {
         "results" => ActivityFile::Results,
         "prizes" => ActivityFile::Prizes,
-        _ => return Err(Invalid::new("file", "must be results or prizes").into()),
+        other => return Err(unknown_value("file", other, &["results", "prizes"]).into()),
     };
     let format = download_format(query.format.as_deref())?;
     let file = state

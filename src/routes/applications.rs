@@ -10,7 +10,7 @@ use gonghui_protocol::dto::{Application, Applications, ErrorResponse, NewApplica
 use serde::Deserialize;
 
 use crate::api_error::ApiResult;
-use crate::extract::Authed;
+use crate::extract::{unknown_value, Authed};
 use crate::state::AppState;
 
 /// The longest note or reason accepted, in characters.
@@ -52,7 +52,8 @@ pub struct ListQuery {
 
 /// A union's pending applications, oldest first, including transfers away from it.
 #[utoipa::path(tag = "applications", params(("union_id" = i64, Path), ListQuery), responses(
-    (status = 200, body = Applications), (status = 403, body = ErrorResponse)), security(("bearer" = [])))]
+    (status = 200, body = Applications), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+    (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)), security(("bearer" = [])))]
 #[get("/unions/{union_id}/applications")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id, union = *path))]
 pub async fn list(
@@ -61,8 +62,8 @@ pub async fn list(
     path: web::Path<i64>,
     query: web::Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
-    if query.status.as_deref().is_some_and(|s| s != "pending") {
-        return Err(Error::BadRequest("status must be pending".into()).into());
+    if let Some(other) = query.status.as_deref().filter(|s| *s != "pending") {
+        return Err(unknown_value("status", other, &["pending"]).into());
     }
     if !state
         .store

@@ -115,6 +115,18 @@ impl Store {
             .collect())
     }
 
+    /// Whether a union with this id exists.
+    pub async fn union_exists(&self, union_id: i64) -> Result<bool> {
+        let conn = self.client().await?;
+        let row = conn
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM unions WHERE id = $1)",
+                &[&union_id],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
     /// Whether `user_id` holds `permission` on `union_id` or on one of its ancestors,
     /// from the node's rights cache (loading what it lacks in one round trip).
     pub async fn has_permission(

@@ -86,7 +86,7 @@ impl Store {
     /// Files an application of `kind` to `union_id`.
     ///
     /// # Errors
-    /// `Forbidden` if the user is not verified, `NotFound` for no such union, `Conflict`
+    /// `NotFound` for no such union, `Forbidden` if the user is not verified, `Conflict`
     /// for a join by someone already a member, a transfer by someone who is not an
     /// active member elsewhere (or to their own union), or a second pending one.
     pub async fn create_application(
@@ -98,6 +98,13 @@ impl Store {
     ) -> Result<Application> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
+        if tx
+            .query_opt("SELECT 1 FROM unions WHERE id = $1", &[&union_id])
+            .await?
+            .is_none()
+        {
+            return Err(Error::NotFound(format!("no union {union_id}")));
+        }
         let verified: bool = tx
             .query_one(
                 "SELECT verified_at IS NOT NULL FROM users WHERE id = $1",
@@ -109,13 +116,6 @@ impl Store {
             return Err(Error::Forbidden(
                 "complete real-name verification before applying".into(),
             ));
-        }
-        if tx
-            .query_opt("SELECT 1 FROM unions WHERE id = $1", &[&union_id])
-            .await?
-            .is_none()
-        {
-            return Err(Error::NotFound(format!("no union {union_id}")));
         }
         let current = tx
             .query_opt(
