@@ -25,6 +25,59 @@ impl Modify for Bearer {
     }
 }
 
+/// Declares on every operation the errors any call of its shape can answer, so a client
+/// generated from the document knows them all: 401 on every call that needs a token;
+/// 400 (unreadable), 408 (too slow), 413 (too large) and 422 (invalid) on every call
+/// with a body; 503 (database or dependency away, or the node busy) on every call.
+/// What a call answers beyond these its own annotation declares.
+pub fn declare_common_errors(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |why: &str| {
+        ResponseBuilder::new()
+            .description(why)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorResponse")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let mut common = vec![(
+                "503",
+                "unavailable: the database, WeChat or the node is busy; retry later",
+            )];
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                common.push(("401", "unauthenticated: no valid token"));
+            }
+            if operation.request_body.is_some() {
+                common.extend([
+                    ("400", "bad_request: the body could not be read"),
+                    ("408", "timeout: the body did not arrive in time"),
+                    ("413", "too_large: the body is over its limit"),
+                    ("422", "invalid: a field failed validation"),
+                ]);
+            }
+            for (status, why) in common {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error(why).into());
+            }
+        }
+    }
+}
+
 /// Serves the document.
 pub async fn serve(api: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
     HttpResponse::Ok().json(api.get_ref())

@@ -215,6 +215,8 @@ fn app(
                 .configure(routes::api),
         )
         .split_for_parts();
+    let mut api = api;
+    crate::openapi::declare_common_errors(&mut api);
     let api = web::Data::new(api);
     app.app_data(api)
         .route("/ws", web::get().to(routes::ws::ws))

@@ -59,3 +59,35 @@ async fn the_openapi_document_lists_every_core_call_and_every_listed_call_is_rou
         );
     }
 }
+
+#[actix_rt::test]
+async fn every_operation_declares_the_errors_its_shape_can_answer() {
+    let cluster = Cluster::start(1).await;
+    let node = &cluster.nodes[0].http;
+    let doc = json_of(cluster.http.get(format!("{node}/api/v1/openapi.json"))).await;
+    assert!(doc["components"]["schemas"]["ErrorResponse"].is_object());
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = &operation["responses"];
+            let declares = |status: &str| {
+                responses[status]["content"]["application/json"]["schema"]["$ref"]
+                    == "#/components/schemas/ErrorResponse"
+            };
+            assert!(declares("503"), "{method} {path}: 503");
+            if operation["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty())
+            {
+                assert!(declares("401"), "{method} {path}: 401");
+            }
+            if operation.get("requestBody").is_some() {
+                for status in ["400", "408", "413", "422"] {
+                    assert!(declares(status), "{method} {path}: {status}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 60, "{checked} operations");
+}
