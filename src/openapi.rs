@@ -78,6 +78,46 @@ pub fn declare_common_errors(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// The spreadsheet media types an upload or a download may have.
+const SHEETS: [&str; 2] = [
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+];
+
+/// Describes spreadsheet uploads and downloads as what they are, raw files (a string of
+/// format `binary`) under both the CSV and the XLSX media types, where the annotations can
+/// only name one media type and a byte array.
+pub fn describe_files(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::{Content, ContentBuilder, RefOr};
+    let binary = || -> Content {
+        ContentBuilder::new()
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))),
+            ))
+            .build()
+    };
+    let files = || SHEETS.map(|media| (media.to_owned(), binary()));
+    for item in api.paths.paths.values_mut() {
+        for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            if let Some(body) = operation.request_body.as_mut() {
+                if body.content.contains_key(SHEETS[0]) {
+                    body.content.extend(files());
+                }
+            }
+            for response in operation.responses.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    if response.content.contains_key(SHEETS[0]) {
+                        response.content.extend(files());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Serves the document.
 pub async fn serve(api: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
     HttpResponse::Ok().json(api.get_ref())

@@ -217,6 +217,7 @@ fn app(
         .split_for_parts();
     let mut api = api;
     crate::openapi::declare_common_errors(&mut api);
+    crate::openapi::describe_files(&mut api);
     let api = web::Data::new(api);
     app.app_data(api)
         .route("/ws", web::get().to(routes::ws::ws))

@@ -90,4 +90,16 @@ async fn every_operation_declares_the_errors_its_shape_can_answer() {
         }
     }
     assert!(checked > 60, "{checked} operations");
+    let import = &doc["paths"]["/api/v1/unions/{union_id}/members/import"]["post"];
+    let export =
+        &doc["paths"]["/api/v1/unions/{union_id}/members/export"]["get"]["responses"]["200"];
+    for content in [&import["requestBody"]["content"], &export["content"]] {
+        for media in [
+            "text/csv",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ] {
+            assert_eq!(content[media]["schema"]["format"], "binary", "{content}");
+            assert_eq!(content[media]["schema"]["type"], "string");
+        }
+    }
 }
