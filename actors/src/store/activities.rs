@@ -7,10 +7,10 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
-use gonghui_protocol::dto::{Activity, ActivitySnapshot, Receipt, Results};
+use gonghui_protocol::dto::{Activity, ActivitySnapshot, Draw, Receipt, Results};
 use gonghui_protocol::Topic;
 use rand::RngCore;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_postgres::error::SqlState;
@@ -105,20 +105,16 @@ async fn in_audience(
 /// A lottery draw: a fresh 32-byte seed from the OS's secure generator decides, given
 /// the prizes left, whether this draw wins and which prize. Everything it used is
 /// returned for the record, so an auditor can recompute the outcome from it.
-fn draw(win_rate: f64, remaining: &[(String, i32)]) -> (Option<String>, Value) {
+fn draw(win_rate: f64, remaining: &[(String, i32)]) -> (Option<String>, Draw) {
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
     let outcome = roll(&seed, win_rate, remaining);
-    let left: Map<String, Value> = remaining
-        .iter()
-        .map(|(id, n)| (id.clone(), json!(n)))
-        .collect();
-    let record = json!({
-        "seed": hex::encode(seed),
-        "win_rate": win_rate,
-        "remaining": left,
-        "rule": "h = sha256(seed); win if u64(h[0..8]) / 2^64 < win_rate and prizes remain; prize = the one holding position u64(h[8..16]) mod total remaining, prizes in id order",
-    });
+    let record = Draw {
+        seed: hex::encode(seed),
+        win_rate,
+        remaining: remaining.iter().cloned().collect(),
+        rule: "h = sha256(seed); win if u64_be(h[0..8]) / 2^64 < win_rate and prizes remain; prize = the one holding position u64_be(h[8..16]) mod total remaining, prizes in id order".into(),
+    };
     (outcome, record)
 }
 
@@ -489,7 +485,15 @@ impl Store {
             .query_one(
                 "INSERT INTO activity_answers (activity_id, user_id, answer, score, passed, prize_id, draw)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at",
-                &[&id, &user.user_id, &answer.value, &answer.score, &answer.passed, &prize, &record],
+                &[
+                    &id,
+                    &user.user_id,
+                    &answer.value,
+                    &answer.score,
+                    &answer.passed,
+                    &prize,
+                    &record.as_ref().map(|d| json!(d)),
+                ],
             )
             .await;
         let created_at: DateTime<Utc> = match inserted {

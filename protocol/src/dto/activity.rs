@@ -81,12 +81,27 @@ pub struct Receipt {
     pub passed: Option<bool>,
     /// The prize won (lottery, or a passed quiz while prizes last).
     pub prize: Option<String>,
-    /// A lottery draw as recorded for audit: `{"seed", "remaining", "roll"}`.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub draw: Option<Value>,
+    /// A lottery draw as recorded, so anyone can recompute its outcome.
+    pub draw: Option<Draw>,
     #[serde(with = "crate::time::millis")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: DateTime<Utc>,
+}
+
+/// A lottery draw's record. With `h = sha256(seed)`: the draw wins if the first 8 bytes
+/// of `h`, read as a big-endian unsigned integer and divided by 2⁶⁴, are below
+/// `win_rate` and prizes remain; the prize is the one holding position
+/// `u64_be(h[8..16]) mod (total remaining)` with the prizes in id order, each holding
+/// as many positions as it has left. `rule` says the same in one line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Draw {
+    /// 32 random bytes from the OS, as 64 hex digits.
+    pub seed: String,
+    pub win_rate: f64,
+    /// Prizes left before this draw, by prize id.
+    pub remaining: std::collections::BTreeMap<String, i32>,
+    pub rule: String,
 }
 
 /// Results: `participants` always; the kind's tallies where the viewer may see them.
