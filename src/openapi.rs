@@ -27,9 +27,10 @@ impl Modify for Bearer {
 
 /// Declares on every operation the errors any call of its shape can answer, so a client
 /// generated from the document knows them all: 401 on every call that needs a token;
-/// 400 (unreadable), 408 (too slow), 413 (too large) and 422 (invalid) on every call
-/// with a body; 503 (database or dependency away, or the node busy) on every call.
-/// What a call answers beyond these its own annotation declares.
+/// 404 on every path with an id in it; 400 (unreadable) and 422 (out of range) on every
+/// call with query parameters; 400, 408 (too slow), 413 (too large) and 422 (invalid) on
+/// every call with a body; 503 (database or dependency away, or the node busy) on every
+/// call. What a call answers beyond these its own annotation declares.
 pub fn declare_common_errors(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     let error = |why: &str| {
@@ -43,7 +44,8 @@ pub fn declare_common_errors(api: &mut utoipa::openapi::OpenApi) {
             )
             .build()
     };
-    for item in api.paths.paths.values_mut() {
+    for (path, item) in api.paths.paths.iter_mut() {
+        let has_id = path.contains('{');
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -58,6 +60,23 @@ pub fn declare_common_errors(api: &mut utoipa::openapi::OpenApi) {
             )];
             if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
                 common.push(("401", "unauthenticated: no valid token"));
+            }
+            if has_id {
+                common.push(("404", "not_found: no such resource"));
+            }
+            let has_query = operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query));
+            if has_query {
+                common.extend([
+                    (
+                        "400",
+                        "bad_request: a query value could not be read or is not one of its choices",
+                    ),
+                    ("422", "invalid: a query value is out of range"),
+                ]);
             }
             if operation.request_body.is_some() {
                 common.extend([

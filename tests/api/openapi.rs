@@ -86,6 +86,18 @@ async fn every_operation_declares_the_errors_its_shape_can_answer() {
                     assert!(declares(status), "{method} {path}: {status}");
                 }
             }
+            if path.contains('{') {
+                assert!(declares("404"), "{method} {path}: 404");
+            }
+            let queried = operation["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            if queried {
+                assert!(
+                    declares("400") && declares("422"),
+                    "{method} {path}: query errors"
+                );
+            }
             checked += 1;
         }
     }

@@ -337,7 +337,11 @@ impl Handler<MiniSession> for WeChat {
                 .settings
                 .miniprogram
                 .clone()
-                .ok_or_else(|| Error::Unavailable("no mini-program is configured".into()))?;
+                // Not a passing failure a retry could cure (503): this server has no
+                // mini-program, so the login it serves does not exist here.
+                .ok_or_else(|| {
+                    Error::NotFound("this server has no mini-program configured".into())
+                })?;
             match inner.api.session(&app_id, &secret, &msg.code).await {
                 Ok(session) => Ok(session.openid),
                 Err(WxError::Unauthorized(..)) => Err(Error::Unauthenticated(
