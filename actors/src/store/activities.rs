@@ -782,7 +782,7 @@ mod tests {
         let remaining = vec![("a".to_owned(), 1), ("b".to_owned(), 2)];
         for _ in 0..50 {
             let (won, record) = draw(0.5, &remaining);
-            let seed = hex::decode(record["seed"].as_str().unwrap()).unwrap();
+            let seed = hex::decode(&record.seed).unwrap();
             assert_eq!(roll(&seed, 0.5, &remaining), won);
         }
         assert_eq!(
