@@ -131,6 +131,11 @@ pub struct Me {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct SmsCodeRequest {
+    /// A mainland mobile number.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^1[3-9][0-9]{9}$", example = "13800000000")
+    )]
     pub phone: String,
 }
 
@@ -146,10 +151,19 @@ pub struct SmsCodeSent {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LoginRequest {
+    /// A mainland mobile number.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^1[3-9][0-9]{9}$", example = "13800000000")
+    )]
     pub phone: String,
+    /// The password; or send `sms_code`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
     pub password: Option<String>,
+    /// The six digits sent by `POST /auth/sms-codes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9]{6}$"))]
     pub sms_code: Option<String>,
     pub client: ClientKind,
 }
@@ -171,6 +185,7 @@ pub struct LoginResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct PasswordChange {
     /// The new password, 8–128 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 128))]
     pub password: String,
     /// The password now set; or send `sms_code`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,8 +200,14 @@ pub struct PasswordChange {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct VerificationRequest {
+    /// The name on the ID card.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 50))]
     pub name: String,
-    /// An 18-character resident ID number.
+    /// An 18-character resident ID number (GB 11643 check digit).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[0-9]{17}[0-9Xx]$", example = "44010119900307000X")
+    )]
     pub id_number: String,
 }
 
@@ -195,8 +216,10 @@ pub struct VerificationRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct NewApplication {
     /// `join`, or `transfer` to move one's membership here from another union.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(join|transfer)$"))]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub note: Option<String>,
 }
 
@@ -204,6 +227,7 @@ pub struct NewApplication {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Rejection {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 500))]
     pub reason: String,
 }
 
