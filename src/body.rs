@@ -1,7 +1,8 @@
 //! Request bodies arrive within a deadline: a client that declares a body and then
 //! trickles or withholds it is answered 408 and its connection freed, instead of
 //! holding a worker's attention (and, behind it, anything the handler holds) for as long
-//! as it likes. The deadline runs from the start of the request.
+//! as it likes. The deadline runs from the start of the request: the configured base
+//! (30 s), plus a second per 64 KiB declared, so large uploads on slow links still arrive.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -55,6 +56,16 @@ where
     }
 }
 
+/// The slowest a large body may come: an upload of 16 MiB over a poor mobile link still
+/// makes it, a trickle of a byte a second does not.
+const MIN_RATE: u64 = 64 * 1024;
+
+/// How long a body of `declared` bytes may take: the base deadline, plus a second for
+/// every [`MIN_RATE`] bytes.
+fn deadline(base: Duration, declared: u64) -> Duration {
+    base + Duration::from_secs(declared / MIN_RATE)
+}
+
 /// Wraps every `/api/v1` request's body in the node's body deadline, and refuses a JSON
 /// body with a NUL character in any string (422, naming the field): Postgres cannot
 /// store one, and no field of ours means one.
@@ -62,9 +73,15 @@ pub async fn middleware(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let limit = req
+    let base = req
         .app_data::<web::Data<AppState>>()
         .map_or(Duration::from_secs(30), |s| s.body_timeout);
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    let limit = deadline(base, declared);
     let inner = req.take_payload();
     let bounded = Deadline {
         inner,
@@ -153,4 +170,19 @@ pub async fn read_all(mut payload: Payload, limit: usize, what: &str) -> Result<
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_bodies_get_time_in_proportion() {
+        let base = Duration::from_secs(30);
+        assert_eq!(deadline(base, 100), base);
+        assert_eq!(
+            deadline(base, 16 * 1024 * 1024),
+            Duration::from_secs(30 + 256)
+        );
+    }
 }
