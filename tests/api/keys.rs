@@ -5,6 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use gonghui::config::Config;
+use gonghui_actors::auth::SmsGateway;
 use serde_json::Value;
 
 use crate::helpers::{pg_base, spawn_node, Cluster};
@@ -72,5 +73,16 @@ fn production_refuses_to_start_without_a_configured_key() {
         "{refused}"
     );
     settings.data_key = Some("ab".repeat(32));
-    assert!(Config::resolve(settings, "127.0.0.1:0".into()).is_ok());
+    settings.sms = Some("log".into());
+    let config = Config::resolve(settings, "127.0.0.1:0".into()).unwrap();
+    assert!(
+        matches!(
+            config.sms,
+            SmsGateway::Log {
+                codes_at_info: false
+            }
+        ),
+        "production never writes a working code at INFO: {:?}",
+        config.sms
+    );
 }
