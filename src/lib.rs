@@ -7,13 +7,14 @@
 //! - [`cli`]: the `serve`, `migrate` and `bootstrap` commands.
 //! - [`config`]: settings from flags, `GONGHUI_*` variables and a TOML file.
 //! - [`startup`]: [`startup::Application`] — build, serve, shut down.
-//! - [`routes`]: HTTP handlers by area; [`openapi`] documents them.
+//! - [`routes`]: HTTP handlers by area; [`openapi`] documents them, [`asyncapi`] the socket.
 //! - [`session`]: the WebSocket session actor.
 //! - [`idempotency`]: the `Idempotency-Key` middleware; [`body`]: the body deadline.
 //! - [`files`]: spreadsheet uploads (bounded, parsed off the workers) and downloads.
 //! - [`extract`], [`api_error`], [`state`]: what handlers share.
 
 pub mod api_error;
+pub mod asyncapi;
 pub mod body;
 pub mod cli;
 pub mod config;

@@ -208,6 +208,10 @@ fn app(
         .app_data(path_config())
         .app_data(query_config())
         .route("/api/v1/openapi.json", web::get().to(crate::openapi::serve))
+        .route(
+            "/api/v1/asyncapi.json",
+            web::get().to(crate::asyncapi::serve),
+        )
         .service(
             utoipa_actix_web::scope("/api/v1")
                 .wrap(from_fn(crate::idempotency::middleware))

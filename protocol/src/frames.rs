@@ -9,6 +9,7 @@ use serde_json::Value;
 
 /// The client-chosen id of a request: a number or a string, echoed as given.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum RequestId {
     /// A numeric id.
@@ -53,6 +54,7 @@ impl ClientKind {
 
 /// A frame a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ClientMsg {
     /// Authenticates the session; must come first, within 10 s.
@@ -114,6 +116,7 @@ impl ErrorBody {
 
 /// One change to one topic, as it reaches subscribers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventFrame {
     /// The topic name.
     pub topic: String,
@@ -123,13 +126,16 @@ pub struct EventFrame {
     pub kind: String,
     /// The commit time.
     #[serde(with = "crate::time::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: DateTime<Utc>,
-    /// The event's payload.
+    /// The event's payload: see the kind's message.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: Value,
 }
 
 /// A frame the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerMsg {
     /// The answer to one request.
@@ -140,6 +146,7 @@ pub enum ServerMsg {
         ok: bool,
         /// The result on success.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
         data: Option<Value>,
         /// The failure otherwise.
         #[serde(default, skip_serializing_if = "Option::is_none")]

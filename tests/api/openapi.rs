@@ -115,3 +115,47 @@ async fn every_operation_declares_the_errors_its_shape_can_answer() {
         }
     }
 }
+
+#[actix_rt::test]
+async fn the_socket_contract_lists_every_frame_and_every_event_kind() {
+    let cluster = Cluster::start(1).await;
+    let node = &cluster.nodes[0].http;
+    let doc = json_of(cluster.http.get(format!("{node}/api/v1/asyncapi.json"))).await;
+    assert_eq!(doc["asyncapi"], "3.0.0");
+    assert_eq!(doc["channels"]["socket"]["address"], "/ws");
+    let schemas = &doc["components"]["schemas"];
+    for frame in [
+        "ClientMsg",
+        "ServerMsg",
+        "EventFrame",
+        "ErrorBody",
+        "HelloReply",
+        "SubscribeReply",
+    ] {
+        assert!(schemas[frame].is_object(), "{frame} has a schema");
+    }
+    let client_types: Vec<String> = schemas["ClientMsg"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| {
+            v["properties"]["type"]["enum"][0]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(client_types, ["hello", "subscribe", "unsubscribe", "ping"]);
+    let messages = doc["components"]["messages"].as_object().unwrap();
+    for event in gonghui_protocol::events::EVENT_KINDS {
+        let message = &messages[event.kind];
+        assert_eq!(
+            message["payload"]["allOf"][1]["properties"]["kind"]["const"],
+            event.kind
+        );
+    }
+    let received = doc["operations"]["receive"]["messages"].as_array().unwrap();
+    assert_eq!(
+        received.len(),
+        gonghui_protocol::events::EVENT_KINDS.len() + 1
+    );
+}

@@ -25,6 +25,10 @@ impl EventBatch {
 
     /// Adds an event for `topic`; its seq is assigned on append.
     pub fn push(&mut self, topic: Topic, kind: &'static str, data: impl Serialize) {
+        debug_assert!(
+            gonghui_protocol::events::is_event_kind(kind),
+            "event kind {kind} is not in the protocol's catalogue"
+        );
         let data = serde_json::to_value(data).expect("event data is plain JSON");
         self.items.push((topic.to_string(), kind, data));
     }

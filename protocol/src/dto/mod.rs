@@ -288,6 +288,7 @@ pub struct AdminSnapshot {
 
 /// The reply data of a `hello`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct HelloReply {
     pub user_id: i64,
     pub session_id: String,
@@ -297,10 +298,12 @@ pub struct HelloReply {
 
 /// The reply data of a `subscribe`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct SubscribeReply {
     /// The seq the snapshot reflects, or the `since` resumed from.
     pub seq: u64,
     /// The topic's state; null on a resume.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub snapshot: Option<serde_json::Value>,
     /// True when `since` was too old and a fresh snapshot came instead.
     pub reset: bool,
