@@ -6,13 +6,16 @@
 use std::sync::LazyLock;
 
 use actix_web::HttpResponse;
-use gonghui_protocol::dto::{HelloReply, SubscribeReply};
-use gonghui_protocol::events::EVENT_KINDS;
+use gonghui_protocol::dto::{
+    Activity, Application, CommitteeTerm, HelloReply, MembersChanged, Membership, MyPrize,
+    NewsSummary, Notification, OrgRequest, Receipt, Results, SubscribeReply, Union, User,
+};
+use gonghui_protocol::events::{Data, EVENT_KINDS};
 use gonghui_protocol::{ClientKind, ClientMsg, ErrorBody, EventFrame, RequestId, ServerMsg};
 use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 
-/// The frame types whose schemas the document carries.
+/// The frame types, and the contract types events carry, whose schemas the document holds.
 #[derive(OpenApi)]
 #[openapi(components(schemas(
     ClientMsg,
@@ -22,9 +25,48 @@ use utoipa::OpenApi;
     RequestId,
     ClientKind,
     HelloReply,
-    SubscribeReply
+    SubscribeReply,
+    Activity,
+    Application,
+    CommitteeTerm,
+    Membership,
+    MembersChanged,
+    MyPrize,
+    NewsSummary,
+    Notification,
+    OrgRequest,
+    Receipt,
+    Results,
+    Union,
+    User
 )))]
 struct Frames;
+
+/// The JSON Schema of one field type of [`Data`].
+fn field_schema(ty: &str) -> Value {
+    match ty {
+        "integer" => json!({"type": "integer"}),
+        "string" => json!({"type": "string"}),
+        "date-time" => json!({"type": "string", "format": "date-time"}),
+        "integer[]" => json!({"type": "array", "items": {"type": "integer"}}),
+        "string[]" => json!({"type": "array", "items": {"type": "string"}}),
+        name => json!({"$ref": format!("#/components/schemas/{name}")}),
+    }
+}
+
+/// The JSON Schema of an event's `data`.
+fn data_schema(data: &Data) -> Value {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for (name, ty) in data.0 {
+        let bare = name.trim_end_matches('?');
+        if bare == *name {
+            required.push(json!(bare));
+        }
+        properties.insert(bare.to_owned(), field_schema(ty));
+    }
+    json!({"type": "object", "required": required, "properties": properties})
+}
 
 /// The document, built once.
 static DOCUMENT: LazyLock<Value> = LazyLock::new(document);
@@ -57,12 +99,13 @@ pub fn document() -> Value {
             event.kind.into(),
             json!({
                 "name": event.kind,
-                "summary": format!("On {} topics. data: {}", event.topics.join(", "), event.data),
+                "summary": format!("On {} topics.", event.topics.join(", ")),
                 "payload": {"allOf": [
                     {"$ref": "#/components/schemas/EventFrame"},
                     {"type": "object", "properties": {
                         "type": {"const": "event"},
                         "kind": {"const": event.kind},
+                        "data": data_schema(&event.data),
                     }},
                 ]},
             }),
@@ -116,4 +159,21 @@ pub fn document() -> Value {
 /// Serves the document.
 pub async fn serve() -> HttpResponse {
     HttpResponse::Ok().json(&*DOCUMENT)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_reference_resolves() {
+        let doc = super::document();
+        let text = doc.to_string();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for part in text.split("#/components/schemas/").skip(1) {
+            let name: String = part.chars().take_while(|c| c.is_alphanumeric()).collect();
+            assert!(
+                schemas.contains_key(&name),
+                "{name} is referenced but missing"
+            );
+        }
+    }
 }

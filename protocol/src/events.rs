@@ -9,16 +9,26 @@ pub struct EventKind {
     pub kind: &'static str,
     /// The topic kinds that carry it: `member`, `union`, `union_admin`, `activity`.
     pub topics: &'static [&'static str],
-    /// What its `data` holds, named by the contract's types.
-    pub data: &'static str,
+    /// What its `data` holds.
+    pub data: Data,
 }
+
+/// The shape of an event's `data`: its fields, each a JSON type (`integer`, `string`,
+/// `date-time`, `integer[]`, `string[]`) or a contract type by its schema name
+/// (`Application`); a name ending in `?` may be absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Data(pub &'static [(&'static str, &'static str)]);
 
 const fn kind(
     kind: &'static str,
     topics: &'static [&'static str],
-    data: &'static str,
+    data: &'static [(&'static str, &'static str)],
 ) -> EventKind {
-    EventKind { kind, topics, data }
+    EventKind {
+        kind,
+        topics,
+        data: Data(data),
+    }
 }
 
 const MEMBER: &[&str] = &["member"];
@@ -31,103 +41,123 @@ pub const EVENT_KINDS: &[EventKind] = &[
     kind(
         "application.created",
         MEMBER_AND_ADMIN,
-        "{application: Application}",
+        &[("application", "Application")],
     ),
     kind(
         "application.approved",
         MEMBER_AND_ADMIN,
-        "{application: Application}",
+        &[("application", "Application")],
     ),
     kind(
         "application.rejected",
         MEMBER_AND_ADMIN,
-        "{application: Application}",
+        &[("application", "Application")],
     ),
-    kind("membership.created", MEMBER, "{membership: Membership}"),
-    kind("membership.updated", MEMBER, "{membership: Membership}"),
-    kind("membership.ended", MEMBER, "{membership: Membership}"),
+    kind(
+        "membership.created",
+        MEMBER,
+        &[("membership", "Membership")],
+    ),
+    kind(
+        "membership.updated",
+        MEMBER,
+        &[("membership", "Membership")],
+    ),
+    kind("membership.ended", MEMBER, &[("membership", "Membership")]),
     kind(
         "notification.created",
         &["member", "union"],
-        "{notification: Notification, unread?: integer} (unread only on a member topic)",
+        &[("notification", "Notification"), ("unread?", "integer")],
     ),
     kind(
         "notification.read",
         MEMBER,
-        "{ids: [integer], unread: integer}",
+        &[("ids", "integer[]"), ("unread", "integer")],
     ),
-    kind("user.updated", MEMBER, "{user: User}"),
+    kind("user.updated", MEMBER, &[("user", "User")]),
     kind(
         "admin.updated",
         MEMBER,
-        "{union_id: integer, permissions: [string]}",
+        &[("union_id", "integer"), ("permissions", "string[]")],
     ),
     kind(
         "admin.removed",
         MEMBER,
-        "{union_id: integer, permissions: []}",
+        &[("union_id", "integer"), ("permissions", "string[]")],
     ),
     kind(
         "org_request.created",
         MEMBER_AND_ADMIN,
-        "{request: OrgRequest}",
+        &[("request", "OrgRequest")],
     ),
     kind(
         "org_request.approved",
         MEMBER_AND_ADMIN,
-        "{request: OrgRequest}",
+        &[("request", "OrgRequest")],
     ),
     kind(
         "org_request.rejected",
         MEMBER_AND_ADMIN,
-        "{request: OrgRequest}",
+        &[("request", "OrgRequest")],
     ),
-    kind("activity.answered", MEMBER, "{receipt: Receipt}"),
-    kind("prize.shipped", MEMBER, "{prize: MyPrize}"),
-    kind("union.created", UNION, "{union: Union}"),
-    kind("union.updated", UNION, "{union: Union}"),
-    kind("committee.updated", UNION, "{term: CommitteeTerm}"),
-    kind("member.joined", UNION, "{membership: Membership}"),
-    kind("member.left", UNION, "{membership: Membership}"),
-    kind("member.retired", UNION, "{membership: Membership}"),
+    kind("activity.answered", MEMBER, &[("receipt", "Receipt")]),
+    kind("prize.shipped", MEMBER, &[("prize", "MyPrize")]),
+    kind("union.created", UNION, &[("union", "Union")]),
+    kind("union.updated", UNION, &[("union", "Union")]),
+    kind("committee.updated", UNION, &[("term", "CommitteeTerm")]),
+    kind("member.joined", UNION, &[("membership", "Membership")]),
+    kind("member.left", UNION, &[("membership", "Membership")]),
+    kind("member.retired", UNION, &[("membership", "Membership")]),
     kind(
         "members.imported",
         UNION,
-        "MembersChanged {operation_id, count, member_count}",
+        &[
+            ("operation_id", "string"),
+            ("count", "integer"),
+            ("member_count", "integer"),
+        ],
     ),
     kind(
         "members.removed",
         UNION,
-        "MembersChanged {operation_id, count, member_count}",
+        &[
+            ("operation_id", "string"),
+            ("count", "integer"),
+            ("member_count", "integer"),
+        ],
     ),
-    kind("news.published", UNION, "{news: NewsSummary}"),
-    kind("news.unpublished", UNION, "{news_id: integer}"),
+    kind("news.published", UNION, &[("news", "NewsSummary")]),
+    kind("news.unpublished", UNION, &[("news_id", "integer")]),
     kind(
         "activity.published",
         &["union", "activity"],
-        "{activity: Activity}",
+        &[("activity", "Activity")],
     ),
     kind(
         "activity.closed",
         &["union", "activity"],
-        "{activity: Activity}",
+        &[("activity", "Activity")],
     ),
     kind(
         "activity.results",
         &["activity", "union_admin"],
-        "{results: Results} (in full on the admin topic)",
+        &[("results", "Results")],
     ),
     kind(
         "import.progress",
         ADMIN,
-        "{operation_id: string, processed: integer, total: integer}",
+        &[
+            ("operation_id", "string"),
+            ("processed", "integer"),
+            ("total", "integer"),
+        ],
     ),
     kind(
         "wechat.poll_failed",
         ADMIN,
-        "{reason: string, retry_at: string}",
+        &[("reason", "string"), ("retry_at", "date-time")],
     ),
-    kind("wechat.binding_broken", ADMIN, "{reason: string}"),
+    kind("wechat.binding_broken", ADMIN, &[("reason", "string")]),
 ];
 
 /// Whether the catalogue lists `kind`.
@@ -147,6 +177,13 @@ mod tests {
             assert!(!k.topics.is_empty());
             for topic in k.topics {
                 assert!(["member", "union", "union_admin", "activity"].contains(topic));
+            }
+            for (_, ty) in k.data.0 {
+                let known = ["integer", "string", "date-time", "integer[]", "string[]"];
+                assert!(
+                    known.contains(ty) || ty.starts_with(char::is_uppercase),
+                    "{ty}"
+                );
             }
         }
     }

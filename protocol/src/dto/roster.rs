@@ -101,6 +101,7 @@ pub struct ImportProgress {
 
 /// The data of `members.imported` and `members.removed` on `union:{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct MembersChanged {
     pub operation_id: String,
     /// Members added or removed.
