@@ -12,7 +12,7 @@
 //! error, and [`MAX_REFUSED`] refusals in a row close it with 4029); it holds at most
 //! [`MAX_TOPICS`] subscriptions; and its subscribes are checked one at a time, with at
 //! most [`MAX_WAITING`] waiting, so one socket can never hold more than one database
-//! connection for its checks.
+//! connection for its checks. Re-checks after a change of rights run one at a time too.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +76,10 @@ pub struct Session {
     waiting: VecDeque<(RequestId, Topic, Option<u64>)>,
     /// Whether a subscribe's check is running.
     checking: bool,
+    /// Topics to check again after a change of rights, in order.
+    to_recheck: VecDeque<Topic>,
+    /// Whether a re-check is running.
+    rechecking: bool,
 }
 
 impl Session {
@@ -94,6 +98,8 @@ impl Session {
             refused: 0,
             waiting: VecDeque::new(),
             checking: false,
+            to_recheck: VecDeque::new(),
+            rechecking: false,
         }
     }
 
@@ -419,64 +425,65 @@ impl Session {
     /// Checks the session's topics again and ends, with an `unsubscribed` frame, each
     /// the user may no longer read. Their own member topic always stays.
     fn recheck(&mut self, ctx: &mut WebsocketContext<Self>) {
-        let Some(principal) = self.principal else {
-            return;
-        };
-        let topics: Vec<Topic> = self
-            .topics
-            .iter()
-            .copied()
-            .filter(|t| !matches!(t, Topic::Member(_)))
-            .collect();
-        for topic in topics {
-            self.recheck_one(principal, topic, 1, ctx);
+        for topic in self.topics.iter().copied() {
+            if !matches!(topic, Topic::Member(_)) && !self.to_recheck.contains(&topic) {
+                self.to_recheck.push_back(topic);
+            }
+        }
+        if !self.rechecking {
+            self.recheck_next(1, ctx);
         }
     }
 
-    /// Checks one topic again. A check that fails (the database is busy or away) is
-    /// tried again a second later, and after [`RECHECK_TRIES`] the subscription ends
-    /// with `unavailable`: a right that may have been taken away is never kept unchecked.
-    fn recheck_one(
-        &mut self,
-        principal: Principal,
-        topic: Topic,
-        attempt: u32,
-        ctx: &mut WebsocketContext<Self>,
-    ) {
+    /// Checks the next topic waiting to be checked again, one at a time, like
+    /// subscribes: a tree change costs each socket one query in flight, not one per
+    /// topic. A check that fails (the database is busy or away) is tried again a second
+    /// later, and after [`RECHECK_TRIES`] the subscription ends with `unavailable`: a
+    /// right that may have been taken away is never kept unchecked.
+    fn recheck_next(&mut self, attempt: u32, ctx: &mut WebsocketContext<Self>) {
+        let (Some(principal), Some(&topic)) = (self.principal, self.to_recheck.front()) else {
+            self.rechecking = false;
+            return;
+        };
+        self.rechecking = true;
         let store = self.state.store.clone();
         let check = async move { store.can_read(principal.user_id, topic).await };
         ctx.spawn(check.into_actor(self).map(move |allowed, act, ctx| {
             let error = match allowed {
-                Ok(true) => return,
-                Ok(false) => ErrorBody::new("forbidden", format!("you may no longer read {topic}")),
+                Ok(true) => None,
+                Ok(false) => Some(ErrorBody::new(
+                    "forbidden",
+                    format!("you may no longer read {topic}"),
+                )),
                 Err(_) if attempt < RECHECK_TRIES => {
                     ctx.run_later(Duration::from_secs(1), move |act, ctx| {
-                        act.recheck_one(principal, topic, attempt + 1, ctx)
+                        act.recheck_next(attempt + 1, ctx)
                     });
                     return;
                 }
-                Err(e) => ErrorBody::new(
+                Err(e) => Some(ErrorBody::new(
                     "unavailable",
                     format!(
                         "{topic} could not be checked again ({}); subscribe again later",
                         e.public_message()
                     ),
-                ),
+                )),
             };
-            if !act.topics.remove(&topic) {
-                return;
+            act.to_recheck.pop_front();
+            if let Some(error) = error.filter(|_| act.topics.remove(&topic)) {
+                act.state.registry.do_send(Unsubscribe {
+                    session_id: act.id,
+                    topic,
+                });
+                act.write(
+                    ctx,
+                    &ServerMsg::Unsubscribed {
+                        topic: topic.to_string(),
+                        error,
+                    },
+                );
             }
-            act.state.registry.do_send(Unsubscribe {
-                session_id: act.id,
-                topic,
-            });
-            act.write(
-                ctx,
-                &ServerMsg::Unsubscribed {
-                    topic: topic.to_string(),
-                    error,
-                },
-            );
+            act.recheck_next(1, ctx);
         }));
     }
 
