@@ -251,18 +251,17 @@ async fn a_miniprogram_user_logs_in_with_a_code_and_activities_get_the_miniprogr
     let form = json!({"kind": "vote", "title": "投票", "starts_at": chrono::Utc::now().to_rfc3339(),
         "ends_at": (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
         "config": {"options": [{"id": "a", "text": "甲"}, {"id": "b", "text": "乙"}], "max_choices": 1}});
-    let created: Value = cluster
-        .post(
-            0,
-            &root,
-            &format!("/unions/{}/activities", cluster.root_union),
-            &form,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let path = format!("/activities/{}/code", created["id"]);
+    let create = || async {
+        let path = format!("/unions/{}/activities", cluster.root_union);
+        let created: Value = cluster
+            .post(0, &root, &path, &form)
+            .await
+            .json()
+            .await
+            .unwrap();
+        created["id"].as_i64().unwrap()
+    };
+    let path = format!("/activities/{}/code", create().await);
     let asks = (0..6).map(|n| cluster.get(n % 2, &root, &path));
     for png in futures_util::future::join_all(asks).await {
         assert_eq!(png.headers()["content-type"], "image/png");
@@ -281,19 +280,8 @@ async fn a_miniprogram_user_logs_in_with_a_code_and_activities_get_the_miniprogr
 
     // WeChat refusing a code (a page not yet released, say) is no outage: the QR code.
     fake.api.lock().unwrap().refuse_codes = true;
-    let other: Value = cluster
-        .post(
-            0,
-            &root,
-            &format!("/unions/{}/activities", cluster.root_union),
-            &form,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
     let qr = cluster
-        .get(1, &root, &format!("/activities/{}/code", other["id"]))
+        .get(1, &root, &format!("/activities/{}/code", create().await))
         .await;
     assert_eq!(qr.status(), 200);
     assert_eq!(qr.headers()["x-code-kind"], "qr");

@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use gonghui_protocol::dto::{Address, Fulfilment, MyPrize};
+use gonghui_protocol::dto::{Address, Delivery, Fulfilment, MyPrize};
 use gonghui_protocol::Topic;
 use serde_json::json;
 use tokio_postgres::Row;
@@ -99,15 +99,22 @@ fn address_at(r: &Row) -> Option<Address> {
     })
 }
 
+/// The claim's delivery, from [`ADDRESS_AT`] on.
+fn delivery_at(r: &Row) -> Delivery {
+    Delivery {
+        address: address_at(r),
+        shipped_at: r.get(ADDRESS_AT + 8),
+        carrier: r.get(ADDRESS_AT + 9),
+        tracking: r.get(ADDRESS_AT + 10),
+    }
+}
+
 fn my_prize(r: &Row) -> MyPrize {
     MyPrize {
         activity_id: r.get(0),
         activity_title: r.get(1),
         prize: r.get(2),
-        address: address_at(r),
-        shipped_at: r.get(ADDRESS_AT + 8),
-        carrier: r.get(ADDRESS_AT + 9),
-        tracking: r.get(ADDRESS_AT + 10),
+        delivery: delivery_at(r),
     }
 }
 
@@ -172,10 +179,7 @@ impl Store {
             .map(|r| Fulfilment {
                 user_id: r.get(0),
                 prize: r.get(2),
-                address: address_at(r),
-                shipped_at: r.get(ADDRESS_AT + 8),
-                carrier: r.get(ADDRESS_AT + 9),
-                tracking: r.get(ADDRESS_AT + 10),
+                delivery: delivery_at(r),
             })
             .collect())
     }
@@ -225,7 +229,7 @@ impl Store {
             union_id,
             "prize.ship",
             ("activity", id),
-            json!({ "user_id": winner, "carrier": prize.carrier, "tracking": prize.tracking }),
+            json!({ "user_id": winner, "carrier": prize.delivery.carrier, "tracking": prize.delivery.tracking }),
         )
         .await?;
         let mut events = EventBatch::new();
@@ -241,7 +245,7 @@ impl Store {
                 "「{}」的奖品{}已发货{}",
                 prize.activity_title,
                 prize.prize,
-                match (&prize.carrier, &prize.tracking) {
+                match (&prize.delivery.carrier, &prize.delivery.tracking) {
                     (Some(c), Some(t)) => format!("：{c} {t}"),
                     (Some(c), None) => format!("：{c}"),
                     (None, Some(t)) => format!("：快递单号 {t}"),

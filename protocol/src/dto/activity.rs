@@ -165,6 +165,14 @@ pub struct Address {
 pub struct Fulfilment {
     pub user_id: i64,
     pub prize: String,
+    #[serde(flatten)]
+    pub delivery: Delivery,
+}
+
+/// Where a prize goes and whether it has gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Delivery {
     /// Null until the winner claims.
     pub address: Option<Address>,
     #[serde(with = "crate::time::millis_opt")]
@@ -181,13 +189,8 @@ pub struct MyPrize {
     pub activity_id: i64,
     pub activity_title: String,
     pub prize: String,
-    /// Where they asked for it to go; null until claimed.
-    pub address: Option<Address>,
-    #[serde(with = "crate::time::millis_opt")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
-    pub shipped_at: Option<DateTime<Utc>>,
-    pub carrier: Option<String>,
-    pub tracking: Option<String>,
+    #[serde(flatten)]
+    pub delivery: Delivery,
 }
 
 /// `GET /me/prizes`, newest first.
