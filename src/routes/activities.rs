@@ -148,6 +148,7 @@ pub async fn results(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct CodeParams {
     /// `png` (default) or `svg`.
+    #[param(pattern = "^(png|svg)$")]
     pub format: Option<String>,
 }
 
@@ -286,8 +287,10 @@ pub async fn ship(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ExportParams {
     /// `results` (every answer) or `prizes` (the fulfilment list).
+    #[param(pattern = "^(results|prizes)$")]
     pub file: String,
     /// `csv` (default) or `xlsx`.
+    #[param(pattern = "^(csv|xlsx)$")]
     pub format: Option<String>,
 }
 

@@ -47,6 +47,7 @@ pub async fn create(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
     /// Only `pending` is listed here; decided ones reach the applicant's own list.
+    #[param(pattern = "^pending$")]
     pub status: Option<String>,
 }
 

@@ -27,6 +27,7 @@ const MAX_TEXT: usize = 500;
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct RosterParams {
     /// `active` (default), `retired` or `left`.
+    #[param(pattern = "^(active|retired|left)$")]
     pub status: Option<String>,
     /// Part of a name or phone number.
     pub q: Option<String>,
@@ -276,8 +277,10 @@ pub async fn retire(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ExportParams {
     /// `active` (default), `retired` or `left`.
+    #[param(pattern = "^(active|retired|left)$")]
     pub status: Option<String>,
     /// `csv` (default) or `xlsx`.
+    #[param(pattern = "^(csv|xlsx)$")]
     pub format: Option<String>,
 }
 

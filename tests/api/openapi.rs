@@ -102,6 +102,14 @@ async fn every_operation_declares_the_errors_its_shape_can_answer() {
         }
     }
     assert!(checked > 60, "{checked} operations");
+    let params = doc["paths"]["/api/v1/unions/{union_id}/members/export"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let format = params.iter().find(|p| p["name"] == "format").unwrap();
+    assert_eq!(
+        format["schema"]["pattern"], "^(csv|xlsx)$",
+        "closed sets are in the schema"
+    );
     let import = &doc["paths"]["/api/v1/unions/{union_id}/members/import"]["post"];
     let export =
         &doc["paths"]["/api/v1/unions/{union_id}/members/export"]["get"]["responses"]["200"];
