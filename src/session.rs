@@ -72,14 +72,33 @@ pub struct Session {
     topped_up: Instant,
     /// Frames refused for rate in a row.
     refused: u32,
-    /// Subscribes waiting for their check, in order.
-    waiting: VecDeque<(RequestId, Topic, Option<u64>)>,
-    /// Whether a subscribe's check is running.
+    /// Authorisation checks waiting their turn, the running one first.
+    pending: VecDeque<Pending>,
+    /// Whether the first of `pending` is being checked.
     checking: bool,
-    /// Topics to check again after a change of rights, in order.
-    to_recheck: VecDeque<Topic>,
-    /// Whether a re-check is running.
-    rechecking: bool,
+}
+
+/// An authorisation check of a socket; a socket runs one at a time.
+enum Pending {
+    /// A subscribe, answered with the check's outcome.
+    Subscribe {
+        /// The request's id.
+        id: RequestId,
+        /// What it asks for.
+        topic: Topic,
+        /// Its resume point.
+        since: Option<u64>,
+    },
+    /// A topic held, checked again after a change of rights.
+    Recheck(Topic),
+}
+
+impl Pending {
+    fn topic(&self) -> Topic {
+        match self {
+            Pending::Subscribe { topic, .. } | Pending::Recheck(topic) => *topic,
+        }
+    }
 }
 
 impl Session {
@@ -96,10 +115,8 @@ impl Session {
             allowance: BURST,
             topped_up: Instant::now(),
             refused: 0,
-            waiting: VecDeque::new(),
+            pending: VecDeque::new(),
             checking: false,
-            to_recheck: VecDeque::new(),
-            rechecking: false,
         }
     }
 
@@ -194,8 +211,8 @@ impl Session {
                 );
             }
             (_, None) => Self::close(ctx, 4001, "say hello with a token first"),
-            (ClientMsg::Subscribe { id, topic, since }, Some(principal)) => {
-                self.subscribe(principal, id, &topic, since, ctx)
+            (ClientMsg::Subscribe { id, topic, since }, Some(_)) => {
+                self.subscribe(id, &topic, since, ctx)
             }
             (ClientMsg::Unsubscribe { id, topic }, Some(_)) => match topic.parse::<Topic>() {
                 Ok(topic) => {
@@ -271,7 +288,6 @@ impl Session {
 
     fn subscribe(
         &mut self,
-        principal: Principal,
         id: RequestId,
         topic: &str,
         since: Option<u64>,
@@ -283,57 +299,95 @@ impl Session {
                 return self.reply(ctx, id, Err(ErrorBody::new("bad_request", e.to_string())))
             }
         };
-        if !self.topics.contains(&topic) && self.topics.len() + self.waiting.len() >= MAX_TOPICS {
+        let waiting = self
+            .pending
+            .iter()
+            .filter(|p| matches!(p, Pending::Subscribe { .. }))
+            .count();
+        if !self.topics.contains(&topic) && self.topics.len() + waiting >= MAX_TOPICS {
             let why = format!("a socket holds at most {MAX_TOPICS} subscriptions");
             return self.reply(ctx, id, Err(ErrorBody::new("too_large", why)));
         }
-        if self.waiting.len() >= MAX_WAITING {
+        if waiting >= MAX_WAITING {
             let why = format!("at most {MAX_WAITING} subscribes may wait; wait for their replies");
             return self.reply(ctx, id, Err(ErrorBody::new("rate_limited", why)));
         }
-        self.waiting.push_back((id, topic, since));
-        self.check_next(principal, ctx);
+        self.pending.push_back(Pending::Subscribe { id, topic, since });
+        self.check_next(ctx);
     }
 
-    /// Starts the next waiting subscribe's check unless one is running.
-    fn check_next(&mut self, principal: Principal, ctx: &mut WebsocketContext<Self>) {
-        if self.checking {
-            return;
+    /// Starts the first pending check unless one is running.
+    fn check_next(&mut self, ctx: &mut WebsocketContext<Self>) {
+        if !self.checking {
+            self.run_check(1, ctx);
         }
-        let Some((id, topic, since)) = self.waiting.pop_front() else {
+    }
+
+    /// Checks the first pending subscribe or re-check. A re-check that fails (the
+    /// database is busy or away) is tried again a second later, and after
+    /// [`RECHECK_TRIES`] its subscription ends with `unavailable`: a right that may have
+    /// been taken away is never kept unchecked.
+    fn run_check(&mut self, attempt: u32, ctx: &mut WebsocketContext<Self>) {
+        let (Some(principal), Some(pending)) = (self.principal, self.pending.front()) else {
+            self.checking = false;
             return;
         };
         self.checking = true;
+        let topic = pending.topic();
         let store = self.state.store.clone();
         let check = async move { store.can_read(principal.user_id, topic).await };
         ctx.spawn(check.into_actor(self).map(move |allowed, act, ctx| {
-            act.checking = false;
-            match allowed {
-                Ok(true) => {
-                    act.topics.insert(topic);
-                    let session = SessionRef {
-                        id: act.id,
-                        out: ctx.address().recipient(),
-                    };
-                    act.state.registry.do_send(Subscribe {
-                        session,
-                        request: id,
-                        topic,
-                        since,
-                    });
-                }
-                Ok(false) => act.reply(
-                    ctx,
-                    id,
-                    Err(ErrorBody::new(
-                        "forbidden",
-                        format!("you may not read {topic}"),
-                    )),
-                ),
-                Err(e) => act.reply(ctx, id, Err(e.body())),
+            let is_recheck = matches!(act.pending.front(), Some(Pending::Recheck(_)));
+            if is_recheck && allowed.is_err() && attempt < RECHECK_TRIES {
+                ctx.run_later(Duration::from_secs(1), move |act, ctx| {
+                    act.run_check(attempt + 1, ctx)
+                });
+                return;
             }
-            act.check_next(principal, ctx);
+            match act.pending.pop_front() {
+                Some(Pending::Subscribe { id, topic, since }) => {
+                    act.subscribed(id, topic, since, allowed, ctx)
+                }
+                Some(Pending::Recheck(topic)) => act.rechecked(topic, allowed, ctx),
+                None => {}
+            }
+            act.run_check(1, ctx);
         }));
+    }
+
+    /// Answers a subscribe with its check's outcome, subscribing when allowed.
+    fn subscribed(
+        &mut self,
+        id: RequestId,
+        topic: Topic,
+        since: Option<u64>,
+        allowed: Result<bool, Error>,
+        ctx: &mut WebsocketContext<Self>,
+    ) {
+        match allowed {
+            Ok(true) => {
+                self.topics.insert(topic);
+                let session = SessionRef {
+                    id: self.id,
+                    out: ctx.address().recipient(),
+                };
+                self.state.registry.do_send(Subscribe {
+                    session,
+                    request: id,
+                    topic,
+                    since,
+                });
+            }
+            Ok(false) => self.reply(
+                ctx,
+                id,
+                Err(ErrorBody::new(
+                    "forbidden",
+                    format!("you may not read {topic}"),
+                )),
+            ),
+            Err(e) => self.reply(ctx, id, Err(e.body())),
+        }
     }
 }
 
@@ -426,65 +480,50 @@ impl Session {
     /// the user may no longer read. Their own member topic always stays.
     fn recheck(&mut self, ctx: &mut WebsocketContext<Self>) {
         for topic in self.topics.iter().copied() {
-            if !matches!(topic, Topic::Member(_)) && !self.to_recheck.contains(&topic) {
-                self.to_recheck.push_back(topic);
+            let queued = self
+                .pending
+                .iter()
+                .any(|p| matches!(p, Pending::Recheck(t) if *t == topic));
+            if !matches!(topic, Topic::Member(_)) && !queued {
+                self.pending.push_back(Pending::Recheck(topic));
             }
         }
-        if !self.rechecking {
-            self.recheck_next(1, ctx);
-        }
+        self.check_next(ctx);
     }
 
-    /// Checks the next topic waiting to be checked again, one at a time, like
-    /// subscribes: a tree change costs each socket one query in flight, not one per
-    /// topic. A check that fails (the database is busy or away) is tried again a second
-    /// later, and after [`RECHECK_TRIES`] the subscription ends with `unavailable`: a
-    /// right that may have been taken away is never kept unchecked.
-    fn recheck_next(&mut self, attempt: u32, ctx: &mut WebsocketContext<Self>) {
-        let (Some(principal), Some(&topic)) = (self.principal, self.to_recheck.front()) else {
-            self.rechecking = false;
-            return;
+    /// Ends a held topic whose re-check refused it (or could not be made), with an
+    /// `unsubscribed` frame.
+    fn rechecked(
+        &mut self,
+        topic: Topic,
+        allowed: Result<bool, Error>,
+        ctx: &mut WebsocketContext<Self>,
+    ) {
+        let error = match allowed {
+            Ok(true) => return,
+            Ok(false) => ErrorBody::new("forbidden", format!("you may no longer read {topic}")),
+            Err(e) => ErrorBody::new(
+                "unavailable",
+                format!(
+                    "{topic} could not be checked again ({}); subscribe again later",
+                    e.public_message()
+                ),
+            ),
         };
-        self.rechecking = true;
-        let store = self.state.store.clone();
-        let check = async move { store.can_read(principal.user_id, topic).await };
-        ctx.spawn(check.into_actor(self).map(move |allowed, act, ctx| {
-            let error = match allowed {
-                Ok(true) => None,
-                Ok(false) => Some(ErrorBody::new(
-                    "forbidden",
-                    format!("you may no longer read {topic}"),
-                )),
-                Err(_) if attempt < RECHECK_TRIES => {
-                    ctx.run_later(Duration::from_secs(1), move |act, ctx| {
-                        act.recheck_next(attempt + 1, ctx)
-                    });
-                    return;
-                }
-                Err(e) => Some(ErrorBody::new(
-                    "unavailable",
-                    format!(
-                        "{topic} could not be checked again ({}); subscribe again later",
-                        e.public_message()
-                    ),
-                )),
-            };
-            act.to_recheck.pop_front();
-            if let Some(error) = error.filter(|_| act.topics.remove(&topic)) {
-                act.state.registry.do_send(Unsubscribe {
-                    session_id: act.id,
-                    topic,
-                });
-                act.write(
-                    ctx,
-                    &ServerMsg::Unsubscribed {
-                        topic: topic.to_string(),
-                        error,
-                    },
-                );
-            }
-            act.recheck_next(1, ctx);
-        }));
+        if !self.topics.remove(&topic) {
+            return;
+        }
+        self.state.registry.do_send(Unsubscribe {
+            session_id: self.id,
+            topic,
+        });
+        self.write(
+            ctx,
+            &ServerMsg::Unsubscribed {
+                topic: topic.to_string(),
+                error,
+            },
+        );
     }
 
     fn send_encoded(&self, ctx: &mut WebsocketContext<Self>, bytes: bytes::Bytes) {
