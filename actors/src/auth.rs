@@ -164,21 +164,7 @@ impl Auth {
         addr: IpAddr,
     ) -> Result<LoginResponse> {
         let user_id = match credential {
-            Credential::Password(password) => {
-                self.store
-                    .reserve_password_attempt(phone, addr, &self.settings.failures)
-                    .await?;
-                let (user_id, hash) = match self.store.login_record(phone).await? {
-                    Some((id, hash)) => (Some(id), hash),
-                    None => (None, None),
-                };
-                let right = self.gate.verify(password, hash).await?;
-                let user_id = user_id.filter(|_| right);
-                if user_id.is_some() {
-                    self.store.clear_login_failures(phone, addr).await?;
-                }
-                user_id
-            }
+            Credential::Password(password) => self.password_user(phone, password, addr).await?,
             Credential::SmsCode(code) => self.sms_code_user(phone, &code).await?,
         };
         let user_id = user_id.ok_or_else(|| Error::Unauthenticated(WRONG.into()))?;
@@ -192,6 +178,29 @@ impl Auth {
             expires_at,
             user,
         })
+    }
+
+    /// The user with this phone if `password` is theirs, counted against the failure
+    /// limits of `phone` from `addr` before it is checked (a right one clears them).
+    async fn password_user(
+        &self,
+        phone: &Phone,
+        password: String,
+        addr: IpAddr,
+    ) -> Result<Option<i64>> {
+        self.store
+            .reserve_password_attempt(phone, addr, &self.settings.failures)
+            .await?;
+        let (user_id, hash) = match self.store.login_record(phone).await? {
+            Some((id, hash)) => (Some(id), hash),
+            None => (None, None),
+        };
+        let right = self.gate.verify(password, hash).await?;
+        let user_id = user_id.filter(|_| right);
+        if user_id.is_some() {
+            self.store.clear_login_failures(phone, addr).await?;
+        }
+        Ok(user_id)
     }
 
     /// The user whose phone this right code was sent to (registering a new phone).
@@ -301,25 +310,11 @@ impl Auth {
         addr: IpAddr,
     ) -> Result<()> {
         let phone = self.store.user_phone(user_id).await?;
-        let right = match proof {
-            Credential::Password(current) => {
-                self.store
-                    .reserve_password_attempt(&phone, addr, &self.settings.failures)
-                    .await?;
-                let (_, hash) = self
-                    .store
-                    .login_record(&phone)
-                    .await?
-                    .unwrap_or((user_id, None));
-                let right = self.gate.verify(current, hash).await?;
-                if right {
-                    self.store.clear_login_failures(&phone, addr).await?;
-                }
-                right
-            }
-            Credential::SmsCode(code) => self.sms_code_user(&phone, &code).await? == Some(user_id),
+        let proven = match proof {
+            Credential::Password(current) => self.password_user(&phone, current, addr).await?,
+            Credential::SmsCode(code) => self.sms_code_user(&phone, &code).await?,
         };
-        if !right {
+        if proven != Some(user_id) {
             return Err(Error::Unauthenticated(
                 "the current password or SMS code is wrong".into(),
             ));
@@ -329,5 +324,3 @@ impl Auth {
         self.store.revoke_user_tokens(user_id, Some(token_id)).await
     }
 }
-
-pub use crate::password::hash_password;

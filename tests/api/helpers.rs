@@ -273,7 +273,7 @@ impl Cluster {
     /// database, as setup) and logs in with it on `node` as `client`; returns that token.
     pub async fn second_device(&self, phone: &str, node: usize, client: &str) -> String {
         let password = gonghui_actors::domain::Password::parse("password", "s3cret-pass").unwrap();
-        let hash = gonghui_actors::auth::hash_password(&password)
+        let hash = gonghui_actors::password::hash_password(&password)
             .await
             .unwrap();
         self.db
