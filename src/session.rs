@@ -312,7 +312,8 @@ impl Session {
             let why = format!("at most {MAX_WAITING} subscribes may wait; wait for their replies");
             return self.reply(ctx, id, Err(ErrorBody::new("rate_limited", why)));
         }
-        self.pending.push_back(Pending::Subscribe { id, topic, since });
+        self.pending
+            .push_back(Pending::Subscribe { id, topic, since });
         self.check_next(ctx);
     }
 

@@ -177,8 +177,7 @@ fn header_safe(text: &str) -> String {
 /// refuses, a QR code of its link (`X-Code-Kind` says which, `X-Code-Fallback` why).
 /// SVG is always the QR code.
 #[utoipa::path(tag = "activities", params(("id" = i64, Path), CodeParams), responses(
-    (status = 200, content_type = "image/png", body = Vec<u8>), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-    (status = 404, body = ErrorResponse)), security(("bearer" = [])))]
+    (status = 200, content_type = "image/png", body = Vec<u8>)), security(("bearer" = [])))]
 #[get("/activities/{id}/code")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
 pub async fn code(
@@ -296,8 +295,7 @@ pub struct ExportParams {
 
 /// Downloads an activity's results or fulfilment list, streamed; each download is audited.
 #[utoipa::path(tag = "activities", params(("id" = i64, Path), ExportParams), responses(
-    (status = 200, content_type = "text/csv", body = Vec<u8>), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-    (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 429, body = ErrorResponse), (status = 503, body = ErrorResponse)),
+    (status = 200, content_type = "text/csv", body = Vec<u8>), (status = 403, body = ErrorResponse), (status = 429, body = ErrorResponse)),
     security(("bearer" = [])))]
 #[get("/activities/{id}/export")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]

@@ -53,8 +53,7 @@ pub struct ListQuery {
 
 /// A union's pending applications, oldest first, including transfers away from it.
 #[utoipa::path(tag = "applications", params(("union_id" = i64, Path), ListQuery), responses(
-    (status = 200, body = Applications), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-    (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)), security(("bearer" = [])))]
+    (status = 200, body = Applications), (status = 403, body = ErrorResponse)), security(("bearer" = [])))]
 #[get("/unions/{union_id}/applications")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id, union = *path))]
 pub async fn list(

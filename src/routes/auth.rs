@@ -3,7 +3,6 @@
 use actix_web::{post, web, HttpResponse};
 use gonghui_actors::auth::Credential;
 use gonghui_actors::domain::{Phone, SmsCode};
-
 use gonghui_actors::Error;
 use gonghui_protocol::dto::{
     ErrorResponse, LoginRequest, LoginResponse, SmsCodeRequest, SmsCodeSent,

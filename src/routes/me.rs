@@ -22,8 +22,7 @@ pub async fn me(state: web::Data<AppState>, caller: Authed) -> ApiResult<HttpRes
 
 /// Sets a new password (8–128 characters), proven by the current one or a fresh SMS
 /// code; every other session of the caller, on every node, ends (4001).
-#[utoipa::path(tag = "me", request_body = PasswordChange, responses((status = 204), (status = 400, body = ErrorResponse),
-    (status = 401, body = ErrorResponse), (status = 422, body = ErrorResponse), (status = 429, body = ErrorResponse)), security(("bearer" = [])))]
+#[utoipa::path(tag = "me", request_body = PasswordChange, responses((status = 204), (status = 429, body = ErrorResponse)), security(("bearer" = [])))]
 #[put("/me/password")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id))]
 pub async fn change_password(

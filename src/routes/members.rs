@@ -12,8 +12,7 @@ use gonghui_protocol::dto::{BulkReport, ErrorResponse, Membership, Removal, Reti
 use serde::Deserialize;
 
 use crate::api_error::{ApiError, ApiResult};
-use crate::extract::unknown_value;
-use crate::extract::Authed;
+use crate::extract::{unknown_value, Authed};
 use crate::files::{download, download_format, read_upload};
 use crate::state::AppState;
 
@@ -45,8 +44,7 @@ fn status_of(raw: Option<&str>) -> Result<MemberStatus, Error> {
 
 /// One page of the roster, in membership order; ID numbers masked without `members.pii`.
 #[utoipa::path(tag = "members", params(("union_id" = i64, Path), RosterParams), responses(
-    (status = 200, body = Roster), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-    (status = 404, body = ErrorResponse), (status = 422, body = ErrorResponse)), security(("bearer" = [])))]
+    (status = 200, body = Roster), (status = 403, body = ErrorResponse)), security(("bearer" = [])))]
 #[get("/unions/{union_id}/members")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id, union = *path))]
 pub async fn roster(
@@ -287,8 +285,7 @@ pub struct ExportParams {
 /// The roster as a CSV or XLSX download in the import template's columns, streamed;
 /// ID numbers masked without `members.pii`; each export is audited.
 #[utoipa::path(tag = "members", params(("union_id" = i64, Path), ExportParams), responses(
-    (status = 200, content_type = "text/csv", body = Vec<u8>), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-    (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 429, body = ErrorResponse), (status = 503, body = ErrorResponse)),
+    (status = 200, content_type = "text/csv", body = Vec<u8>), (status = 403, body = ErrorResponse), (status = 429, body = ErrorResponse)),
     security(("bearer" = [])))]
 #[get("/unions/{union_id}/members/export")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id, union = *path))]
