@@ -388,7 +388,7 @@ impl Config {
                 hello_timeout: Duration::from_secs(s.hello_timeout_secs.unwrap_or(10)),
                 queue: hub.session_queue,
                 max_frame: 64 * 1024,
-                max_sockets: s.max_sockets.unwrap_or(0),
+                max_sockets: s.max_sockets,
             },
             hub,
             event_retention: Duration::from_secs(s.event_retention_secs.unwrap_or(7 * 24 * 3600)),

@@ -83,19 +83,15 @@ impl Application {
         let wechat = WeChat::new(config.wechat.clone(), store.clone())?.start();
         let files = open_file_limit();
         let mut ws = config.ws.clone();
-        if ws.max_sockets == 0 {
-            ws.max_sockets = files
+        let max_sockets = *ws.max_sockets.get_or_insert_with(|| {
+            files
                 .saturating_sub(FILES_IN_RESERVE + config.db_pool)
-                .max(1);
-        }
+                .max(1)
+        });
         let workers = config.workers.max(1);
         let connections_per_worker =
             (files.saturating_sub(FILES_FOR_THE_REST + config.db_pool) / workers).max(1);
-        tracing::info!(
-            open_files = files,
-            max_sockets = ws.max_sockets,
-            "connection limits"
-        );
+        tracing::info!(open_files = files, max_sockets, "connection limits");
         let state = web::Data::new(AppState {
             store,
             auth,

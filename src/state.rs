@@ -45,9 +45,9 @@ pub struct WsSettings {
     pub queue: usize,
     /// The largest frame read (1009 beyond).
     pub max_frame: usize,
-    /// WebSockets the node holds before refusing new ones with 503; 0 until startup
-    /// works it out from the open-file limit.
-    pub max_sockets: usize,
+    /// WebSockets the node holds before refusing new ones with 503; without a setting,
+    /// startup works it out from the open-file limit.
+    pub max_sockets: Option<usize>,
 }
 
 impl AppState {

@@ -23,7 +23,11 @@ pub async fn ws(
 ) -> Result<HttpResponse, actix_web::Error> {
     // Refused while the node can still answer: the files it keeps in reserve serve
     // `/healthz`, the database and the sockets it already has.
-    if state.open_sockets.load(Ordering::SeqCst) >= state.ws.max_sockets {
+    if state
+        .ws
+        .max_sockets
+        .is_some_and(|max| state.open_sockets.load(Ordering::SeqCst) >= max)
+    {
         return Err(ApiError(Error::Busy(
             "this server holds all the connections it can; try another or later".into(),
         ))

@@ -195,12 +195,7 @@ impl Store {
             return Ok(false);
         };
         let conn = self.client().await?;
-        let row = conn
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM news WHERE union_id = $1 AND link_keys @> ARRAY[$2])",
-                &[&union_id, &key],
-            )
-            .await?;
+        let row = conn.query_one(KNOWN_BY, &[&union_id, &vec![key]]).await?;
         Ok(row.get(0))
     }
 
@@ -381,6 +376,9 @@ impl Store {
 
 /// Sets a status inside `tx` and appends `news.published` or `news.unpublished` to the
 /// topic of every union in the audience, in topic-name order like every other writer.
+/// Whether union `$1` holds an article known by any of the keys `$2`.
+const KNOWN_BY: &str = "SELECT EXISTS (SELECT 1 FROM news WHERE union_id = $1 AND link_keys && $2)";
+
 /// Whether the union holds an article known by any of `keys`, checked under the union's
 /// import lock (held to the end of `tx`), so two imports of one article cannot both land.
 pub(crate) async fn imported_before(
@@ -396,12 +394,7 @@ pub(crate) async fn imported_before(
     if keys.is_empty() {
         return Ok(false);
     }
-    let row = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM news WHERE union_id = $1 AND link_keys && $2)",
-            &[&union_id, &keys],
-        )
-        .await?;
+    let row = tx.query_one(KNOWN_BY, &[&union_id, &keys]).await?;
     Ok(row.get(0))
 }
 

@@ -249,20 +249,19 @@ impl Store {
     where
         F: std::future::Future<Output = Result<Vec<u8>>>,
     {
+        const KEPT: &str = "SELECT png FROM miniprogram_codes WHERE scene = $1 AND page = $2";
         let mut conn = self.client().await?;
+        // Kept codes are read without a lock; only a missing one waits its turn to be made.
+        if let Some(row) = conn.query_opt(KEPT, &[&scene, &page]).await? {
+            return Ok(row.get(0));
+        }
         let tx = conn.transaction().await?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtext('mini-code:' || $1 || ':' || $2))",
             &[&scene, &page],
         )
         .await?;
-        let kept = tx
-            .query_opt(
-                "SELECT png FROM miniprogram_codes WHERE scene = $1 AND page = $2",
-                &[&scene, &page],
-            )
-            .await?;
-        if let Some(row) = kept {
+        if let Some(row) = tx.query_opt(KEPT, &[&scene, &page]).await? {
             return Ok(row.get(0));
         }
         let png = make.await?;
