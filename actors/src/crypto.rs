@@ -2,8 +2,8 @@
 //! configuration: AES-256-GCM for ID numbers at rest, an HMAC blind index so uniqueness
 //! can be checked without decrypting, a keyed hash for SMS codes, and the signing key of
 //! mini-program login tickets. No key is ever in the source: without a configured key a
-//! development node makes a random one in its data directory. Session tokens carry 256 random bits, so a plain
-//! SHA-256 is enough to store them.
+//! development node makes a random one in its data directory. Session tokens carry 256
+//! random bits, so a plain SHA-256 is enough to store them.
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};

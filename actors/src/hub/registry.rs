@@ -31,6 +31,9 @@ pub struct Registry {
     owners: HashMap<OwnerKey, OwnerEntry>,
     /// Every authenticated session.
     sessions: HashMap<u64, SessionEntry>,
+    /// How many of those each user holds per client kind, so a hello is counted
+    /// without walking every session.
+    held: HashMap<(i64, ClientKind), usize>,
 }
 
 /// An authenticated session as the registry knows it.
@@ -73,6 +76,7 @@ impl Registry {
             arbiters,
             owners: HashMap::new(),
             sessions: HashMap::new(),
+            held: HashMap::new(),
         }
     }
 
@@ -190,14 +194,11 @@ impl Handler<SessionOpened> for Registry {
     type Result = bool;
 
     fn handle(&mut self, msg: SessionOpened, _: &mut Self::Context) -> bool {
-        let held = self
-            .sessions
-            .values()
-            .filter(|e| e.user_id == msg.user_id && e.client == msg.client)
-            .count();
-        if held >= self.settings.sockets_per_user {
+        let held = self.held.entry((msg.user_id, msg.client)).or_default();
+        if *held >= self.settings.sockets_per_user {
             return false;
         }
+        *held += 1;
         self.sessions.insert(
             msg.session.id,
             SessionEntry {
@@ -215,7 +216,15 @@ impl Handler<SessionClosed> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: SessionClosed, _: &mut Self::Context) {
-        self.sessions.remove(&msg.session_id);
+        if let Some(gone) = self.sessions.remove(&msg.session_id) {
+            let key = (gone.user_id, gone.client);
+            if let Some(held) = self.held.get_mut(&key) {
+                *held -= 1;
+                if *held == 0 {
+                    self.held.remove(&key);
+                }
+            }
+        }
         for topic in msg.topics {
             if let Some(entry) = self.owners.get(&OwnerKey::of(topic)) {
                 entry.addr.do_send(Unsubscribe {
