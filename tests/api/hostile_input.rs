@@ -108,24 +108,31 @@ async fn idempotency_never_keeps_a_token_and_tells_bodies_apart() {
         .await;
     assert_eq!(kept, 0);
 
-    let mark = |ids: Vec<i64>| {
+    let mark = |body: Value| {
         cluster
             .http
             .post(cluster.url(0, "/me/notifications/read"))
             .bearer_auth(&token)
             .header("idempotency-key", "read-1")
-            .json(&json!({ "ids": ids }))
+            .json(&body)
             .send()
     };
-    let first = mark(vec![]).await.unwrap().status();
-    let replay = mark(vec![]).await.unwrap();
+    let first = mark(json!({"all": true})).await.unwrap().status();
+    assert!(first.is_success(), "{first}");
+    let replay = mark(json!({"all": true})).await.unwrap();
     assert_eq!(replay.status(), first);
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
-    let other = mark(vec![1]).await.unwrap();
+    let other = mark(json!({"ids": [1]})).await.unwrap();
     assert_eq!(
         other.status(),
         422,
         "the same key with another body is another call"
+    );
+    assert!(!other.headers().contains_key("idempotent-replayed"));
+    let body: Value = other.json().await.unwrap();
+    assert!(
+        body["error"]["fields"]["Idempotency-Key"].is_string(),
+        "{body}"
     );
 }
 
