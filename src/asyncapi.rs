@@ -1,7 +1,7 @@
 //! The WebSocket contract as an AsyncAPI 3.0 document, served at
 //! `/api/v1/asyncapi.json`: the frames' schemas come from the same Rust types as the
 //! codec (through utoipa), and one message per event kind from the protocol's
-//! catalogue, which the server checks every event against.
+//! catalogue, which the server's debug builds (every test) check each event against.
 
 use std::sync::LazyLock;
 

@@ -6,7 +6,7 @@
 //! - [`frames`]: the WebSocket messages, client → server ([`ClientMsg`]) and server → client ([`ServerMsg`]).
 //! - [`codec`]: the subprotocols, and the single [`encode`] / [`decode`] pair for both codecs.
 //! - [`topic`]: the topic names a client may subscribe to, parsed once.
-//! - [`events`]: every event kind, its topics and its data: checked by the server, published as AsyncAPI.
+//! - [`events`]: every event kind, its topics and its data: checked in debug builds, published as AsyncAPI.
 //! - [`dto`]: the JSON bodies of the HTTP API and the data carried by events and snapshots.
 //! - [`time`]: the RFC 3339 millisecond timestamps every time field uses.
 

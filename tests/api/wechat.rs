@@ -42,6 +42,16 @@ fn publish(fake: &FakeWeChat, id: &str, titles: &[&str]) {
         .insert(0, (id.to_owned(), articles));
 }
 
+/// Pulls the bound account now; returns the answer's JSON.
+async fn poll_now(cluster: &Cluster, token: &str, poll: &str) -> Value {
+    cluster
+        .post(0, token, poll, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn bind(cluster: &Cluster, token: &str, union: i64, secret: &str) -> reqwest::Response {
     cluster
         .http
@@ -80,12 +90,7 @@ async fn a_bound_account_imports_its_list_then_only_what_is_new_refreshing_an_ex
     let bound = bind(&cluster, &root, union, "good").await;
     assert_eq!(bound.status(), 200, "{}", bound.text().await.unwrap());
     let poll = format!("/unions/{union}/wechat/account/poll");
-    let first: Value = cluster
-        .post(0, &root, &poll, &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = poll_now(&cluster, &root, &poll).await;
     assert_eq!(
         first["imported"], 24,
         "two pages, one message of two articles"
@@ -93,12 +98,7 @@ async fn a_bound_account_imports_its_list_then_only_what_is_new_refreshing_an_ex
     for _ in 0..24 {
         mini.event_of(&topic, "news.published").await;
     }
-    let nothing: Value = cluster
-        .post(0, &root, &poll, &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let nothing: Value = poll_now(&cluster, &root, &poll).await;
     assert_eq!(nothing["imported"], 0);
     let wrong = bind(&cluster, &root, union, "bad").await;
     assert_eq!(
@@ -114,12 +114,7 @@ async fn a_bound_account_imports_its_list_then_only_what_is_new_refreshing_an_ex
         api.revoked.push(current);
         api.tokens_issued
     };
-    let second: Value = cluster
-        .post(0, &root, &poll, &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second: Value = poll_now(&cluster, &root, &poll).await;
     assert_eq!(second["imported"], 1, "{second}");
     assert_eq!(
         fake.api.lock().unwrap().tokens_issued,
@@ -321,12 +316,7 @@ async fn articles_an_account_deleted_are_never_imported_and_withdrawn_if_they_we
     let bound = bind(&cluster, &root, union, "good").await;
     assert_eq!(bound.status(), 200);
     let poll = format!("/unions/{union}/wechat/account/poll");
-    let first: Value = cluster
-        .post(0, &root, &poll, &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = poll_now(&cluster, &root, &poll).await;
     assert_eq!(first["imported"], 1);
     let imported = console
         .event_of(&format!("union:{union}"), "news.published")
@@ -341,12 +331,7 @@ async fn articles_an_account_deleted_are_never_imported_and_withdrawn_if_they_we
         api.deleted
             .push("https://mp.weixin.qq.com/s/new-删文".into());
     }
-    let second: Value = cluster
-        .post(0, &root, &poll, &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second: Value = poll_now(&cluster, &root, &poll).await;
     assert_eq!(second["imported"], 1, "{second}");
     let withdrawn = console
         .event_of(&format!("union:{union}"), "news.unpublished")
