@@ -11,6 +11,7 @@ pub mod me;
 pub mod members;
 pub mod news;
 pub mod org;
+pub mod tree;
 pub mod unions;
 pub mod wechat;
 pub mod ws;
@@ -51,6 +52,8 @@ pub fn api(cfg: &mut ServiceConfig) {
         .service(unions::ancestors)
         .service(unions::committee)
         .service(unions::audit)
+        .service(tree::import)
+        .service(tree::export)
         .service(org::modify)
         .service(org::term)
         .service(org::replace)

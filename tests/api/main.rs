@@ -25,5 +25,6 @@ mod sessions_end;
 mod slow_reader;
 mod socket_limits;
 mod transfer;
+mod union_tree;
 mod wechat;
 mod wechat_fake;

@@ -18,6 +18,7 @@ pub use address::ShippingAddress;
 pub use coordinates::Coordinates;
 pub use credit_code::CreditCode;
 pub use id_number::IdNumber;
+pub(crate) use org::union_name;
 pub use org::{NewUnion, SeatChange, Term, UnionEdit};
 pub use permission::Permission;
 pub use person_name::PersonName;

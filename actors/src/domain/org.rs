@@ -8,7 +8,8 @@ use super::{BoundedText, Coordinates, CreditCode, Invalid, PersonName, Phone};
 /// The most seats a committee may have.
 pub const MAX_SEATS: usize = 50;
 
-fn union_name(raw: &str) -> Result<BoundedText, Invalid> {
+/// A union's name: 2 to 100 characters.
+pub(crate) fn union_name(raw: &str) -> Result<BoundedText, Invalid> {
     let name = BoundedText::parse("name", raw, 100)?;
     if name.as_str().chars().count() < 2 {
         return Err(Invalid::new("name", "must be 2 to 100 characters"));

@@ -5,11 +5,14 @@
 //! # Layout
 //! - [`read`]: detects the format and reads the first sheet's cells as text, with limits.
 //! - [`template`]: the documented columns, the header check, and the per-row check.
+//! - [`tree`]: the union-tree template: unions, their parents and their admins.
 //! - [`write`]: a CSV or XLSX writer fed row by row, emitting the file in chunks.
 
 pub mod read;
 pub mod template;
+pub mod tree;
 pub mod write;
 
 pub use read::{read_table, Format, Table};
-pub use template::{Column, Header, MemberRow};
+pub use template::{Column, Header, MemberRow, Template};
+pub use tree::{TreeLine, TreeRow, UnionColumn};

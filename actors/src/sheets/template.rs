@@ -19,9 +19,25 @@ pub enum Column {
     RetiredOn,
 }
 
-impl Column {
+/// The columns of a spreadsheet template, each known by a Chinese and an English header.
+pub trait Template: Copy + Eq + 'static {
     /// Every column, in the export's order.
-    pub const ALL: [Column; 8] = [
+    const ALL: &'static [Self];
+
+    /// (Chinese header, English header).
+    fn headers(self) -> (&'static str, &'static str);
+
+    /// The column a header cell names, in either language (English in any case).
+    fn named(header: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| {
+            let (zh, en) = c.headers();
+            header == zh || header.eq_ignore_ascii_case(en)
+        })
+    }
+}
+
+impl Template for Column {
+    const ALL: &'static [Column] = &[
         Column::Name,
         Column::Phone,
         Column::IdNumber,
@@ -32,11 +48,7 @@ impl Column {
         Column::RetiredOn,
     ];
 
-    /// The columns an import needs.
-    pub const REQUIRED: [Column; 3] = [Column::Name, Column::Phone, Column::IdNumber];
-
-    /// (Chinese header, English header).
-    pub fn headers(self) -> (&'static str, &'static str) {
+    fn headers(self) -> (&'static str, &'static str) {
         match self {
             Column::Name => ("姓名", "name"),
             Column::Phone => ("手机号", "phone"),
@@ -48,30 +60,28 @@ impl Column {
             Column::RetiredOn => ("退休日期", "retired_on"),
         }
     }
-
-    fn named(header: &str) -> Option<Column> {
-        Column::ALL.into_iter().find(|c| {
-            let (zh, en) = c.headers();
-            header == zh || header.eq_ignore_ascii_case(en)
-        })
-    }
 }
 
-/// Where each known column sits in a file.
+impl Column {
+    /// The columns an import needs.
+    pub const REQUIRED: [Column; 3] = [Column::Name, Column::Phone, Column::IdNumber];
+}
+
+/// Where each known column of template `C` sits in a file.
 #[derive(Debug, Clone)]
-pub struct Header {
-    positions: Vec<(Column, usize)>,
+pub struct Header<C: Template = Column> {
+    positions: Vec<(C, usize)>,
 }
 
-impl Header {
+impl<C: Template> Header<C> {
     /// Reads a header row: every non-empty cell must name a template column, none
     /// twice, and each of `required` must be there.
     ///
     /// # Errors
     /// `Invalid` on `file`, naming the offending column and the template.
-    pub fn parse(cells: &[String], required: &[Column]) -> Result<Header, Invalid> {
+    pub fn parse(cells: &[String], required: &[C]) -> Result<Self, Invalid> {
         let template = || {
-            Column::ALL
+            C::ALL
                 .iter()
                 .map(|c| c.headers().0)
                 .collect::<Vec<_>>()
@@ -83,7 +93,7 @@ impl Header {
             if cell.is_empty() {
                 continue;
             }
-            let column = Column::named(cell).ok_or_else(|| {
+            let column = C::named(cell).ok_or_else(|| {
                 Invalid::new(
                     "file",
                     format!(
@@ -119,7 +129,7 @@ impl Header {
 
     /// The trimmed cell of `column` in `cells` ("" when absent), without the `'` that
     /// the CSV export puts before text that would read as a formula.
-    pub fn cell<'a>(&self, cells: &'a [String], column: Column) -> &'a str {
+    pub fn cell<'a>(&self, cells: &'a [String], column: C) -> &'a str {
         let text = self
             .positions
             .iter()

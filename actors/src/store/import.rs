@@ -342,7 +342,13 @@ impl Store {
     /// Tells the union's admins how far an import has come, in a transaction of its own
     /// so it is seen while the import's own transaction is still open. A failure here is
     /// logged and the import goes on.
-    async fn import_progress(&self, union_id: i64, operation: &str, processed: u32, total: u32) {
+    pub(crate) async fn import_progress(
+        &self,
+        union_id: i64,
+        operation: &str,
+        processed: u32,
+        total: u32,
+    ) {
         let progress = ImportProgress {
             operation_id: operation.to_owned(),
             processed,

@@ -22,6 +22,8 @@ pub mod sms;
 pub mod snapshots;
 pub mod tokens;
 pub mod tree;
+pub mod tree_import;
+mod tree_plan;
 pub mod unions;
 pub mod users;
 pub mod wechat;

@@ -26,7 +26,7 @@ use super::{contains_pattern, keyset, Store};
 use crate::crypto::Secrets;
 use crate::domain::{BoundedText, IdNumber, Invalid, Permission};
 use crate::sheets::write::FileChunk;
-use crate::sheets::{Column, Format};
+use crate::sheets::{Column, Format, Template};
 use crate::{Error, Result};
 
 /// The most entries one roster page holds.

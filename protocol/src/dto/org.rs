@@ -242,3 +242,42 @@ pub struct Nearby {
     /// Pass as `offset` for the next page; null on the last.
     pub next_offset: Option<i64>,
 }
+
+/// What one row of a union-tree import did (or, when the import was not applied, would do).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TreeRowReport {
+    /// The 1-based row of the file (the header is row 1).
+    pub row: u32,
+    /// `created` (a union registered or an admin appointed), `updated`, `unchanged` or `failed`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(created|updated|unchanged|failed)$")
+    )]
+    pub outcome: String,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// The row's union, once it exists.
+    pub union_id: Option<i64>,
+}
+
+/// `POST /unions/{id}/tree/import`: the file is checked whole and applied only if every
+/// row is good; otherwise nothing is written and the failed rows say why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TreeReport {
+    /// Names the operation in its progress events and its audit row.
+    pub operation_id: String,
+    /// Whether anything was written: false when any row failed.
+    pub applied: bool,
+    /// Rows in the file.
+    pub total: u32,
+    pub unions_created: u32,
+    pub unions_updated: u32,
+    pub admins_appointed: u32,
+    pub admins_updated: u32,
+    /// Rows that changed nothing.
+    pub unchanged: u32,
+    pub failed: u32,
+    pub rows: Vec<TreeRowReport>,
+}
