@@ -67,7 +67,7 @@ run() { # $1: scenario, $2: nodes, rest: arguments
 
 wanted() { [ $# -eq 0 ] || [[ " $* " == *" $SCENARIO "* ]]; }
 
-for SCENARIO in idle fanout approvals activity reconnect-storm login-flood; do
+for SCENARIO in idle fanout approvals activity reconnect-storm login-flood tree-import; do
     wanted "$@" || continue
     case $SCENARIO in
         idle) start_peer
@@ -80,5 +80,6 @@ for SCENARIO in idle fanout approvals activity reconnect-storm login-flood; do
         activity) run activity 2 --sessions 5000 --rate 700 ;;
         reconnect-storm) run reconnect-storm 2 --sessions 10000 --rate 800 --workers 2 ;;
         login-flood) run login-flood 1 --sessions 500 --source-ips 127.0.0.2-127.0.0.40 ;;
+        tree-import) run tree-import 1 --sessions 20000 ;;
     esac
 done

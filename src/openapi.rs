@@ -137,7 +137,55 @@ pub fn describe_files(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// The document as served: closed sets written as patterns, `^(a|b|c)$` (all a field
+/// annotation can say), become an `enum`, which client generators turn into a union of
+/// literals; a nullable one keeps null among its values.
+pub fn served(api: &utoipa::openapi::OpenApi) -> serde_json::Value {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let choices = map.get("pattern").and_then(|p| closed_set(p.as_str()?));
+                if let Some(choices) = choices {
+                    let nullable = map
+                        .get("type")
+                        .and_then(|t| t.as_array())
+                        .is_some_and(|types| types.iter().any(|t| t == "null"));
+                    let mut choices: Vec<serde_json::Value> =
+                        choices.into_iter().map(serde_json::Value::from).collect();
+                    if nullable {
+                        choices.push(serde_json::Value::Null);
+                    }
+                    map.remove("pattern");
+                    map.insert("enum".into(), choices.into());
+                }
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut doc = serde_json::to_value(api).expect("the document is plain JSON");
+    walk(&mut doc);
+    doc
+}
+
+/// The words of a pattern that is nothing but a plain word or a choice of them.
+fn closed_set(pattern: &str) -> Option<Vec<String>> {
+    let inner = pattern.strip_prefix('^')?.strip_suffix('$')?;
+    let inner = inner
+        .strip_prefix('(')
+        .and_then(|i| i.strip_suffix(')'))
+        .unwrap_or(inner);
+    let words: Vec<String> = inner.split('|').map(str::to_owned).collect();
+    let plain = |w: &String| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    };
+    words.iter().all(plain).then_some(words)
+}
+
 /// Serves the document.
-pub async fn serve(api: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
-    HttpResponse::Ok().json(api.get_ref())
+pub async fn serve(doc: web::Data<serde_json::Value>) -> HttpResponse {
+    HttpResponse::Ok().json(doc.get_ref())
 }

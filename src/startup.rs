@@ -218,7 +218,7 @@ fn app(
     let mut api = api;
     crate::openapi::declare_common_errors(&mut api);
     crate::openapi::describe_files(&mut api);
-    let api = web::Data::new(api);
+    let api = web::Data::new(crate::openapi::served(&api));
     app.app_data(api)
         .route("/ws", web::get().to(routes::ws::ws))
         .route("/healthz", web::get().to(routes::health::healthz))

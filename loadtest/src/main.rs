@@ -4,7 +4,7 @@
 //!
 //! # Layout
 //! - [`scenarios`]: `idle`, `fanout`, `approvals`, `reconnect-storm`; [`activity`]: a union-wide vote;
-//!   [`login`]: a flood of wrong passwords.
+//!   [`login`]: a flood of wrong passwords; [`tree`]: a province's union tree imported.
 //! - [`workers`] and [`fleet`]: sessions spread over worker processes, and what each holds.
 //! - [`wire`]: connecting from a chosen source address; frames through the protocol crate.
 //! - [`histogram`], [`report`]: latency figures, the final table and `--json`.
@@ -15,6 +15,7 @@ mod histogram;
 mod login;
 mod report;
 mod scenarios;
+mod tree;
 mod wire;
 mod workers;
 
@@ -50,6 +51,8 @@ enum Command {
     LoginFlood(Common),
     /// N sessions dropped at once and resumed with `since`: time to resync, nothing missed
     ReconnectStorm(Common),
+    /// A tree of --sessions unions with two admins each imported from CSV: time, peak server memory, idempotence, export
+    TreeImport(Common),
     /// Remove every seeded user and union (or one run's)
     Unseed {
         /// The Postgres URL
@@ -91,6 +94,7 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Approvals { common, admins } => scenarios::approvals(&common, admins).await,
             Command::Activity(c) => activity::activity(&c).await,
+            Command::TreeImport(c) => tree::tree_import(&c).await,
             Command::LoginFlood(c) => {
                 scenarios::run("login-flood", &c, false, login::login_flood).await
             }

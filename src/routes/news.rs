@@ -14,6 +14,9 @@ use crate::api_error::ApiResult;
 use crate::extract::Authed;
 use crate::state::AppState;
 
+/// The longest article link accepted, in characters (WeChat's long links are ~300).
+const MAX_LINK: usize = 2_000;
+
 /// Checks a console article; its HTML is sanitised here, once.
 fn draft(form: &NewsForm) -> Result<Draft, Invalid> {
     let body_html = sanitize(&form.body_html);
@@ -89,6 +92,9 @@ pub async fn import(
     body: web::Json<LinkImport>,
 ) -> ApiResult<HttpResponse> {
     let scope = Scope::parse(body.scope.as_deref())?;
+    if body.url.chars().count() > MAX_LINK {
+        return Err(Invalid::new("url", format!("must be at most {MAX_LINK} characters")).into());
+    }
     state
         .require(caller.0.user_id, *path, Permission::NewsPublish)
         .await?;

@@ -102,14 +102,6 @@ async fn every_operation_declares_the_errors_its_shape_can_answer() {
         }
     }
     assert!(checked > 60, "{checked} operations");
-    let params = doc["paths"]["/api/v1/unions/{union_id}/members/export"]["get"]["parameters"]
-        .as_array()
-        .unwrap();
-    let format = params.iter().find(|p| p["name"] == "format").unwrap();
-    assert_eq!(
-        format["schema"]["pattern"], "^(csv|xlsx)$",
-        "closed sets are in the schema"
-    );
     let import = &doc["paths"]["/api/v1/unions/{union_id}/members/import"]["post"];
     let export =
         &doc["paths"]["/api/v1/unions/{union_id}/members/export"]["get"]["responses"]["200"];
@@ -166,4 +158,88 @@ async fn the_socket_contract_lists_every_frame_and_every_event_kind() {
         received.len(),
         gonghui_protocol::events::EVENT_KINDS.len() + 1
     );
+}
+
+#[actix_rt::test]
+async fn closed_sets_are_enums_and_fields_carry_the_bounds_the_server_enforces() {
+    let cluster = Cluster::start(1).await;
+    let node = &cluster.nodes[0].http;
+    let doc = json_of(cluster.http.get(format!("{node}/api/v1/openapi.json"))).await;
+    let schemas = &doc["components"]["schemas"];
+    let field = |schema: &str, name: &str| schemas[schema]["properties"][name].clone();
+    let choices = |v: &Value| -> Vec<String> {
+        v["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no enum in {v}"))
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(
+        choices(&field("ActivityForm", "kind")),
+        ["vote", "questionnaire", "signup", "lottery", "quiz"]
+    );
+    assert_eq!(
+        choices(&field("Activity", "status")),
+        ["draft", "published", "closed"]
+    );
+    assert_eq!(choices(&field("NewsForm", "scope")), ["union", "subtree"]);
+    assert_eq!(
+        choices(&field("Membership", "status")),
+        ["active", "retired", "left"]
+    );
+    assert_eq!(
+        choices(&field("AdminGrant", "permissions")["items"]).len(),
+        7
+    );
+    assert_eq!(field("UnionForm", "name")["maxLength"], 100);
+    assert_eq!(field("UnionForm", "lat")["maximum"], 90.0);
+    assert_eq!(field("CommitteeForm", "members")["maxItems"], 50);
+    let export = &doc["paths"]["/api/v1/unions/{union_id}/members/export"]["get"]["parameters"];
+    let format = export
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "format")
+        .unwrap();
+    assert_eq!(choices(&format["schema"]), ["csv", "xlsx"]);
+    assert!(
+        !doc.to_string().contains(r#""pattern":"^("#),
+        "every closed set is an enum"
+    );
+
+    // What the document closes, the server refuses: a value outside a set, a text too long.
+    let root = cluster.root_admin_token().await;
+    let union = cluster.root_union;
+    let (_, user) = cluster.login_sms(0, "13500000031", "app").await;
+    let grant = cluster
+        .http
+        .put(cluster.url(0, &format!("/unions/{union}/admins/{user}")))
+        .bearer_auth(&root)
+        .json(&serde_json::json!({ "permissions": ["members.review", "god"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), 422);
+    let long = "工".repeat(101);
+    let news = cluster
+        .post(
+            0,
+            &root,
+            &format!("/unions/{union}/news"),
+            &serde_json::json!({ "title": long, "body_html": "<p>x</p>" }),
+        )
+        .await;
+    assert_eq!(news.status(), 422);
+    let link = format!("https://mp.weixin.qq.com/s/{}", "a".repeat(2_000));
+    let import = cluster
+        .post(
+            0,
+            &root,
+            &format!("/unions/{union}/news/imports"),
+            &serde_json::json!({ "url": link }),
+        )
+        .await;
+    assert_eq!(import.status(), 422);
+    assert!(import.text().await.unwrap().contains("at most 2000"));
 }

@@ -13,10 +13,16 @@ use utoipa::ToSchema;
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ActivityForm {
     /// `vote`, `questionnaire`, `signup`, `lottery` or `quiz`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(vote|questionnaire|signup|lottery|quiz)$")
+    )]
     pub kind: String,
     /// 1–100 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub title: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 5000))]
     pub description: String,
     /// Open to members of every union below too.
     #[serde(default)]
@@ -30,6 +36,10 @@ pub struct ActivityForm {
     pub ends_at: DateTime<Utc>,
     /// `public` (default), `after_close` or `admins`: when members see the tallies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(public|after_close|admins)$", default = "public")
+    )]
     pub results_visibility: Option<String>,
     /// The kind's options, questions, capacity or prizes (docs/PROTOCOL.md).
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
@@ -43,6 +53,10 @@ pub struct Activity {
     pub id: i64,
     pub union_id: i64,
     pub include_subordinates: bool,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(vote|questionnaire|signup|lottery|quiz)$")
+    )]
     pub kind: String,
     pub title: String,
     pub description: String,
@@ -54,8 +68,10 @@ pub struct Activity {
     #[serde(with = "crate::time::millis")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub ends_at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(public|after_close|admins)$"))]
     pub results_visibility: String,
     /// `draft`, `published` or `closed`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(draft|published|closed)$"))]
     pub status: String,
     /// The link the activity's code opens.
     pub link: String,
@@ -130,18 +146,26 @@ pub struct ActivitySnapshot {
 #[serde(rename_all = "camelCase")]
 pub struct PrizeClaim {
     /// The recipient's name.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 50))]
     pub user_name: String,
-    /// Their telephone.
+    /// Their telephone: 5–20 digits, with `-`, `+` or spaces.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9+\- ]{5,40}$"))]
     pub tel_number: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 30))]
     pub province_name: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 30))]
     pub city_name: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 30))]
     pub county_name: String,
     /// Street, building and room.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub detail_info: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9]{6}$"))]
     pub postal_code: Option<String>,
     /// The county's national area code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9]{6}$"))]
     pub national_code: Option<String>,
 }
 
@@ -213,8 +237,10 @@ pub struct Fulfilments {
 pub struct Shipment {
     /// The carrier (顺丰, 中国邮政 …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub carrier: Option<String>,
     /// The tracking number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub tracking: Option<String>,
 }

@@ -44,6 +44,7 @@ pub struct Inbox {
 pub struct MarkRead {
     /// At most 500 ids from the caller's inbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 500))]
     pub ids: Option<Vec<i64>>,
     /// Marks the whole inbox read instead.
     #[serde(default)]
@@ -75,7 +76,9 @@ pub struct NotificationEvent {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct NewAnnouncement {
     /// 1–100 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub title: String,
     /// 1–5,000 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 5000))]
     pub body: String,
 }

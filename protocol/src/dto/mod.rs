@@ -44,6 +44,7 @@ pub struct Membership {
     pub union_id: i64,
     pub user_id: i64,
     /// `active`, `retired` (still a member, listed apart) or `left`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(active|retired|left)$"))]
     pub status: String,
     #[serde(with = "crate::time::millis")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -72,10 +73,12 @@ pub struct Application {
     pub union_id: i64,
     pub user_id: i64,
     /// `join` or `transfer`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(join|transfer)$"))]
     pub kind: String,
     /// For a transfer, the union the member moves from (`union_id` is where to).
     pub from_union_id: Option<i64>,
     /// `pending`, `approved` or `rejected`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(pending|approved|rejected)$"))]
     pub status: String,
     pub applicant: Applicant,
     pub note: Option<String>,

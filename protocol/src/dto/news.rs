@@ -15,8 +15,10 @@ pub struct News {
     /// The publishing union.
     pub union_id: i64,
     /// `union` (its members) or `subtree` (every union below it too).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(union|subtree)$"))]
     pub scope: String,
     /// `authored`, `link` or `account`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(authored|link|account)$"))]
     pub source: String,
     pub title: String,
     pub author: Option<String>,
@@ -29,6 +31,10 @@ pub struct News {
     /// The article's address on WeChat, when imported.
     pub source_url: Option<String>,
     /// `draft`, `published` or `unpublished`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(draft|published|unpublished)$")
+    )]
     pub status: String,
     #[serde(with = "crate::time::millis_opt")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
@@ -68,15 +74,28 @@ pub struct Feed {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct NewsForm {
     /// 1–100 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub title: String,
-    /// HTML; scripts, event handlers and anything unsafe are removed.
+    /// HTML; scripts, event handlers and anything unsafe are removed. At most 512 KiB
+    /// once cleaned.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub body_html: String,
+    /// An https URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^https://[^/]", max_length = 500)
+    )]
     pub cover_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub digest: Option<String>,
     /// `union` (default) or `subtree`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(union|subtree)$", default = "union")
+    )]
     pub scope: Option<String>,
 }
 
@@ -85,9 +104,14 @@ pub struct NewsForm {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LinkImport {
     /// `https://mp.weixin.qq.com/s/…`
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 2000))]
     pub url: String,
     /// `union` (default) or `subtree`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(union|subtree)$", default = "union")
+    )]
     pub scope: Option<String>,
     /// Publish at once (default) or keep as a draft.
     #[serde(default, skip_serializing_if = "Option::is_none")]

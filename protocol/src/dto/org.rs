@@ -14,17 +14,27 @@ use super::Union;
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct UnionForm {
     /// 2–100 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 2, max_length = 100))]
     pub name: String,
     /// 18 characters with a GB 32100-2015 check character.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{18}$")
+    )]
     pub credit_code: String,
     pub parent_id: i64,
     /// 1–200 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub address: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = -90, maximum = 90))]
     pub lat: f64,
+    #[cfg_attr(feature = "openapi", schema(minimum = -180, maximum = 180))]
     pub lng: f64,
     /// 1–50 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 50))]
     pub contact_name: String,
     /// A mainland mobile.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^1[3-9][0-9]{9}$"))]
     pub contact_phone: String,
 }
 
@@ -34,16 +44,24 @@ pub struct UnionForm {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct UnionChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 2, max_length = 100))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub address: Option<String>,
+    /// With `lng`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = -90, maximum = 90))]
     pub lat: Option<f64>,
+    /// With `lat`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = -180, maximum = 180))]
     pub lng: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 50))]
     pub contact_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^1[3-9][0-9]{9}$"))]
     pub contact_phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<i64>,
@@ -53,8 +71,10 @@ pub struct UnionChanges {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CommitteeMember {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 50))]
     pub name: String,
     /// `chair`, `vice_chair` or `member`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(chair|vice_chair|member)$"))]
     pub role: String,
 }
 
@@ -66,6 +86,7 @@ pub struct CommitteeForm {
     /// After `starts_on`.
     pub ends_on: NaiveDate,
     /// One chair, then any vice-chairs and members; 1–50 seats.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 50))]
     pub members: Vec<CommitteeMember>,
 }
 
@@ -74,6 +95,7 @@ pub struct CommitteeForm {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Replacement {
     /// The name of the member who leaves the committee.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 50))]
     pub replace: String,
     /// Who takes the seat, and in which role.
     pub with: CommitteeMember,
@@ -109,6 +131,10 @@ pub struct Committee {
 pub struct OrgRequest {
     pub id: i64,
     /// `register`, `modify`, `committee` or `replace`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(register|modify|committee|replace)$")
+    )]
     pub kind: String,
     /// The union concerned; for a registration, set once approved.
     pub union_id: Option<i64>,
@@ -119,6 +145,7 @@ pub struct OrgRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub payload: serde_json::Value,
     /// `pending`, `approved` or `rejected`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(pending|approved|rejected)$"))]
     pub status: String,
     pub reason: Option<String>,
     #[serde(with = "crate::time::millis")]
@@ -175,7 +202,15 @@ pub struct Admins {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AdminGrant {
-    /// From API.md's list; at least one.
+    /// Names from the permissions table in docs/PROTOCOL.md; at least one.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_items = 1,
+            max_items = 7,
+            pattern = "^(members.review|members.manage|members.pii|org.manage|admins.manage|activities.manage|news.publish)$"
+        )
+    )]
     pub permissions: Vec<String>,
 }
 
@@ -195,6 +230,7 @@ pub struct AuditRecord {
     pub union_id: Option<i64>,
     pub actor_id: Option<i64>,
     /// `console`, `app` or `miniprogram`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(console|app|miniprogram)$"))]
     pub client: Option<String>,
     /// `application.approve`, `admin.appoint`, `members.import`, …
     pub action: String,

@@ -20,6 +20,7 @@ pub struct RosterEntry {
     pub employer: Option<String>,
     pub job: Option<String>,
     /// `active`, `retired` or `left`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(active|retired|left)$"))]
     pub status: String,
     #[serde(with = "crate::time::millis")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -48,6 +49,7 @@ pub struct Retirement {
     /// `YYYY-MM-DD`, not in the future.
     pub retired_on: NaiveDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 500))]
     pub note: Option<String>,
 }
 
@@ -56,10 +58,13 @@ pub struct Retirement {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Removal {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 2000))]
     pub user_ids: Vec<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 2000))]
     pub id_numbers: Vec<String>,
     /// 1–500 characters, kept on each membership and told to each member.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 500))]
     pub reason: String,
 }
 
@@ -70,6 +75,10 @@ pub struct RowReport {
     /// The 1-based row of the file (the header is row 1), or position in the list.
     pub row: u32,
     /// `added`, `removed`, `unchanged` or `failed`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(added|removed|unchanged|failed)$")
+    )]
     pub outcome: String,
     /// Why it failed, or why nothing changed.
     pub reason: Option<String>,

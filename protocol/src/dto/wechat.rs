@@ -12,8 +12,10 @@ use super::User;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AccountBinding {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub app_id: String,
     /// Stored encrypted; never shown again.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub secret: String,
 }
 
@@ -24,6 +26,7 @@ pub struct WeChatAccount {
     pub union_id: i64,
     pub app_id: String,
     /// `active`, or `broken` until an admin binds it again.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(active|broken)$"))]
     pub status: String,
     pub broken_reason: Option<String>,
     #[serde(with = "crate::time::millis_opt")]
@@ -48,12 +51,15 @@ pub struct PollReport {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct WeChatLogin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^1[3-9][0-9]{9}$"))]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9]{6}$"))]
     pub sms_code: Option<String>,
 }
 
