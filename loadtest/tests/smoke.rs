@@ -142,4 +142,9 @@ async fn every_scenario_runs_small_without_loss() {
     .await;
     assert_eq!(metric(&storm, "sessions resynced"), 200.0);
     assert_eq!(metric(&storm, "resumes answered reset"), 0.0);
+
+    let tree = harness(&["tree-import", "--sessions", "1000"], &db, &nodes).await;
+    assert_eq!(metric(&tree, "unions created"), 1000.0);
+    assert_eq!(metric(&tree, "admins appointed"), 2000.0);
+    assert_eq!(metric(&tree, "export rows"), 2000.0);
 }
