@@ -53,6 +53,14 @@ pub async fn read_upload(
         .map_err(Error::from)
 }
 
+/// A download that only asks for its format.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct DownloadParams {
+    /// `csv` (default) or `xlsx`.
+    #[param(pattern = "^(csv|xlsx)$")]
+    pub format: Option<String>,
+}
+
 /// The format of a download: `csv` (the default) or `xlsx`.
 ///
 /// # Errors

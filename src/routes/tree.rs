@@ -6,11 +6,10 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use gonghui_actors::domain::Permission;
 use gonghui_actors::sheets::{Header, TreeLine, UnionColumn};
 use gonghui_protocol::dto::{ErrorResponse, TreeReport};
-use serde::Deserialize;
 
 use crate::api_error::ApiResult;
 use crate::extract::Authed;
-use crate::files::{download, download_format, read_upload};
+use crate::files::{download, download_format, read_upload, DownloadParams};
 use crate::routes::members::UploadParams;
 use crate::state::AppState;
 
@@ -54,17 +53,9 @@ pub async fn import(
     Ok(HttpResponse::Ok().json(report))
 }
 
-/// The tree's download format.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub struct TreeExportParams {
-    /// `csv` (default) or `xlsx`.
-    #[param(pattern = "^(csv|xlsx)$")]
-    pub format: Option<String>,
-}
-
 /// Every union below this one, parents first, in the import's columns: an export imports
 /// back unchanged. Admins and their phones are included for callers with `admins.manage`.
-#[utoipa::path(tag = "org", params(("union_id" = i64, Path), TreeExportParams), responses(
+#[utoipa::path(tag = "org", params(("union_id" = i64, Path), DownloadParams), responses(
     (status = 200, content_type = "text/csv", body = Vec<u8>), (status = 403, body = ErrorResponse), (status = 429, body = ErrorResponse)),
     security(("bearer" = [])))]
 #[get("/unions/{union_id}/tree/export")]
@@ -73,7 +64,7 @@ pub async fn export(
     state: web::Data<AppState>,
     caller: Authed,
     path: web::Path<i64>,
-    query: web::Query<TreeExportParams>,
+    query: web::Query<DownloadParams>,
 ) -> ApiResult<HttpResponse> {
     let format = download_format(query.format.as_deref())?;
     let file = state.store.export_tree(&caller.0, *path, format).await?;

@@ -65,25 +65,13 @@ impl UnionColumn {
     /// The columns a tree import needs.
     pub const REQUIRED: [UnionColumn; 2] = [UnionColumn::Name, UnionColumn::CreditCode];
 
-    /// The columns that describe the union rather than an admin.
-    const UNION: [UnionColumn; 9] = [
-        UnionColumn::Name,
-        UnionColumn::CreditCode,
-        UnionColumn::ParentCode,
-        UnionColumn::ParentPath,
-        UnionColumn::Address,
-        UnionColumn::Lat,
-        UnionColumn::Lng,
-        UnionColumn::ContactName,
-        UnionColumn::ContactPhone,
-    ];
-
-    /// The columns that describe an admin.
-    const ADMIN: [UnionColumn; 3] = [
-        UnionColumn::AdminName,
-        UnionColumn::AdminPhone,
-        UnionColumn::AdminPermissions,
-    ];
+    /// Whether the column describes an admin rather than the union.
+    fn is_admin(self) -> bool {
+        matches!(
+            self,
+            UnionColumn::AdminName | UnionColumn::AdminPhone | UnionColumn::AdminPermissions
+        )
+    }
 }
 
 /// The separator of names in a parent path.
@@ -151,15 +139,18 @@ pub struct TreeLine {
 impl TreeLine {
     /// Reads and checks one data row.
     pub fn read(header: &Header<UnionColumn>, row: u32, cells: &[String]) -> TreeLine {
-        let filled =
-            |columns: &[UnionColumn]| columns.iter().any(|c| !header.cell(cells, *c).is_empty());
-        let starts_union = filled(&UnionColumn::UNION);
+        let filled = |admin: bool| {
+            UnionColumn::ALL
+                .iter()
+                .any(|c| c.is_admin() == admin && !header.cell(cells, *c).is_empty())
+        };
+        let starts_union = filled(false);
         let parsed = (|| {
             Ok(TreeRow {
                 union: starts_union
                     .then(|| union_cells(header, cells))
                     .transpose()?,
-                admin: filled(&UnionColumn::ADMIN)
+                admin: filled(true)
                     .then(|| admin_cells(header, cells))
                     .transpose()?,
             })
