@@ -22,7 +22,7 @@ use super::export::Export;
 use super::import::BATCH;
 use super::roster::operation_id;
 use super::tokens::Principal;
-use super::tree_plan::{plan, Existing, Known, Node, Outcome, Plan};
+use super::tree_plan::{plan, Known, Node, Outcome, Plan};
 use super::unions::{union_from_row, UNION_COLUMNS};
 use super::Store;
 use crate::domain::Permission;
@@ -144,23 +144,14 @@ impl Store {
         }
         let subtree = tx
             .query(
-                "SELECT id, parent_id, name, credit_code, address, lat, lng, contact_name, contact_phone
-                 FROM unions WHERE path @> ARRAY[$1]::bigint[]",
+                &format!(
+                    "SELECT {UNION_COLUMNS} FROM unions u WHERE u.path @> ARRAY[$1]::bigint[]"
+                ),
                 &[&root],
             )
             .await?
             .iter()
-            .map(|r| Existing {
-                id: r.get(0),
-                parent_id: r.get(1),
-                name: r.get(2),
-                credit_code: r.get(3),
-                address: r.get(4),
-                lat: r.get(5),
-                lng: r.get(6),
-                contact_name: r.get(7),
-                contact_phone: r.get(8),
-            })
+            .map(union_from_row)
             .collect();
         let outside = tx
             .query(

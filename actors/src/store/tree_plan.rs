@@ -6,23 +6,11 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use gonghui_protocol::dto::Union;
+
 use crate::domain::Permission;
 use crate::sheets::tree::{AdminCells, ParentRef, UnionCells, PATH_SEPARATOR};
 use crate::sheets::TreeLine;
-
-/// A union already under the union imported into (or that union itself).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Existing {
-    pub id: i64,
-    pub parent_id: Option<i64>,
-    pub name: String,
-    pub credit_code: Option<String>,
-    pub address: Option<String>,
-    pub lat: Option<f64>,
-    pub lng: Option<f64>,
-    pub contact_name: Option<String>,
-    pub contact_phone: Option<String>,
-}
 
 /// What the database holds that the plan depends on.
 #[derive(Debug, Default)]
@@ -30,7 +18,7 @@ pub(crate) struct Known {
     /// The union imported into.
     pub root: i64,
     /// The root and every union below it.
-    pub subtree: Vec<Existing>,
+    pub subtree: Vec<Union>,
     /// Credit codes of the file registered outside the root's subtree, with their union.
     pub outside: HashMap<String, i64>,
     /// Credit codes of the file with a registration request pending.
@@ -147,7 +135,7 @@ struct Planner<'a> {
     groups: Vec<Group>,
     /// Rows that failed on their own cells or before they joined a group.
     failed_rows: Vec<(u32, String)>,
-    by_id: HashMap<i64, &'a Existing>,
+    by_id: HashMap<i64, &'a Union>,
     by_code: HashMap<&'a str, i64>,
     /// (parent, name) → the unions of that name under it.
     children: HashMap<(Node, String), Vec<Node>>,
@@ -630,7 +618,7 @@ impl<'a> Planner<'a> {
 }
 
 /// Whether the file changes a known union: its name, or an optional field it gives.
-fn differs(known: &Existing, cells: &UnionCells) -> bool {
+fn differs(known: &Union, cells: &UnionCells) -> bool {
     let given =
         |new: Option<&str>, old: &Option<String>| new.is_some_and(|n| Some(n) != old.as_deref());
     known.name != cells.name.as_str()
@@ -690,7 +678,7 @@ mod tests {
         Known {
             root: 1,
             subtree: vec![
-                Existing {
+                Union {
                     id: 1,
                     parent_id: None,
                     name: "省总工会".into(),
@@ -701,7 +689,7 @@ mod tests {
                     contact_name: None,
                     contact_phone: None,
                 },
-                Existing {
+                Union {
                     id: 2,
                     parent_id: Some(1),
                     name: "广州市总工会".into(),
