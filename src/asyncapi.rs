@@ -100,6 +100,8 @@ pub fn document() -> Value {
             json!({
                 "name": event.kind,
                 "summary": format!("On {} topics.", event.topics.join(", ")),
+                // The same, for generators: the topic kinds that carry this event.
+                "x-topics": event.topics,
                 "payload": {"allOf": [
                     {"$ref": "#/components/schemas/EventFrame"},
                     {"type": "object", "properties": {

@@ -166,7 +166,24 @@ pub fn served(api: &utoipa::openapi::OpenApi) -> serde_json::Value {
     }
     let mut doc = serde_json::to_value(api).expect("the document is plain JSON");
     walk(&mut doc);
+    name_operations(&mut doc);
     doc
+}
+
+/// Makes each operation's id unique, as generators need: a handler's name (`export`,
+/// `approve`) is unique only within its area, so the id is `{tag}_{name}`.
+fn name_operations(doc: &mut serde_json::Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for operation in paths.values_mut().filter_map(|item| item.as_object_mut()) {
+        for op in operation.values_mut() {
+            let tag = op["tags"][0].as_str().unwrap_or("api").to_owned();
+            if let Some(name) = op["operationId"].as_str().map(str::to_owned) {
+                op["operationId"] = format!("{tag}_{name}").into();
+            }
+        }
+    }
 }
 
 /// The words of a pattern that is nothing but a plain word or a choice of them.

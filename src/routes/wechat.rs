@@ -87,7 +87,7 @@ pub async fn poll(
 
 /// Mini-program login: `{"code"}` from `wx.login`; the first time, the answer asks for
 /// the phone, and `{"ticket", "phone", "sms_code"}` completes it.
-#[utoipa::path(tag = "auth", request_body = WeChatLogin, responses(
+#[utoipa::path(tag = "auth", operation_id = "wechat_login", request_body = WeChatLogin, responses(
     (status = 200, body = WeChatLoginReply), (status = 401, body = ErrorResponse), (status = 404, body = ErrorResponse),
     (status = 422, body = ErrorResponse), (status = 503, body = ErrorResponse)))]
 #[post("/auth/wechat/login")]

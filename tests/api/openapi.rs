@@ -207,6 +207,13 @@ async fn closed_sets_are_enums_and_fields_carry_the_bounds_the_server_enforces()
         !doc.to_string().contains(r#""pattern":"^("#),
         "every closed set is an enum"
     );
+    let mut ids = std::collections::BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+        }
+    }
 
     // What the document closes, the server refuses: a value outside a set, a text too long.
     let root = cluster.root_admin_token().await;
