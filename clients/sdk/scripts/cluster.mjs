@@ -118,7 +118,8 @@ export async function startCluster({ nodes = 1, env = {} } = {}) {
         body: JSON.stringify({ phone, sms_code: sms.codes.get(phone), client }),
       });
       if (!login.ok) throw new Error(`login: ${login.status} ${await login.text()}`);
-      return login.json();
+      const { token, user } = await login.json();
+      return { token, user_id: user.id };
     },
     /** Kills node `i` at once (SIGKILL): its sockets drop without a close frame. */
     kill(i) {
@@ -128,9 +129,9 @@ export async function startCluster({ nodes = 1, env = {} } = {}) {
     async restart(i) {
       started[i] = await launch(started[i].port);
     },
-    /** Runs SQL on the cluster's database. */
-    sql(statement) {
-      execFileSync("psql", [`${postgres}/${database}`, "-qAtc", statement]);
+    /** Runs SQL on the cluster's database; answers what it printed (one value: the value). */
+    sqlValue(statement) {
+      return execFileSync("psql", [`${postgres}/${database}`, "-qAtc", statement]).toString().trim();
     },
     async stop() {
       for (const node of started) {
