@@ -58,6 +58,8 @@ export interface Hello {
 
 interface Listeners {
   state: (state: ConnectionState) => void;
+  /** A connection ended, with the close code that decides what comes next. */
+  closed: (code: number, reason: string) => void;
   hello: (hello: Hello) => void;
   unauthenticated: () => void;
   error: (error: GonghuiError) => void;
@@ -101,6 +103,7 @@ export class Realtime {
   private readonly pending = new Map<number, Pending>();
   private readonly listeners: { [K in keyof Listeners]: Set<Listeners[K]> } = {
     state: new Set(),
+    closed: new Set(),
     hello: new Set(),
     unauthenticated: new Set(),
     error: new Set(),
@@ -125,7 +128,7 @@ export class Realtime {
     return this.state;
   }
 
-  /** Listens for `state` changes, `hello` replies, `unauthenticated` (log in again) and `error` frames; answers a function that stops listening. */
+  /** Listens for `state` changes, `closed` connections, `hello` replies, `unauthenticated` (log in again) and `error` frames; answers a function that stops listening. */
   on<K extends keyof Listeners>(event: K, listener: Listeners[K]): () => void {
     this.listeners[event].add(listener);
     return () => this.listeners[event].delete(listener);
@@ -377,6 +380,7 @@ export class Realtime {
     this.stopHeartbeat();
     this.failPending(`closed (${code} ${reason})`);
     if (this.state === "closed") return;
+    this.emit("closed", code, reason);
     if (code === 4001) {
       this.setState("unauthenticated");
       this.emit("unauthenticated");

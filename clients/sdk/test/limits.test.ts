@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import {
+  ADMIN_PASSWORD,
+  ADMIN_PHONE,
+  Stream,
+  adminToken,
+  announce,
+  head,
+  realtime,
+  rest,
+  sockets,
+  startCluster,
+  until,
+  type Cluster,
+} from "./helpers.js";
+import { memoryStorage } from "../src/index.js";
+
+let cluster: Cluster;
+let root: number;
+let admin: string;
+
+beforeAll(async () => {
+  // A short replay window, a small queue per socket and kernel buffer: resets and 4008 come quickly.
+  cluster = await startCluster({
+    nodes: 1,
+    env: { GONGHUI_MAX_REPLAY: "5", GONGHUI_SESSION_QUEUE: "8", GONGHUI_SOCKET_SEND_BUFFER: "16384" },
+  });
+  root = cluster.bootstrap(ADMIN_PHONE, ADMIN_PASSWORD);
+  admin = await adminToken(cluster);
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+it("hands a fresh snapshot to onReset when the events since its seq are too many to replay", async () => {
+  const topic = `union:${root}`;
+  const storage = memoryStorage();
+  const first = realtime(cluster.ws, admin, { client: "console", storage });
+  const stream = new Stream();
+  first.subscribe(topic, stream.handlers());
+  first.connect();
+  await until(() => stream.snapshots === 1, "the snapshot");
+  first.close();
+  await announce(cluster, admin, root, 12);
+
+  const second = realtime(cluster.ws, admin, { client: "console", storage });
+  const again = new Stream();
+  second.subscribe(topic, again.handlers());
+  second.connect();
+  await until(() => again.resets === 1, "a reset");
+  expect(again.last).toBe(head(cluster, topic));
+  expect(again.snapshots).toBe(0);
+  await announce(cluster, admin, root, 2);
+  await until(() => again.last === head(cluster, topic), "events after the reset");
+  second.close();
+});
+
+it("stops on logout: unauthenticated, and no reconnect loop", async () => {
+  const { token } = await cluster.login("13600000009", "app");
+  const client = realtime(cluster.ws, token);
+  const unauthenticated: string[] = [];
+  client.on("unauthenticated", () => unauthenticated.push("once"));
+  client.connect();
+  await until(() => client.connectionState === "connected", "connected");
+  const opened = sockets.length;
+  await rest(cluster.http, token).post("/api/v1/auth/logout");
+  await until(() => client.connectionState === "unauthenticated", "unauthenticated");
+  await new Promise((r) => setTimeout(r, 1_000));
+  expect(unauthenticated).toEqual(["once"]);
+  expect(sockets.length).toBe(opened);
+});
+
+it("resumes by itself after the server closes it with 4008 for reading too slowly", async () => {
+  const topic = `union:${root}`;
+  const client = realtime(cluster.ws, admin, { client: "console", heartbeat: { intervalMs: 60_000 } });
+  const stream = new Stream();
+  const codes: number[] = [];
+  client.on("closed", (code) => codes.push(code));
+  client.subscribe(topic, stream.handlers());
+  const before = sockets.length;
+  client.connect();
+  await until(() => stream.snapshots === 1, "the snapshot");
+  const raw = (sockets[before] as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  raw.pause();
+  const big = "工".repeat(5_000);
+  const api = rest(cluster.http, admin);
+  for (let n = 0; n < 40; n++) {
+    await api.post("/api/v1/unions/{union_id}/announcements", { params: { union_id: root }, body: { title: "大通知", body: big } });
+  }
+  raw.resume();
+  await until(() => stream.last === head(cluster, topic), "the head");
+  expect(codes).toContain(4008);
+  client.close();
+});
