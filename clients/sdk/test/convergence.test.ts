@@ -3,17 +3,14 @@
 // (checked on every delivery) and end at the database's head.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
-  ADMIN_PASSWORD,
-  ADMIN_PHONE,
   Stream,
-  adminToken,
+  bootCluster,
   cut,
   head,
   importMembers,
   realtime,
   rest,
   sockets,
-  startCluster,
   until,
   type Cluster,
 } from "./helpers.js";
@@ -26,15 +23,8 @@ let cluster: Cluster;
 let root: number;
 let admin: string;
 
-beforeAll(async () => {
-  cluster = await startCluster({ nodes: 2 });
-  root = cluster.bootstrap(ADMIN_PHONE, ADMIN_PASSWORD);
-  admin = await adminToken(cluster);
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+beforeAll(async () => ({ cluster, root, admin } = await bootCluster({ nodes: 2 })));
+afterAll(() => cluster?.stop());
 
 it(`keeps ${CLIENTS} clients gapless through ${CHAOS_MS / 1000} s of cut sockets`, async () => {
   const phones = await importMembers(cluster, admin, root, CLIENTS, 500);

@@ -82,6 +82,13 @@ export async function importMembers(cluster: Cluster, admin: string, union: numb
   return phones;
 }
 
+/** Starts a cluster with the root union and its admin logged in. */
+export async function bootCluster(options: Parameters<typeof startCluster>[0]): Promise<{ cluster: Cluster; root: number; admin: string }> {
+  const cluster = await startCluster(options);
+  const root = cluster.bootstrap(ADMIN_PHONE, ADMIN_PASSWORD);
+  return { cluster, root, admin: await adminToken(cluster) };
+}
+
 /** Writes `count` announcements to `union` through node `i`. */
 export async function announce(cluster: Cluster, admin: string, union: number, count: number, i = 0): Promise<void> {
   const api = rest([cluster.http[i]], admin);

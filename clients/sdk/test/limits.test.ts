@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
-  ADMIN_PASSWORD,
-  ADMIN_PHONE,
   Stream,
-  adminToken,
+  bootCluster,
   announce,
   head,
   realtime,
   rest,
   sockets,
-  startCluster,
   until,
   type Cluster,
 } from "./helpers.js";
@@ -19,19 +16,10 @@ let cluster: Cluster;
 let root: number;
 let admin: string;
 
-beforeAll(async () => {
-  // A short replay window, a small queue per socket and kernel buffer: resets and 4008 come quickly.
-  cluster = await startCluster({
-    nodes: 1,
-    env: { GONGHUI_MAX_REPLAY: "5", GONGHUI_SESSION_QUEUE: "8", GONGHUI_SOCKET_SEND_BUFFER: "16384" },
-  });
-  root = cluster.bootstrap(ADMIN_PHONE, ADMIN_PASSWORD);
-  admin = await adminToken(cluster);
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+// A short replay window, a small queue per socket and kernel buffer: resets and 4008 come quickly.
+const env = { GONGHUI_MAX_REPLAY: "5", GONGHUI_SESSION_QUEUE: "8", GONGHUI_SOCKET_SEND_BUFFER: "16384" };
+beforeAll(async () => ({ cluster, root, admin } = await bootCluster({ nodes: 1, env })));
+afterAll(() => cluster?.stop());
 
 it("hands a fresh snapshot to onReset when the events since its seq are too many to replay", async () => {
   const topic = `union:${root}`;

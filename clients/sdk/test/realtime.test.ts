@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ADMIN_PASSWORD,
-  ADMIN_PHONE,
   Stream,
-  adminToken,
+  bootCluster,
   announce,
   cut,
   head,
@@ -11,7 +9,6 @@ import {
   realtime,
   rest,
   sockets,
-  startCluster,
   until,
   type Cluster,
 } from "./helpers.js";
@@ -21,15 +18,8 @@ let cluster: Cluster;
 let root: number;
 let admin: string;
 
-beforeAll(async () => {
-  cluster = await startCluster({ nodes: 2 });
-  root = cluster.bootstrap(ADMIN_PHONE, ADMIN_PASSWORD);
-  admin = await adminToken(cluster);
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+beforeAll(async () => ({ cluster, root, admin } = await bootCluster({ nodes: 2 })));
+afterAll(() => cluster?.stop());
 
 describe.each(["json", "msgpack"] as const)("over %s", (codec) => {
   it("carries a join from a member on one node to an admin on the other and back, typed", async () => {
