@@ -44,6 +44,28 @@ it("hands a fresh snapshot to onReset when the events since its seq are too many
   second.close();
 });
 
+it("hands a fresh snapshot to onReset when the events since its seq were pruned", async () => {
+  const topic = `union:${root}`;
+  const storage = memoryStorage();
+  const first = realtime(cluster.ws, admin, { client: "console", storage });
+  const stream = new Stream();
+  first.subscribe(topic, stream.handlers());
+  first.connect();
+  await until(() => stream.snapshots === 1, "the snapshot");
+  first.close();
+  await announce(cluster, admin, root, 2);
+  // What retention does after GONGHUI_EVENT_RETENTION_SECS: the oldest events go.
+  cluster.sqlValue(`DELETE FROM events WHERE topic = '${topic}' AND seq <= ${(stream.last ?? 0) + 1}`);
+
+  const second = realtime(cluster.ws, admin, { client: "console", storage });
+  const again = new Stream();
+  second.subscribe(topic, again.handlers());
+  second.connect();
+  await until(() => again.resets === 1, "a reset");
+  expect(again.last).toBe(head(cluster, topic));
+  second.close();
+});
+
 it("stops on logout: unauthenticated, and no reconnect loop", async () => {
   const { token } = await cluster.login("13600000009", "app");
   const client = realtime(cluster.ws, token);
