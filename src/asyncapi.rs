@@ -127,7 +127,7 @@ pub fn document() -> Value {
         .filter(|name| *name != "clientFrame")
         .map(|name| json!({"$ref": format!("#/channels/socket/messages/{name}")}))
         .collect();
-    json!({
+    let mut doc = json!({
         "asyncapi": "3.0.0",
         "info": {
             "title": "gonghui WebSocket",
@@ -155,7 +155,9 @@ pub fn document() -> Value {
             },
         },
         "components": {"schemas": schemas, "messages": messages},
-    })
+    });
+    crate::openapi::enumerate_closed_sets(&mut doc);
+    doc
 }
 
 /// Serves the document.

@@ -67,6 +67,9 @@ pub struct Settings {
     /// The public address the clients open, for the links in activity codes [default: https://gonghui.example.com]
     #[arg(long, env = "GONGHUI_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// The other nodes' public base URLs, comma-separated (`https://gh2.example.cn`): the console fails over to them [default: none]
+    #[arg(long, env = "GONGHUI_CONSOLE_NODES", global = true)]
+    pub console_nodes: Option<String>,
     /// Hosts official-account article links may point to, comma-separated (`host` or `host:port`) [default: mp.weixin.qq.com]
     #[arg(long, env = "GONGHUI_WECHAT_ALLOWED_HOSTS", global = true)]
     pub wechat_allowed_hosts: Option<String>,
@@ -161,6 +164,7 @@ impl Settings {
             socket_send_buffer: self.socket_send_buffer.or(file.socket_send_buffer),
             owner_idle_secs: self.owner_idle_secs.or(file.owner_idle_secs),
             public_url: self.public_url.or(file.public_url),
+            console_nodes: self.console_nodes.or(file.console_nodes),
             wechat_allowed_hosts: self.wechat_allowed_hosts.or(file.wechat_allowed_hosts),
             wechat_timeout_secs: self.wechat_timeout_secs.or(file.wechat_timeout_secs),
             wechat_max_page_bytes: self.wechat_max_page_bytes.or(file.wechat_max_page_bytes),
@@ -233,6 +237,8 @@ pub struct Config {
     pub socket_send_buffer: Option<usize>,
     /// The clients' public address, without a trailing slash.
     pub public_url: String,
+    /// The other nodes the console may fail over to.
+    pub console_nodes: Vec<String>,
     /// What the WeChat adapter may fetch.
     pub wechat: WeChatSettings,
     /// Whether `X-Forwarded-For` names the client.
@@ -398,13 +404,55 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned())
                 .trim_end_matches('/')
                 .to_owned(),
+            console_nodes: console_nodes(s.console_nodes.as_deref())?,
         })
     }
+}
+
+/// The console's peers: `http(s)://host[:port]` each, nothing after.
+fn console_nodes(raw: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let mut nodes = Vec::new();
+    for node in raw
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        let node = node.trim_end_matches('/');
+        let host = node
+            .strip_prefix("https://")
+            .or_else(|| node.strip_prefix("http://"))
+            .unwrap_or("");
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+        if host.is_empty() || !host.chars().all(plain) {
+            anyhow::bail!(
+                "GONGHUI_CONSOLE_NODES: {node:?} is not an http(s)://host[:port] base URL"
+            );
+        }
+        nodes.push(node.to_owned());
+    }
+    Ok(nodes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn console_nodes_are_bare_base_urls() {
+        assert_eq!(
+            console_nodes(Some(" https://a.example.cn/, http://10.0.0.2:8080 ")).unwrap(),
+            ["https://a.example.cn", "http://10.0.0.2:8080"]
+        );
+        for bad in [
+            "ftp://a",
+            "https://a/path",
+            "https://a'; script-src *",
+            "a.example.cn",
+        ] {
+            assert!(console_nodes(Some(bad)).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn flags_and_variables_win_over_the_file() {

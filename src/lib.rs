@@ -11,6 +11,7 @@
 //! - [`session`]: the WebSocket session actor.
 //! - [`idempotency`]: the `Idempotency-Key` middleware; [`body`]: the body deadline.
 //! - [`files`]: spreadsheet uploads (bounded, parsed off the workers) and downloads.
+//! - [`console`]: the admin console's web app, embedded, at `/console/`.
 //! - [`extract`], [`api_error`], [`state`]: what handlers share.
 
 pub mod api_error;
@@ -18,6 +19,7 @@ pub mod asyncapi;
 pub mod body;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod extract;
 pub mod files;
 pub mod idempotency;

@@ -137,37 +137,40 @@ pub fn describe_files(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The document as served: closed sets written as patterns, `^(a|b|c)$` (all a field
-/// annotation can say), become an `enum`, which client generators turn into a union of
-/// literals; a nullable one keeps null among its values.
+/// The document as served: closed sets as enums ([`enumerate_closed_sets`]) and unique
+/// operation ids.
 pub fn served(api: &utoipa::openapi::OpenApi) -> serde_json::Value {
-    fn walk(value: &mut serde_json::Value) {
-        match value {
-            serde_json::Value::Object(map) => {
-                let choices = map.get("pattern").and_then(|p| closed_set(p.as_str()?));
-                if let Some(choices) = choices {
-                    let nullable = map
-                        .get("type")
-                        .and_then(|t| t.as_array())
-                        .is_some_and(|types| types.iter().any(|t| t == "null"));
-                    let mut choices: Vec<serde_json::Value> =
-                        choices.into_iter().map(serde_json::Value::from).collect();
-                    if nullable {
-                        choices.push(serde_json::Value::Null);
-                    }
-                    map.remove("pattern");
-                    map.insert("enum".into(), choices.into());
-                }
-                map.values_mut().for_each(walk);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
     let mut doc = serde_json::to_value(api).expect("the document is plain JSON");
-    walk(&mut doc);
+    enumerate_closed_sets(&mut doc);
     name_operations(&mut doc);
     doc
+}
+
+/// Turns closed sets written as patterns, `^(a|b|c)$` (all a field annotation can say),
+/// into an `enum`, which client generators turn into a union of literals; a nullable one
+/// keeps null among its values. Both served documents go through it.
+pub fn enumerate_closed_sets(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let choices = map.get("pattern").and_then(|p| closed_set(p.as_str()?));
+            if let Some(choices) = choices {
+                let nullable = map
+                    .get("type")
+                    .and_then(|t| t.as_array())
+                    .is_some_and(|types| types.iter().any(|t| t == "null"));
+                let mut choices: Vec<serde_json::Value> =
+                    choices.into_iter().map(serde_json::Value::from).collect();
+                if nullable {
+                    choices.push(serde_json::Value::Null);
+                }
+                map.remove("pattern");
+                map.insert("enum".into(), choices.into());
+            }
+            map.values_mut().for_each(enumerate_closed_sets);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(enumerate_closed_sets),
+        _ => {}
+    }
 }
 
 /// Makes each operation's id unique, as generators need: a handler's name (`export`,

@@ -108,7 +108,8 @@ impl Application {
             listen(&config.listen).with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
         let send_buffer = config.socket_send_buffer;
-        let server = HttpServer::new(move || app(state.clone()))
+        let console = web::Data::new(crate::console::Console::new(&config.console_nodes));
+        let server = HttpServer::new(move || app(state.clone(), console.clone()))
             .on_connect(move |connection, _| {
                 if let (Some(size), Some(socket)) = (
                     send_buffer,
@@ -187,6 +188,7 @@ impl Stopper {
 /// The routes of one worker.
 fn app(
     state: web::Data<AppState>,
+    console: web::Data<crate::console::Console>,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -220,6 +222,14 @@ fn app(
     crate::openapi::describe_files(&mut api);
     let api = web::Data::new(crate::openapi::served(&api));
     app.app_data(api)
+        .app_data(console)
+        .route("/", web::get().to(crate::console::redirect))
+        .route("/console", web::get().to(crate::console::redirect))
+        .route(
+            "/console/config.json",
+            web::get().to(crate::console::config),
+        )
+        .route("/console/{path:.*}", web::get().to(crate::console::asset))
         .route("/ws", web::get().to(routes::ws::ws))
         .route("/healthz", web::get().to(routes::health::healthz))
         .route("/readyz", web::get().to(routes::health::readyz))

@@ -3,7 +3,6 @@
 //! need `members.manage` on the union or an ancestor.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use gonghui_actors::domain::{BoundedText, IdNumber, Invalid, Permission};
 use gonghui_actors::sheets::{Column, Header, MemberRow};
 use gonghui_actors::store::roster::{Departed, MemberStatus, RosterQuery, MAX_PAGE};
@@ -254,7 +253,7 @@ pub async fn retire(
     body: web::Json<Retirement>,
 ) -> ApiResult<HttpResponse> {
     let (union_id, user_id) = *path;
-    if body.retired_on > Utc::now().date_naive() {
+    if body.retired_on > gonghui_actors::domain::china_today() {
         return Err(Error::from(Invalid::new("retired_on", "must not be in the future")).into());
     }
     let note = body

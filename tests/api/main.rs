@@ -4,6 +4,7 @@ mod activities;
 mod authorization;
 mod bad_input;
 mod bootstrap;
+mod console;
 mod contract;
 mod database_restart;
 mod download_limits;

@@ -284,7 +284,8 @@ async fn retirement_and_removal_reach_the_member_live_and_sort_the_roster() {
         .post(0, &root, &retire, &json!({"retired_on": "2020-06-30"}))
         .await;
     assert_eq!(early.status(), 422, "before they joined");
-    let today = chrono::Utc::now().date_naive().to_string();
+    // Days are China's: from 16:00 UTC it is already tomorrow there.
+    let today = gonghui_actors::domain::china_today().to_string();
     let done = cluster
         .post(
             0,

@@ -1,4 +1,4 @@
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 
 use super::Invalid;
 
@@ -48,7 +48,7 @@ impl IdNumber {
         }
         let birth = NaiveDate::parse_from_str(&upper[6..14], "%Y%m%d")
             .ok()
-            .filter(|d| d.year() >= 1900 && *d <= Utc::now().date_naive());
+            .filter(|d| d.year() >= 1900 && *d <= super::china_today());
         if birth.is_none() {
             return Err(Invalid::new(
                 field,

@@ -1,4 +1,4 @@
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use super::write::FORMULA_STARTS;
 use crate::domain::{BoundedText, IdNumber, Invalid, PersonName, Phone};
@@ -191,7 +191,7 @@ pub fn parse_date(field: &'static str, raw: &str) -> Result<NaiveDate, Invalid> 
     let day = raw.split([' ', 'T']).next().unwrap_or("").replace('/', "-");
     let date = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
         .map_err(|_| Invalid::new(field, "must be a date, YYYY-MM-DD"))?;
-    if date > Utc::now().date_naive() {
+    if date > crate::domain::china_today() {
         return Err(Invalid::new(field, "must not be in the future"));
     }
     Ok(date)

@@ -15,10 +15,11 @@ use serde_json::json;
 
 use super::access::require;
 use super::events::EventBatch;
-use super::roster::{day_start, finish_bulk, finish_report, operation_id, row_report};
+use super::roster::{finish_bulk, finish_report, operation_id, row_report};
 use super::tokens::Principal;
 use super::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
 use super::Store;
+use crate::domain::day_start;
 use crate::domain::{Invalid, Permission};
 use crate::sheets::MemberRow;
 use crate::Result;

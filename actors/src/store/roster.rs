@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Transaction;
 use gonghui_protocol::dto::{
     BulkReport, MembersChanged, Membership, MembershipEvent, RosterEntry, RowReport,
@@ -24,7 +24,7 @@ use super::tokens::Principal;
 use super::unions::{member_count_in, membership_from_row, MEMBERSHIP_COLUMNS};
 use super::{contains_pattern, keyset, Store};
 use crate::crypto::Secrets;
-use crate::domain::{BoundedText, IdNumber, Invalid, Permission};
+use crate::domain::{cst, day_start, BoundedText, IdNumber, Invalid, Permission};
 use crate::sheets::write::FileChunk;
 use crate::sheets::{Column, Format, Template};
 use crate::{Error, Result};
@@ -85,20 +85,6 @@ pub struct RosterQuery {
 pub enum Departed {
     UserId(i64),
     IdNumber(IdNumber),
-}
-
-/// China Standard Time, in which join and retirement days are counted.
-fn cst() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("a valid offset")
-}
-
-/// The instant a day begins in China, for a join date given as a day.
-pub(crate) fn day_start(day: NaiveDate) -> DateTime<Utc> {
-    cst()
-        .from_local_datetime(&day.and_time(NaiveTime::MIN))
-        .single()
-        .expect("a fixed offset has no gaps")
-        .with_timezone(&Utc)
 }
 
 /// A random id for a bulk operation's report, events and audit row.

@@ -103,6 +103,10 @@ export async function startCluster({ nodes = 1, env = {} } = {}) {
       );
       return JSON.parse(out.toString()).union_id;
     },
+    /** The last SMS code sent to `phone`. */
+    smsCode(phone) {
+      return sms.codes.get(phone);
+    },
     /** Logs `phone` in by SMS code on node `i`; answers `{token, user_id}`. */
     async login(phone, client = "app", i = 0) {
       const base = started[i].http;

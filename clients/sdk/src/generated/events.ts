@@ -12,14 +12,19 @@ export interface components {
             /** Format: int64 */
             id: number;
             include_subordinates: boolean;
-            kind: string;
+            /** @enum {string} */
+            kind: "vote" | "questionnaire" | "signup" | "lottery" | "quiz";
             /** @description The link the activity's code opens. */
             link: string;
-            results_visibility: string;
+            /** @enum {string} */
+            results_visibility: "public" | "after_close" | "admins";
             /** Format: date-time */
             starts_at: string;
-            /** @description `draft`, `published` or `closed`. */
-            status: string;
+            /**
+             * @description `draft`, `published` or `closed`.
+             * @enum {string}
+             */
+            status: "draft" | "published" | "closed";
             title: string;
             /** Format: int64 */
             union_id: number;
@@ -79,13 +84,19 @@ export interface components {
             from_union_id?: number | null;
             /** Format: int64 */
             id: number;
-            /** @description `join` or `transfer`. */
-            kind: string;
+            /**
+             * @description `join` or `transfer`.
+             * @enum {string}
+             */
+            kind: "join" | "transfer";
             note?: string | null;
             /** @description Why it was rejected. */
             reason?: string | null;
-            /** @description `pending`, `approved` or `rejected`. */
-            status: string;
+            /**
+             * @description `pending`, `approved` or `rejected`.
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "rejected";
             /** Format: int64 */
             union_id: number;
             /** Format: int64 */
@@ -146,8 +157,11 @@ export interface components {
         /** @description One seat on a union committee. */
         CommitteeMember: {
             name: string;
-            /** @description `chair`, `vice_chair` or `member`. */
-            role: string;
+            /**
+             * @description `chair`, `vice_chair` or `member`.
+             * @enum {string}
+             */
+            role: "chair" | "vice_chair" | "member";
         };
         /** @description A committee as approved for a term; a replacement makes a new row for the same term. */
         CommitteeTerm: {
@@ -284,8 +298,11 @@ export interface components {
              * @description The day of retirement, when retired.
              */
             retired_on?: string | null;
-            /** @description `active`, `retired` (still a member, listed apart) or `left`. */
-            status: string;
+            /**
+             * @description `active`, `retired` (still a member, listed apart) or `left`.
+             * @enum {string}
+             */
+            status: "active" | "retired" | "left";
             /** Format: int64 */
             union_id: number;
             /** Format: int64 */
@@ -375,8 +392,11 @@ export interface components {
             decided_by?: number | null;
             /** Format: int64 */
             id: number;
-            /** @description `register`, `modify`, `committee` or `replace`. */
-            kind: string;
+            /**
+             * @description `register`, `modify`, `committee` or `replace`.
+             * @enum {string}
+             */
+            kind: "register" | "modify" | "committee" | "replace";
             /** @description What was asked: a `UnionForm`, `UnionChanges`, `CommitteeForm` or `Replacement`. */
             payload: Record<string, never>;
             reason?: string | null;
@@ -385,8 +405,11 @@ export interface components {
              * @description The union whose admins (with `org.manage`) decide.
              */
             reviewer_union_id: number;
-            /** @description `pending`, `approved` or `rejected`. */
-            status: string;
+            /**
+             * @description `pending`, `approved` or `rejected`.
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "rejected";
             /** Format: int64 */
             submitted_by: number;
             /**

@@ -1,0 +1,53 @@
+// Every string the console shows, in one place, so another locale can follow.
+export const zhCN = {
+  app: { title: "工会管理后台", logout: "退出登录" },
+  connection: {
+    connected: "已连接",
+    connecting: "连接中",
+    reconnecting: "重新连接中",
+    offline: "网络已断开",
+    unauthenticated: "登录已失效",
+    closed: "未连接",
+  },
+  login: {
+    title: "管理员登录",
+    password: "密码登录",
+    sms: "验证码登录",
+    phone: "手机号",
+    passwordLabel: "密码",
+    code: "验证码",
+    send: "获取验证码",
+    resend: (s: number) => `${s} 秒后重发`,
+    submit: "登录",
+    notAdmin: "该账号不是任何工会的管理员",
+  },
+  menu: { queue: "入会审核", members: "会员管理", org: "工会组织", activities: "会员活动", news: "资讯发布" },
+  queue: {
+    title: "审核队列",
+    empty: "暂无待审核申请",
+    type: "类型",
+    kind: { join: "入会", transfer: "会籍转移" },
+    applicant: "申请人",
+    union: "申请工会",
+    from: "转出工会",
+    note: "申请说明",
+    createdAt: "申请时间",
+    actions: "操作",
+    approve: "通过",
+    reject: "驳回",
+    approveSelected: "批量通过",
+    reason: "驳回原因",
+    reasonRequired: "请填写驳回原因",
+    decided: {
+      approved: (by: string) => `已由 ${by} 通过`,
+      rejected: (by: string) => `已由 ${by} 驳回`,
+    },
+    you: "您",
+    adminNo: (id: number) => `管理员 #${id}`,
+    done: "操作成功",
+  },
+  soon: "此功能即将上线",
+  errors: { network: "无法连接服务器", forbidden: "您没有执行此操作的权限" },
+};
+
+export type Strings = typeof zhCN;

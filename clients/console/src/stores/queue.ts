@@ -1,0 +1,78 @@
+import { defineStore } from "pinia";
+import type { components, EventOn, Subscription } from "@gonghui/client";
+import { useSession } from "./session";
+
+type Application = components["schemas"]["Application"];
+
+/** An application in the queue; once decided (here or by another admin) it stays, marked, until dismissed. */
+export interface QueueItem {
+  application: Application;
+  /** The admin queues it is in: a transfer is in both unions'. */
+  topics: string[];
+}
+
+/** The approval queue (入会审核、会籍转移) of every union the admin reviews, live. */
+export const useQueue = defineStore("queue", {
+  state: () => ({
+    items: {} as Record<number, QueueItem>,
+    subscriptions: {} as Record<string, Subscription>,
+  }),
+  getters: {
+    list: (s) => Object.values(s.items).sort((a, b) => a.application.id - b.application.id),
+    pendingCount: (s) => Object.values(s.items).filter((i) => i.application.status === "pending").length,
+  },
+  actions: {
+    /** Subscribes to each admin queue in `topics` not yet followed. */
+    follow(topics: string[]) {
+      const session = useSession();
+      if (!session.live) return;
+      for (const topic of topics) {
+        if (this.subscriptions[topic]) continue;
+        this.subscriptions[topic] = session.live.subscribe(topic as `union:${number}:admin`, {
+          onSnapshot: (snapshot) => this.replace(topic, snapshot.pending),
+          onReset: (snapshot) => this.replace(topic, snapshot.pending),
+          onEvent: (event) => this.apply(topic, event),
+        });
+      }
+    },
+    replace(topic: string, pending: Application[]) {
+      for (const [id, item] of Object.entries(this.items)) {
+        if (item.topics.includes(topic) && item.application.status === "pending") delete this.items[Number(id)];
+      }
+      for (const application of pending) this.put(topic, application);
+    },
+    put(topic: string, application: Application) {
+      const item = this.items[application.id];
+      if (item) {
+        item.application = application;
+        if (!item.topics.includes(topic)) item.topics.push(topic);
+      } else {
+        this.items[application.id] = { application, topics: [topic] };
+      }
+    },
+    apply(topic: string, event: EventOn<"union_admin">) {
+      switch (event.kind) {
+        case "application.created":
+        case "application.approved":
+        case "application.rejected":
+          this.put(topic, event.data.application);
+      }
+    },
+    dismiss(id: number) {
+      delete this.items[id];
+    },
+    async approve(id: number) {
+      const item = await useSession().api.post("/api/v1/applications/{id}/approve", { params: { id } });
+      this.put(this.items[id]?.topics[0] ?? "", item);
+    },
+    async reject(id: number, reason: string) {
+      const item = await useSession().api.post("/api/v1/applications/{id}/reject", { params: { id }, body: { reason } });
+      this.put(this.items[id]?.topics[0] ?? "", item);
+    },
+    stop() {
+      for (const sub of Object.values(this.subscriptions)) sub.unsubscribe();
+      this.subscriptions = {};
+      this.items = {};
+    },
+  },
+});

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { browser, loginWithPassword, shot, startCluster } from "./browser.mjs";
+
+const ADMIN = "13800000000";
+const PASSWORD = "console-admin-pass";
+let cluster;
+let chrome;
+let root;
+
+before(async () => {
+  cluster = await startCluster({ nodes: 2 });
+  root = cluster.bootstrap(ADMIN, PASSWORD);
+  chrome = await browser();
+});
+
+after(async () => {
+  await chrome?.close();
+  await cluster?.stop();
+});
+
+async function api(node, token, method, url, body) {
+  const answer = await fetch(`${cluster.http[node]}/api/v1${url}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  assert.ok(answer.ok, `${method} ${url}: ${answer.status} ${await answer.clone().text()}`);
+  return answer.status === 204 ? null : answer.json();
+}
+
+test("two admins on two nodes see a join live; one approves and it changes on the other's screen", async () => {
+  // A second admin of the root union, who will log in by SMS code (no code sent yet: a
+  // phone gets one a minute).
+  const second = Number(cluster.sqlValue("INSERT INTO users (phone) VALUES ('13800000001') RETURNING id"));
+  const rootLogin = await cluster.login(ADMIN, "console");
+  await api(0, rootLogin.token, "PUT", `/unions/${root}/admins/${second}`, { permissions: ["members.review"] });
+
+  const a = await loginWithPassword(await chrome.newContext(), cluster.http[0], ADMIN, PASSWORD);
+  const b = await (await chrome.newContext()).newPage();
+  await b.goto(`${cluster.http[1]}/console/`);
+  await b.click("text=验证码登录");
+  await b.fill("input[name=phone]", "13800000001");
+  await b.click("[data-test=send-code]");
+  await b.waitForSelector("[data-test=send-code]:has-text('秒后重发')");
+  await b.fill("input[name=code]", cluster.smsCode("13800000001"));
+  await b.click("[data-test=login]");
+  await b.waitForSelector("[data-test=connection][data-state=connected]");
+
+  // A member applies over HTTP: both queues show it without a reload.
+  const member = await cluster.login("13600000001", "app");
+  await api(0, member.token, "POST", "/me/verification", { name: "王五", id_number: "44010119900307000X" });
+  const application = await api(0, member.token, "POST", `/unions/${root}/applications`, { kind: "join", note: "请批准" });
+  for (const page of [a, b]) {
+    await page.waitForSelector(`[data-test=applicant-${application.id}]`);
+    assert.match(await page.textContent(`[data-test=applicant-${application.id}]`), /王五/);
+    await page.waitForSelector("[data-test=queue-count]:has-text('1')");
+  }
+  await shot(a, "queue");
+
+  // Admin A approves; admin B's screen shows it decided, by whom, and the count drops.
+  await a.click(`[data-test=approve-${application.id}]`);
+  await b.waitForSelector(`[data-test=decided-${application.id}][data-status=approved]`);
+  assert.match(await b.textContent(`[data-test=decided-${application.id}]`), /管理员 #1 通过/);
+  await b.waitForSelector("[data-test=queue-count]", { state: "detached" });
+  await shot(b, "queue-decided");
+});
+
+test("a member without rights is refused at login with a clear message", async () => {
+  const page = await (await chrome.newContext()).newPage();
+  await page.goto(`${cluster.http[0]}/console/login`);
+  await page.click("text=验证码登录");
+  await page.fill("input[name=phone]", "13600000002");
+  await page.click("[data-test=send-code]");
+  await page.waitForSelector("[data-test=send-code]:has-text('秒后重发')");
+  await page.fill("input[name=code]", cluster.smsCode("13600000002"));
+  await page.click("[data-test=login]");
+  await page.waitForSelector("[data-test=login-error]");
+  assert.match(await page.textContent("[data-test=login-error]"), /不是任何工会的管理员/);
+  await shot(page, "login-refused");
+});

@@ -1,0 +1,105 @@
+//! The admin console (管理后台): the web app built from `clients/console`, embedded in the
+//! binary so every node serves it at `/console/` without Node. Hashed assets are cached
+//! for a year, every other path of the app gets `index.html` (the app routes itself), and
+//! every answer carries a Content-Security-Policy that lets the page talk only to this
+//! node and the nodes `GONGHUI_CONSOLE_NODES` lists.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpResponse};
+
+/// The built console (run `npm run build` in clients/console after changing it).
+#[derive(rust_embed::Embed)]
+#[folder = "clients/console/dist"]
+struct Assets;
+
+/// What every console answer shares: the other nodes the page may fail over to.
+pub struct Console {
+    nodes: Vec<String>,
+    policy: HeaderValue,
+}
+
+impl Console {
+    /// The console of a node whose peers are `nodes` (base URLs, `https://host:port`).
+    pub fn new(nodes: &[String]) -> Self {
+        let mut connect = vec!["'self'".to_owned()];
+        for node in nodes {
+            connect.push(node.clone());
+            connect.push(node.replacen("http", "ws", 1));
+        }
+        // Element Plus positions popups with style attributes, hence 'unsafe-inline' for
+        // styles only; scripts come from this node alone.
+        let policy = format!(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+             font-src 'self' data:; connect-src {}; object-src 'none'; base-uri 'self'; form-action 'self'; \
+             frame-ancestors 'none'",
+            connect.join(" ")
+        );
+        Console {
+            nodes: nodes.to_vec(),
+            policy: HeaderValue::from_str(&policy).expect("the policy is ASCII"),
+        }
+    }
+
+    fn respond(&self, mut response: HttpResponse) -> HttpResponse {
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_SECURITY_POLICY, self.policy.clone());
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        response
+    }
+}
+
+/// `/` and `/console` lead to the console.
+pub async fn redirect() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, "/console/"))
+        .finish()
+}
+
+/// The peers the page may fail over to.
+pub async fn config(console: web::Data<Console>) -> HttpResponse {
+    console.respond(HttpResponse::Ok().json(serde_json::json!({ "nodes": console.nodes })))
+}
+
+/// A file of the console, or the app itself for any other path under `/console/`.
+pub async fn asset(console: web::Data<Console>, path: web::Path<String>) -> HttpResponse {
+    let path = path.into_inner();
+    let (name, file) = match Assets::get(&path) {
+        Some(file) if !path.is_empty() => (path.as_str(), file),
+        // A file-like path that is not there is a 404, not the app.
+        _ if path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains('.')) =>
+        {
+            return console.respond(HttpResponse::NotFound().finish())
+        }
+        _ => match Assets::get("index.html") {
+            Some(file) => ("index.html", file),
+            None => {
+                return console.respond(
+                    HttpResponse::ServiceUnavailable()
+                        .body("this binary was built without the console (clients/console/dist)"),
+                )
+            }
+        },
+    };
+    // Vite names what it builds by content hash: those never change; index.html always may.
+    let cache = if name.starts_with("assets/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    console.respond(
+        HttpResponse::Ok()
+            .content_type(file.metadata.mimetype())
+            .insert_header((header::CACHE_CONTROL, cache))
+            .body(file.data.into_owned()),
+    )
+}

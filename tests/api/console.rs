@@ -1,0 +1,79 @@
+//! The console is served by every node from the binary: the app, its hashed assets with
+//! long caching, the app again for its own routes, a strict Content-Security-Policy.
+
+use crate::helpers::Cluster;
+
+#[actix_rt::test]
+async fn every_node_serves_the_console_with_caching_fallback_and_a_strict_policy() {
+    let cluster = Cluster::start_with(1, &crate::helpers::pg_base(), |s| {
+        s.console_nodes = Some("http://127.0.0.1:1,https://gh2.example.cn/".into());
+    })
+    .await;
+    let base = &cluster.nodes[0].http;
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let root = plain.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(root.status(), 302);
+    assert_eq!(root.headers()["location"], "/console/");
+
+    let page = plain.get(format!("{base}/console/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("script-src 'self';"), "{policy}");
+    assert!(policy.contains("connect-src 'self' http://127.0.0.1:1 ws://127.0.0.1:1 https://gh2.example.cn wss://gh2.example.cn;"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("工会管理后台"));
+    let script = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page loads a script")
+        .to_owned();
+    assert!(script.starts_with("/console/assets/"), "{script}");
+
+    let asset = plain.get(format!("{base}{script}")).send().await.unwrap();
+    assert_eq!(asset.status(), 200);
+    assert_eq!(
+        asset.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(asset.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+
+    // The app's own routes get the app; a missing file is a 404, not the app.
+    let route = plain
+        .get(format!("{base}/console/queue"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(route.status(), 200);
+    assert!(route.text().await.unwrap().contains("<div id=\"app\">"));
+    let missing = plain
+        .get(format!("{base}/console/assets/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    let config: serde_json::Value = plain
+        .get(format!("{base}/console/config.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        config["nodes"],
+        serde_json::json!(["http://127.0.0.1:1", "https://gh2.example.cn"])
+    );
+}
