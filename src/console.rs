@@ -4,7 +4,11 @@
 //! every answer carries a Content-Security-Policy that lets the page talk only to this
 //! node and the nodes `GONGHUI_CONSOLE_NODES` lists.
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
 /// The built console (run `npm run build` in clients/console after changing it).
@@ -53,6 +57,62 @@ impl Console {
         );
         response
     }
+}
+
+/// The request headers a console on another node sends to the API.
+const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key";
+/// The answer headers it may read.
+const EXPOSED_HEADERS: &str = "retry-after, idempotent-replayed, content-disposition";
+
+/// Lets the console of another listed node call this node's API (its failover): an
+/// `Origin` in `GONGHUI_CONSOLE_NODES` gets CORS headers and its preflights are answered;
+/// any other request passes untouched (the browser enforces the rest). Tokens travel in
+/// `Authorization`, never cookies, so no credentials are allowed.
+pub async fn cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let allowed = req
+        .headers()
+        .get(header::ORIGIN)
+        .filter(|origin| {
+            req.app_data::<web::Data<Console>>().is_some_and(|console| {
+                console
+                    .nodes
+                    .iter()
+                    .any(|n| n.as_bytes() == origin.as_bytes())
+            })
+        })
+        .cloned();
+    let Some(origin) = allowed else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = if preflight {
+        let answer = HttpResponse::NoContent()
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                "GET, POST, PUT, DELETE",
+            ))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS))
+            .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+            .finish();
+        req.into_response(answer).map_into_right_body()
+    } else {
+        let mut response = next.call(req).await?.map_into_left_body();
+        response.headers_mut().insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSED_HEADERS),
+        );
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(header::VARY, HeaderValue::from_static("origin"));
+    Ok(response)
 }
 
 /// `/` and `/console` lead to the console.

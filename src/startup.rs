@@ -214,6 +214,7 @@ fn app(
             utoipa_actix_web::scope("/api/v1")
                 .wrap(from_fn(crate::idempotency::middleware))
                 .wrap(from_fn(crate::body::middleware))
+                .wrap(from_fn(crate::console::cors))
                 .configure(routes::api),
         )
         .split_for_parts();

@@ -77,3 +77,62 @@ async fn every_node_serves_the_console_with_caching_fallback_and_a_strict_policy
         serde_json::json!(["http://127.0.0.1:1", "https://gh2.example.cn"])
     );
 }
+
+#[actix_rt::test]
+async fn the_api_lets_listed_consoles_call_it_and_no_one_else() {
+    let cluster = Cluster::start_with(1, &crate::helpers::pg_base(), |s| {
+        s.console_nodes = Some("https://gh2.example.cn".into());
+    })
+    .await;
+    let me = cluster.url(0, "/me");
+    let preflight = cluster
+        .http
+        .request(reqwest::Method::OPTIONS, &me)
+        .header("origin", "https://gh2.example.cn")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://gh2.example.cn"
+    );
+    assert!(preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("idempotency-key"));
+
+    let token = cluster.root_admin_token().await;
+    let listed = cluster
+        .http
+        .get(&me)
+        .bearer_auth(&token)
+        .header("origin", "https://gh2.example.cn")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    assert_eq!(
+        listed.headers()["access-control-allow-origin"],
+        "https://gh2.example.cn"
+    );
+    assert!(listed.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .contains("retry-after"));
+
+    let stranger = cluster
+        .http
+        .get(&me)
+        .bearer_auth(&token)
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(stranger
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}

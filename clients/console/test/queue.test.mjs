@@ -79,3 +79,18 @@ test("a member without rights is refused at login with a clear message", async (
   assert.match(await page.textContent("[data-test=login-error]"), /不是任何工会的管理员/);
   await shot(page, "login-refused");
 });
+
+test("when its node is killed the console says so, moves to the other node and misses nothing", async () => {
+  const page = await loginWithPassword(await chrome.newContext(), cluster.http[1], ADMIN, PASSWORD);
+  cluster.kill(1);
+  await page.waitForSelector("[data-test=connection][data-state=reconnecting]");
+  await shot(page, "reconnecting");
+  // Applied while the console had no connection: it must show once it is back.
+  const member = await cluster.login("13600000003", "app");
+  await api(0, member.token, "POST", "/me/verification", { name: "赵六", id_number: "440101199003070034" });
+  const application = await api(0, member.token, "POST", `/unions/${root}/applications`, { kind: "join" });
+  await page.waitForSelector("[data-test=connection][data-state=connected]", { timeout: 30_000 });
+  await page.waitForSelector(`[data-test=applicant-${application.id}]`);
+  assert.match(await page.textContent(`[data-test=applicant-${application.id}]`), /赵六/);
+  await cluster.restart(1);
+});

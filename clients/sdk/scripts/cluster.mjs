@@ -87,7 +87,11 @@ export async function startCluster({ nodes = 1, env = {} } = {}) {
     await waitReady(node.http, child);
     return node;
   };
-  for (let i = 0; i < nodes; i++) started.push(await launch(await freePort()));
+  const ports = [];
+  for (let i = 0; i < nodes; i++) ports.push(await freePort());
+  // Every node lists every node, as a deployment would: consoles fail over between them.
+  common.GONGHUI_CONSOLE_NODES ??= ports.map((p) => `http://127.0.0.1:${p}`).join(",");
+  for (const port of ports) started.push(await launch(port));
 
   const cluster = {
     database,

@@ -53,9 +53,12 @@ export const useQueue = defineStore("queue", {
     apply(topic: string, event: EventOn<"union_admin">) {
       switch (event.kind) {
         case "application.created":
+          this.put(topic, event.data.application);
+          break;
         case "application.approved":
         case "application.rejected":
-          this.put(topic, event.data.application);
+          // A decision on something on screen marks it; one decided before it was shown is not news.
+          if (this.items[event.data.application.id]) this.put(topic, event.data.application);
       }
     },
     dismiss(id: number) {
