@@ -12,7 +12,8 @@ export const router = createRouter({
       children: [
         { path: "", redirect: "/queue" },
         { path: "queue", name: "queue", component: () => import("./views/QueueView.vue") },
-        { path: ":section(members|org|activities|news)", name: "soon", component: () => import("./views/SoonView.vue") },
+        { path: "members", name: "members", component: () => import("./views/MembersView.vue") },
+        { path: ":section(org|activities|news)", name: "soon", component: () => import("./views/SoonView.vue") },
       ],
     },
     { path: "/:rest(.*)*", redirect: "/queue" },

@@ -11,11 +11,23 @@ export interface QueueItem {
   topics: string[];
 }
 
-/** The approval queue (入会审核、会籍转移) of every union the admin reviews, live. */
+/** How far a union's running import has come, from `import.progress`. */
+export interface Progress {
+  operation_id: string;
+  processed: number;
+  total: number;
+}
+
+/**
+ * The admin topics (`union:{id}:admin`) of every union the admin reviews, live: the
+ * approval queue (入会审核、会籍转移) and the progress of imports. One subscription per
+ * topic, shared by every page.
+ */
 export const useQueue = defineStore("queue", {
   state: () => ({
     items: {} as Record<number, QueueItem>,
     subscriptions: {} as Record<string, Subscription>,
+    progress: {} as Record<number, Progress>,
   }),
   getters: {
     list: (s) => Object.values(s.items).sort((a, b) => a.application.id - b.application.id),
@@ -59,6 +71,9 @@ export const useQueue = defineStore("queue", {
         case "application.rejected":
           // A decision on something on screen marks it; one decided before it was shown is not news.
           if (this.items[event.data.application.id]) this.put(topic, event.data.application);
+          break;
+        case "import.progress":
+          this.progress[Number(topic.split(":")[1])] = event.data;
       }
     },
     dismiss(id: number) {

@@ -1,1 +1,0 @@
-import{D as e,H as t,S as n,_t as r}from"./vendor-DIUPOqlo.js";import{t as i}from"./empty-B0ss7-5o.js";import{t as a}from"./zh-CN-W0U_vmNa.js";var o=e({__name:`SoonView`,setup(e){return(e,o)=>(t(),n(r(i),{description:r(a).soon},null,8,[`description`]))}});export{o as default};

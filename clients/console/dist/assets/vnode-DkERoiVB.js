@@ -1,1 +1,0 @@
-import{St as e,h as t,j as n}from"./vendor-DIUPOqlo.js";function r(e){return n(e)&&e.type===t}var i=t=>{let r=e(t)?t:[t],a=[];return r.forEach(t=>{e(t)?a.push(...i(t)):n(t)&&t.component?.subTree?a.push(t,...i(t.component.subTree)):n(t)&&e(t.children)?a.push(...i(t.children)):n(t)&&t.shapeFlag===2?a.push(...i(t.type())):a.push(t)}),a};export{r as n,i as t};

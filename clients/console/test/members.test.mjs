@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { browser, loginWithPassword, shot, startCluster } from "./browser.mjs";
+
+const ADMIN = "13800000000";
+const PASSWORD = "console-admin-pass";
+let cluster;
+let chrome;
+
+before(async () => {
+  cluster = await startCluster({ nodes: 1 });
+  cluster.bootstrap(ADMIN, PASSWORD);
+  chrome = await browser();
+});
+
+after(async () => {
+  await chrome?.close();
+  await cluster?.stop();
+});
+
+/** The GB 11643 ID number of test person `n` (n < 100,000). */
+function idNumber(n) {
+  const born = new Date(Date.UTC(1990, 2, 7) + Math.floor(n / 1000) * 86_400_000);
+  const day = born.toISOString().slice(0, 10).replaceAll("-", "");
+  const body = `440101${day}${String(n % 1000).padStart(3, "0")}`;
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = [...body].reduce((acc, d, i) => acc + Number(d) * weights[i], 0);
+  return body + "10X98765432"[sum % 11];
+}
+
+test("an import shows its progress and every failed row, and the roster has the good rows", async () => {
+  const rows = Array.from({ length: 2_500 }, (_, n) => `工人${n},137${String(n).padStart(8, "0")},${idNumber(n)},广州机械厂`);
+  rows.splice(10, 0, "坏身份证,13799999990,440101199003070011,广州机械厂");
+  rows.splice(20, 0, "坏手机,12345,44010119900307000X,广州机械厂");
+  const file = path.join(tmpdir(), `members-${process.pid}.csv`);
+  writeFileSync(file, ["姓名,手机号,身份证号,工作单位", ...rows].join("\n"));
+
+  const page = await loginWithPassword(await chrome.newContext(), cluster.http[0], ADMIN, PASSWORD);
+  await page.click("text=会员管理");
+  await page.waitForSelector("[data-test=roster]");
+  await page.setInputFiles("[data-test=import-file]", file);
+  await page.waitForSelector("[data-test=import-progress]");
+  await page.waitForSelector("[data-test=import-summary]", { timeout: 60_000 });
+  assert.match(await page.textContent("[data-test=import-summary]"), /新增 2500 人，未变 0 人，失败 2 行/);
+  const failures = await page.$$eval("[data-test=import-failures] tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  assert.equal(failures.length, 2);
+  assert.match(failures[0], /^12.*id_number/);
+  assert.match(failures[1], /^22.*phone/);
+  assert.equal(await page.getAttribute("[data-test=import-progress]", "data-processed"), "2502");
+  await shot(page, "members-import");
+
+  await page.keyboard.press("Escape");
+  await page.fill("input[placeholder='搜索姓名或手机号']", "工人2499");
+  await page.press("input[placeholder='搜索姓名或手机号']", "Enter");
+  await page.waitForSelector("[data-test=roster] tbody tr:has-text('13700002499')");
+  await shot(page, "members");
+});
