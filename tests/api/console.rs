@@ -38,7 +38,13 @@ async fn every_node_serves_the_console_with_caching_fallback_and_a_strict_policy
         .to_owned();
     assert!(script.starts_with("/console/assets/"), "{script}");
 
-    let asset = plain.get(format!("{base}{script}")).send().await.unwrap();
+    let asset = plain
+        .get(format!("{base}{script}"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asset.headers()["content-encoding"], "gzip");
     assert_eq!(asset.status(), 200);
     assert_eq!(
         asset.headers()["cache-control"],

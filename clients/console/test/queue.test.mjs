@@ -94,3 +94,20 @@ test("when its node is killed the console says so, moves to the other node and m
   assert.match(await page.textContent(`[data-test=applicant-${application.id}]`), /赵六/);
   await cluster.restart(1);
 });
+
+test("the first visit stays small: gzipped JavaScript under 300 KB for login and the queue", async () => {
+  const page = await (await chrome.newContext()).newPage();
+  const sizes = [];
+  page.on("requestfinished", async (request) => {
+    if (request.resourceType() === "script") sizes.push((await request.sizes()).responseBodySize);
+  });
+  await page.goto(`${cluster.http[0]}/console/`);
+  await page.fill("input[name=phone]", ADMIN);
+  await page.fill("input[name=password]", PASSWORD);
+  await page.click("[data-test=login]");
+  await page.waitForSelector("[data-test=connection][data-state=connected]");
+  await page.waitForLoadState("networkidle");
+  const total = sizes.reduce((a, b) => a + b, 0);
+  console.log(`first visit (login, then the queue): ${sizes.length} scripts, ${(total / 1024).toFixed(1)} KiB gzipped`);
+  assert.ok(sizes.every((s) => s > 0) && total < 300 * 1024, `${sizes} = ${total} bytes`);
+});
