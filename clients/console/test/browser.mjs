@@ -34,3 +34,27 @@ export async function loginWithPassword(context, base, phone, password) {
 export async function shot(page, name) {
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 }
+
+/** The GB 11643 ID number of test person `n` (n < 100,000). */
+export function idNumber(n) {
+  const born = new Date(Date.UTC(1990, 2, 7) + Math.floor(n / 1000) * 86_400_000);
+  const day = born.toISOString().slice(0, 10).replaceAll("-", "");
+  const body = `440101${day}${String(n % 1000).padStart(3, "0")}`;
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = [...body].reduce((acc, d, i) => acc + Number(d) * weights[i], 0);
+  return body + "10X98765432"[sum % 11];
+}
+
+/** Imports `count` members into `union` over the API as `token`; answers their phones. */
+export async function importMembers(cluster, token, union, count) {
+  const phones = Array.from({ length: count }, (_, n) => `135${String(n).padStart(8, "0")}`);
+  const rows = phones.map((phone, n) => `会员${n},${phone},${idNumber(50_000 + n)}`);
+  const answer = await fetch(`${cluster.http[0]}/api/v1/unions/${union}/members/import`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "text/csv" },
+    body: ["姓名,手机号,身份证号", ...rows].join("\n"),
+  });
+  const report = await answer.json();
+  if (report.changed !== count) throw new Error(`import: ${JSON.stringify(report).slice(0, 300)}`);
+  return phones;
+}

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { browser, loginWithPassword, shot, startCluster } from "./browser.mjs";
+import { browser, idNumber, loginWithPassword, shot, startCluster } from "./browser.mjs";
 
 const ADMIN = "13800000000";
 const PASSWORD = "console-admin-pass";
@@ -20,16 +20,6 @@ after(async () => {
   await chrome?.close();
   await cluster?.stop();
 });
-
-/** The GB 11643 ID number of test person `n` (n < 100,000). */
-function idNumber(n) {
-  const born = new Date(Date.UTC(1990, 2, 7) + Math.floor(n / 1000) * 86_400_000);
-  const day = born.toISOString().slice(0, 10).replaceAll("-", "");
-  const body = `440101${day}${String(n % 1000).padStart(3, "0")}`;
-  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-  const sum = [...body].reduce((acc, d, i) => acc + Number(d) * weights[i], 0);
-  return body + "10X98765432"[sum % 11];
-}
 
 test("an import shows its progress and every failed row, and the roster has the good rows", async () => {
   const rows = Array.from({ length: 2_500 }, (_, n) => `工人${n},137${String(n).padStart(8, "0")},${idNumber(n)},广州机械厂`);

@@ -1,1 +1,0 @@
-import{O as e,S as t,U as n,yt as r}from"./vendor-Bqh3CD9y.js";import{t as i}from"./empty-BAUbiI-C.js";import{t as a}from"./zh-CN-D7ZKujiA.js";var o=e({__name:`SoonView`,setup(e){return(e,o)=>(n(),t(r(i),{description:r(a).soon},null,8,[`description`]))}});export{o as default};
