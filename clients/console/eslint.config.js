@@ -14,7 +14,7 @@ export default tseslint.config(
     languageOptions: { parserOptions: { parser: tseslint.parser } },
   },
   {
-    files: ["test/**/*.mjs", "scripts/**/*.mjs"],
+    files: ["test/**/*.mjs", "scripts/**/*.mjs", "bench/**/*.mjs"],
     languageOptions: { globals: globals.node },
   },
   {

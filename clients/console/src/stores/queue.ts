@@ -1,8 +1,9 @@
 import { defineStore } from "pinia";
-import type { components, EventOn, Subscription } from "@gonghui/client";
+import type { components, EventOn, Snapshots, Subscription } from "@gonghui/client";
 import { useSession } from "./session";
 
 type Application = components["schemas"]["Application"];
+type OrgRequest = components["schemas"]["OrgRequest"];
 
 /** An application in the queue; once decided (here or by another admin) it stays, marked, until dismissed. */
 export interface QueueItem {
@@ -28,6 +29,8 @@ export const useQueue = defineStore("queue", {
     items: {} as Record<number, QueueItem>,
     subscriptions: {} as Record<string, Subscription>,
     progress: {} as Record<number, Progress>,
+    /** Org requests (登记、修改、换届) the admin reviews or made, by id. */
+    requests: {} as Record<number, OrgRequest>,
   }),
   getters: {
     list: (s) => Object.values(s.items).sort((a, b) => a.application.id - b.application.id),
@@ -40,9 +43,13 @@ export const useQueue = defineStore("queue", {
       if (!session.live) return;
       for (const topic of topics) {
         if (this.subscriptions[topic]) continue;
+        const fresh = (snapshot: Snapshots["union_admin"]) => {
+          this.replace(topic, snapshot.pending);
+          for (const request of snapshot.org_requests) this.requests[request.id] = request;
+        };
         this.subscriptions[topic] = session.live.subscribe(topic as `union:${number}:admin`, {
-          onSnapshot: (snapshot) => this.replace(topic, snapshot.pending),
-          onReset: (snapshot) => this.replace(topic, snapshot.pending),
+          onSnapshot: fresh,
+          onReset: fresh,
           onEvent: (event) => this.apply(topic, event),
         });
       }
@@ -74,6 +81,11 @@ export const useQueue = defineStore("queue", {
           break;
         case "import.progress":
           this.progress[Number(topic.split(":")[1])] = event.data;
+          break;
+        case "org_request.created":
+        case "org_request.approved":
+        case "org_request.rejected":
+          this.requests[event.data.request.id] = event.data.request;
       }
     },
     dismiss(id: number) {

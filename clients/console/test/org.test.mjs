@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { browser, creditCode, idNumber, loginWithPassword, shot, startCluster } from "./browser.mjs";
+
+const ADMIN = "13800000000";
+const PASSWORD = "console-admin-pass";
+let cluster;
+let chrome;
+let root;
+
+before(async () => {
+  cluster = await startCluster({ nodes: 2 });
+  root = cluster.bootstrap(ADMIN, PASSWORD);
+  chrome = await browser();
+});
+
+after(async () => {
+  await chrome?.close();
+  await cluster?.stop();
+});
+
+async function api(token, method, url, body) {
+  const answer = await fetch(`${cluster.http[0]}/api/v1${url}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  assert.ok(answer.ok, `${method} ${url}: ${answer.status} ${await answer.clone().text()}`);
+  return answer.json();
+}
+
+test("a registration appears live in the parent's requests and is approved; a bad tree file writes nothing", async () => {
+  const page = await loginWithPassword(await chrome.newContext(), cluster.http[1], ADMIN, PASSWORD);
+  await page.click("text=工会组织");
+  await page.click("[data-test=tree] >> text=广东省总工会");
+  await page.waitForSelector("[data-test=details]");
+
+  const user = await cluster.login("13600000051", "app");
+  await api(user.token, "POST", "/me/verification", { name: "孙七", id_number: idNumber(951) });
+  const request = await api(user.token, "POST", "/unions/registrations", {
+    name: "广州地铁工会",
+    credit_code: creditCode(1),
+    parent_id: root,
+    address: "广州市海珠区新港东路1238号",
+    lat: 23.1,
+    lng: 113.3,
+    contact_name: "孙七",
+    contact_phone: "13600000051",
+  });
+  await page.waitForSelector(`[data-test=approve-request-${request.id}]`);
+  await page.click(`[data-test=approve-request-${request.id}]`);
+  await page.waitForSelector(`[data-test=request-${request.id}][data-status=approved]`);
+  await shot(page, "org");
+
+  const file = path.join(tmpdir(), `tree-${process.pid}.csv`);
+  writeFileSync(file, `工会名称,统一社会信用代码,上级工会信用代码\n甲工会,${creditCode(2)},${creditCode(3)}\n`);
+  await page.setInputFiles("[data-test=tree-file]", file);
+  await page.waitForSelector("[data-test=tree-summary]");
+  assert.match(await page.textContent("[data-test=tree-summary]"), /有 1 行错误，未写入任何数据/);
+  assert.equal(cluster.sqlValue(`SELECT count(*) FROM unions WHERE credit_code = '${creditCode(2)}'`), "0");
+});
+
+test("an admin without a right is refused with a clear message", async () => {
+  const child = Number(
+    cluster.sqlValue(
+      `INSERT INTO unions (id, parent_id, name, path) SELECT n.id, ${root}, '天河区总工会', ARRAY[${root}, n.id]
+       FROM (SELECT nextval('unions_id_seq') AS id) n RETURNING id`,
+    ),
+  );
+  const reviewer = Number(cluster.sqlValue("INSERT INTO users (phone, password_hash) VALUES ('13800000052', NULL) RETURNING id"));
+  const admin = await cluster.login(ADMIN, "console");
+  await api(admin.token, "PUT", `/unions/${child}/admins/${reviewer}`, { permissions: ["members.review"] });
+  const page = await (await chrome.newContext()).newPage();
+  await page.goto(`${cluster.http[0]}/console/login`);
+  await page.click("text=验证码登录");
+  await page.fill("input[name=phone]", "13800000052");
+  await page.click("[data-test=send-code]");
+  await page.waitForSelector("[data-test=send-code]:has-text('秒后重发')");
+  await page.fill("input[name=code]", cluster.smsCode("13800000052"));
+  await page.click("[data-test=login]");
+  await page.waitForSelector("[data-test=connection][data-state=connected]");
+  await page.click("text=工会组织");
+  await page.click("[data-test=tree] >> text=天河区总工会");
+  await page.click("text=导出工会树");
+  await page.waitForSelector(".el-message--error");
+  assert.match(await page.textContent(".el-message--error"), /没有执行此操作的权限.*org\.manage/);
+  await shot(page, "org-refused");
+});
