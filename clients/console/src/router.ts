@@ -15,7 +15,7 @@ export const router = createRouter({
         { path: "members", name: "members", component: () => import("./views/MembersView.vue") },
         { path: "activities", name: "activities", component: () => import("./views/ActivitiesView.vue") },
         { path: "org", name: "org", component: () => import("./views/OrgView.vue") },
-        { path: ":section(news)", name: "soon", component: () => import("./views/SoonView.vue") },
+        { path: "news", name: "news", component: () => import("./views/NewsView.vue") },
       ],
     },
     { path: "/:rest(.*)*", redirect: "/queue" },

@@ -1,1 +1,0 @@
-import"./rolldown-runtime-XKyaHtl9.js";import{O as e,S as t,U as n,yt as r}from"./vendor-W8yysN25.js";import{t as i}from"./empty-81i5LR-2.js";import{t as a}from"./zh-CN-smGLg0Ce.js";var o=e({__name:`SoonView`,setup(e){return(e,o)=>(n(),t(r(i),{description:r(a).soon},null,8,[`description`]))}});export{o as default};
