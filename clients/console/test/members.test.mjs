@@ -48,3 +48,29 @@ test("an import shows its progress and every failed row, and the roster has the 
   await page.waitForSelector("[data-test=roster] tbody tr:has-text('13700002499')");
   await shot(page, "members");
 });
+
+test("retirement, removal and an announcement from the roster", async () => {
+  const page = await loginWithPassword(await chrome.newContext(), cluster.http[0], ADMIN, PASSWORD);
+  await page.click("text=会员管理");
+  await page.waitForSelector("[data-test=roster] tbody tr:has-text('工人0')");
+  const [first] = await page.$$eval("[data-test^=retire-]", (els) => els.map((e) => e.getAttribute("data-test")));
+  const userId = first.split("-")[1];
+  await page.click(`[data-test=${first}]`);
+  await page.click(".el-message-box__btns .el-button--primary");
+  await page.waitForSelector(`[data-test=${first}]`, { state: "detached" });
+  assert.equal(cluster.sqlValue(`SELECT status FROM memberships WHERE user_id = ${userId}`), "retired");
+
+  await page.click("[data-test=roster] tbody tr:first-child .el-checkbox");
+  await page.click("[data-test=remove-chosen]");
+  await page.fill(".el-message-box input", "调离本单位");
+  await page.click(".el-message-box__btns .el-button--primary");
+  await page.waitForSelector(".el-message--success");
+  assert.equal(cluster.sqlValue("SELECT count(*) FROM memberships WHERE status = 'left' AND left_reason = '调离本单位'"), "1");
+
+  await page.click("[data-test=announce]");
+  await page.fill("input[name=notice-title]", "年终慰问");
+  await page.fill("textarea[name=notice-body]", "请于周五到工会领取慰问品。");
+  await page.click("[data-test=send-notice]");
+  await page.waitForSelector("[data-test=send-notice]", { state: "hidden" });
+  assert.equal(cluster.sqlValue("SELECT count(*) FROM notifications WHERE title = '年终慰问'"), "1");
+});
