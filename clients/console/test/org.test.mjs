@@ -53,6 +53,9 @@ test("a registration appears live in the parent's requests and is approved; a ba
   await page.waitForSelector(`[data-test=approve-request-${request.id}]`);
   await page.click(`[data-test=approve-request-${request.id}]`);
   await page.waitForSelector(`[data-test=request-${request.id}][data-status=approved]`);
+  // The new union is in the tree below (opened lazily), its approval in its audit log.
+  await page.click("[data-test=tree] >> text=广州地铁工会");
+  await page.waitForSelector("[data-test=audit] tbody tr:has-text('org_request.approve')");
   await shot(page, "org");
 
   const file = path.join(tmpdir(), `tree-${process.pid}.csv`);

@@ -119,6 +119,10 @@ export const zhCN = {
     exportTree: "导出工会树",
     treeReport: (u: number, a: number, f: number, applied: boolean) =>
       applied ? `新建工会 ${u} 个，任命管理员 ${a} 人` : `有 ${f} 行错误，未写入任何数据`,
+    audit: "操作日志",
+    auditFilter: "按操作筛选",
+    more: "更多",
+    auditColumns: { at: "时间", actor: "操作人", client: "客户端", action: "操作", subject: "对象" },
     permissionNames: {
       "members.review": "入会审核",
       "members.manage": "会员管理",
