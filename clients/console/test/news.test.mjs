@@ -15,6 +15,7 @@ let cluster;
 let chrome;
 let wechat;
 let root;
+const api = { unauthorized: false };
 
 /** A page shaped like an official-account article. */
 function articlePage(title, account, body) {
@@ -35,13 +36,33 @@ before(async () => {
     "-addext", "basicConstraints=critical,CA:FALSE", "-addext", "subjectAltName=IP:127.0.0.1",
     "-addext", "keyUsage=digitalSignature", "-addext", "extendedKeyUsage=serverAuth",
   ], { stdio: "ignore" });
+  // Pages at /s/…, and the slice of WeChat's API a bound account uses.
   wechat = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    const url = new URL(req.url, "https://127.0.0.1");
+    const json = (body) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(body));
+    };
+    if (url.pathname === "/cgi-bin/token") {
+      return url.searchParams.get("secret") === "bad"
+        ? json({ errcode: 40125, errmsg: "invalid appsecret" })
+        : json({ access_token: "tok", expires_in: 7200 });
+    }
+    if (url.pathname === "/cgi-bin/freepublish/batchget") {
+      if (api.unauthorized) return json({ errcode: 48001, errmsg: "api unauthorized" });
+      const news = [{ title: "职工书屋开放", author: "小编", digest: "开放时间", content: "<p>周一至周五</p>",
+        thumb_url: "https://mmbiz.qpic.cn/t.jpg", url: "https://mp.weixin.qq.com/s/reading-room", is_deleted: false }];
+      return json({ total_count: 1, item_count: 1, item: [{ article_id: "a1", content: { news_item: news }, update_time: 1763940000 }] });
+    }
     res.setHeader("content-type", "text/html; charset=utf-8");
     res.end(articlePage("劳模工匠风采展", "广东工会", "<p>他们是新时代的奋斗者。</p>"));
   });
   await new Promise((r) => wechat.listen(0, "127.0.0.1", r));
   const host = `127.0.0.1:${wechat.address().port}`;
-  cluster = await startCluster({ nodes: 1, env: { GONGHUI_WECHAT_ALLOWED_HOSTS: host, GONGHUI_WECHAT_CA_FILE: cert } });
+  cluster = await startCluster({
+    nodes: 1,
+    env: { GONGHUI_WECHAT_ALLOWED_HOSTS: host, GONGHUI_WECHAT_CA_FILE: cert, GONGHUI_WECHAT_API: `https://${host}` },
+  });
   root = cluster.bootstrap(ADMIN, PASSWORD);
   chrome = await browser();
 });
@@ -76,4 +97,21 @@ test("an article imported by link and published to the subtree reaches a child u
     feed.items.map((n) => [n.title, n.account_name]),
     [["劳模工匠风采展", "广东工会"]],
   );
+});
+
+test("an official account bound, pulled now, and shown broken live when WeChat withdraws it", async () => {
+  const page = await loginWithPassword(await chrome.newContext(), cluster.http[0], ADMIN, PASSWORD);
+  await page.click("text=资讯发布");
+  await page.fill("input[name=app-id]", "wx0123456789abcdef");
+  await page.fill("input[name=app-secret]", "good-secret");
+  await page.click("[data-test=bind]");
+  await page.waitForSelector("[data-test=account-status]:has-text('正常')");
+  await page.click("text=立即拉取");
+  await page.waitForSelector(".el-message--success:has-text('拉取到 1 篇新文章')");
+  await page.waitForSelector("[data-test=feed] tbody tr:has-text('职工书屋开放')");
+
+  api.unauthorized = true;
+  await page.click("text=立即拉取");
+  await page.waitForSelector("[data-test=account-status]:has-text('已失效')");
+  await shot(page, "news-account");
 });

@@ -29,6 +29,8 @@ export const useQueue = defineStore("queue", {
     items: {} as Record<number, QueueItem>,
     subscriptions: {} as Record<string, Subscription>,
     progress: {} as Record<number, Progress>,
+    /** What the WeChat adapter last said of a union's official account, live. */
+    wechat: {} as Record<number, { broken?: string; retryAt?: string }>,
     /** Org requests (登记、修改、换届) the admin reviews or made, by id. */
     requests: {} as Record<number, OrgRequest>,
   }),
@@ -81,6 +83,12 @@ export const useQueue = defineStore("queue", {
           break;
         case "import.progress":
           this.progress[Number(topic.split(":")[1])] = event.data;
+          break;
+        case "wechat.binding_broken":
+          this.wechat[Number(topic.split(":")[1])] = { broken: event.data.reason };
+          break;
+        case "wechat.poll_failed":
+          this.wechat[Number(topic.split(":")[1])] = { retryAt: event.data.retry_at };
           break;
         case "org_request.created":
         case "org_request.approved":
