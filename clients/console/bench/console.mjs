@@ -65,9 +65,10 @@ try {
   }
   await page.waitForFunction((n) => Object.keys(window.__seen).length >= n, APPLICATIONS, { timeout: 60_000 });
   const seen = await page.evaluate(() => window.__seen);
-  const latencies = Object.entries(sent)
-    .map(([id, at]) => seen[id] - at)
-    .sort((a, b) => a - b);
+  const inOrder = Object.entries(sent).map(([id, at]) => seen[id] - at);
+  const slow = inOrder.map((ms, i) => [i, ms]).filter(([, ms]) => ms > 500);
+  if (slow.length) console.error(`over 500 ms (application #, ms): ${JSON.stringify(slow)}`);
+  const latencies = [...inOrder].sort((a, b) => a - b);
 
   // The heap: the members page follows the union's topic and shows one page of the roster.
   await page.click("text=会员管理");

@@ -12,6 +12,9 @@ export interface QueueItem {
   topics: string[];
 }
 
+/** Events received and not yet applied (see `later`). */
+const waiting: [string, EventOn<"union_admin">][] = [];
+
 /** How far a union's running import has come, from `import.progress`. */
 export interface Progress {
   operation_id: string;
@@ -52,7 +55,7 @@ export const useQueue = defineStore("queue", {
         this.subscriptions[topic] = session.live.subscribe(topic as `union:${number}:admin`, {
           onSnapshot: fresh,
           onReset: fresh,
-          onEvent: (event) => this.apply(topic, event),
+          onEvent: (event) => this.later(topic, event),
         });
       }
     },
@@ -70,6 +73,17 @@ export const useQueue = defineStore("queue", {
       } else {
         this.items[application.id] = { application, topics: [topic] };
       }
+    },
+    /**
+     * Applies events once per frame, all that came since together: at a burst of
+     * applications the table redraws 60 times a second at most, not once per event.
+     */
+    later(topic: string, event: EventOn<"union_admin">) {
+      waiting.push([topic, event]);
+      if (waiting.length > 1) return;
+      requestAnimationFrame(() => {
+        for (const [t, e] of waiting.splice(0)) this.apply(t, e);
+      });
     },
     apply(topic: string, event: EventOn<"union_admin">) {
       switch (event.kind) {
