@@ -115,3 +115,20 @@ test("an official account bound, pulled now, and shown broken live when WeChat w
   await page.waitForSelector("[data-test=account-status]:has-text('已失效')");
   await shot(page, "news-account");
 });
+
+test("an article written in the editor is saved as a draft and published with its formatting", async () => {
+  const page = await loginWithPassword(await chrome.newContext(), cluster.http[0], ADMIN, PASSWORD);
+  await page.click("text=资讯发布");
+  await page.fill("input[name=article-title]", "工会会员服务月");
+  await page.click("[data-test=editor] .ProseMirror");
+  await page.keyboard.type("活动时间：");
+  await page.click("[data-test=editor-bold]");
+  await page.keyboard.type("十二月全月");
+  await page.click("[data-test=save-draft]");
+  const publish = await page.waitForSelector("[data-test^=publish-]");
+  const id = Number((await publish.getAttribute("data-test")).split("-")[1]);
+  assert.match(cluster.sqlValue(`SELECT body_html FROM news WHERE id = ${id}`), /<p>活动时间：<strong>十二月全月<\/strong><\/p>/);
+  await publish.click();
+  await page.waitForSelector("[data-test=feed] tbody tr:has-text('工会会员服务月')");
+  await shot(page, "news-editor");
+});

@@ -159,6 +159,7 @@ export const zhCN = {
       "news.publish": "资讯发布",
     },
   },
+  editor: { bold: "加粗", italic: "斜体", strike: "删除线", h2: "标题", h3: "小标题", bullets: "列表", numbers: "编号", quote: "引用" },
   news: {
     title: "资讯发布",
     importLink: "导入公众号文章",
@@ -169,7 +170,7 @@ export const zhCN = {
     import: "导入",
     write: "撰写资讯",
     articleTitle: "标题",
-    body: "正文（HTML）",
+    body: "正文",
     saveDraft: "保存草稿",
     drafts: "草稿",
     feed: "已发布",

@@ -1,0 +1,1 @@
+import{Ct as e}from"./vendor-Cvb-2rNQ.js";var t=(e=``)=>e.replace(/[|\\{}()[\]^$+*?.]/g,`\\$&`).replace(/-/g,`\\x2d`),n=t=>e(t);export{t as n,n as t};

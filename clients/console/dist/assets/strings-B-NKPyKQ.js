@@ -1,1 +1,0 @@
-import{St as e}from"./vendor-W8yysN25.js";var t=(e=``)=>e.replace(/[|\\{}()[\]^$+*?.]/g,`\\$&`).replace(/-/g,`\\x2d`),n=t=>e(t);export{t as n,n as t};
