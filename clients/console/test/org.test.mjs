@@ -92,3 +92,28 @@ test("an admin without a right is refused with a clear message", async () => {
   assert.match(await page.textContent(".el-message--error"), /没有执行此操作的权限.*org\.manage/);
   await shot(page, "org-refused");
 });
+
+test("a new committee term is submitted for a union, approved by its parent, and shown with its seats", async () => {
+  const page = await loginWithPassword(await chrome.newContext(), cluster.http[0], ADMIN, PASSWORD);
+  await page.click("text=工会组织");
+  await page.click("[data-test=tree] >> text=广东省总工会");
+  await page.click("[data-test=tree] >> text=广州地铁工会");
+  await page.waitForSelector("[data-test=details]:has-text('广州地铁工会')");
+  await page.click("[data-test=new-term]");
+  await page.fill("input[placeholder='开始日期']", "2026-01-01");
+  await page.fill("input[placeholder='结束日期']", "2030-12-31");
+  await page.keyboard.press("Enter");
+  await page.fill("textarea[name=seats]", "孙七 主席\n周八 副主席\n吴九 委员");
+  await page.click("[data-test=submit-term]");
+  await page.waitForSelector(".el-message--success");
+
+  // The parent reviews it.
+  const id = cluster.sqlValue("SELECT id FROM org_requests WHERE kind = 'committee'");
+  await page.click("[data-test=tree] >> text=广东省总工会");
+  await page.click(`[data-test=approve-request-${id}]`);
+  await page.waitForSelector(`[data-test=request-${id}][data-status=approved]`);
+  await page.click("[data-test=tree] >> text=广州地铁工会");
+  await page.waitForSelector("[data-test=committee-current]:has-text('孙七（主席）')");
+  assert.match(await page.textContent("[data-test=committee-current]"), /2026-01-01 至 2030-12-31.*周八（副主席）.*吴九（委员）/);
+  await shot(page, "org-committee");
+});
