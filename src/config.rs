@@ -70,6 +70,9 @@ pub struct Settings {
     /// The other nodes' public base URLs, comma-separated (`https://gh2.example.cn`): the console fails over to them [default: none]
     #[arg(long, env = "GONGHUI_CONSOLE_NODES", global = true)]
     pub console_nodes: Option<String>,
+    /// A map tile URL template for the console's union map (`https://{s}.tile.example.cn/{z}/{x}/{y}.png`) [default: none: markers on a plain grid]
+    #[arg(long, env = "GONGHUI_CONSOLE_MAP_TILES", global = true)]
+    pub console_map_tiles: Option<String>,
     /// Hosts official-account article links may point to, comma-separated (`host` or `host:port`) [default: mp.weixin.qq.com]
     #[arg(long, env = "GONGHUI_WECHAT_ALLOWED_HOSTS", global = true)]
     pub wechat_allowed_hosts: Option<String>,
@@ -165,6 +168,7 @@ impl Settings {
             owner_idle_secs: self.owner_idle_secs.or(file.owner_idle_secs),
             public_url: self.public_url.or(file.public_url),
             console_nodes: self.console_nodes.or(file.console_nodes),
+            console_map_tiles: self.console_map_tiles.or(file.console_map_tiles),
             wechat_allowed_hosts: self.wechat_allowed_hosts.or(file.wechat_allowed_hosts),
             wechat_timeout_secs: self.wechat_timeout_secs.or(file.wechat_timeout_secs),
             wechat_max_page_bytes: self.wechat_max_page_bytes.or(file.wechat_max_page_bytes),
@@ -239,6 +243,8 @@ pub struct Config {
     pub public_url: String,
     /// The other nodes the console may fail over to.
     pub console_nodes: Vec<String>,
+    /// The console map's tile URL template, if any.
+    pub console_map_tiles: Option<String>,
     /// What the WeChat adapter may fetch.
     pub wechat: WeChatSettings,
     /// Whether `X-Forwarded-For` names the client.
@@ -405,6 +411,7 @@ impl Config {
                 .trim_end_matches('/')
                 .to_owned(),
             console_nodes: console_nodes(s.console_nodes.as_deref())?,
+            console_map_tiles: map_tiles(s.console_map_tiles.as_deref())?,
         })
     }
 }
@@ -432,6 +439,28 @@ fn console_nodes(raw: Option<&str>) -> anyhow::Result<Vec<String>> {
         nodes.push(node.to_owned());
     }
     Ok(nodes)
+}
+
+/// A tile URL template: http(s), a plain host (`{s}` allowed), `{z}`, `{x}` and `{y}`.
+fn map_tiles(raw: Option<&str>) -> anyhow::Result<Option<String>> {
+    let Some(template) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let rest = template
+        .strip_prefix("https://")
+        .or_else(|| template.strip_prefix("http://"))
+        .unwrap_or("");
+    let host = rest.split('/').next().unwrap_or("");
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '{' | '}');
+    let placed = ["{z}", "{x}", "{y}"].iter().all(|p| template.contains(p));
+    if host.is_empty()
+        || !host.chars().all(plain)
+        || !placed
+        || template.contains(['"', '\'', ' ', ';'])
+    {
+        anyhow::bail!("GONGHUI_CONSOLE_MAP_TILES: {template:?} is not an http(s) tile URL template with {{z}}, {{x}} and {{y}}");
+    }
+    Ok(Some(template.to_owned()))
 }
 
 #[cfg(test)]

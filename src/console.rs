@@ -16,15 +16,28 @@ use actix_web::{web, HttpResponse};
 #[folder = "clients/console/dist"]
 struct Assets;
 
-/// What every console answer shares: the other nodes the page may fail over to.
+/// What every console answer shares: the other nodes the page may fail over to, and
+/// where its map's tiles come from.
 pub struct Console {
     nodes: Vec<String>,
+    map_tiles: Option<String>,
     policy: HeaderValue,
 }
 
 impl Console {
-    /// The console of a node whose peers are `nodes` (base URLs, `https://host:port`).
-    pub fn new(nodes: &[String]) -> Self {
+    /// The console of a node whose peers are `nodes` (base URLs, `https://host:port`),
+    /// with map tiles from `map_tiles` (a URL template) if given.
+    pub fn new(nodes: &[String], map_tiles: Option<&str>) -> Self {
+        // Images from this node, data: and blob: (codes, downloads) and the tile host.
+        let tiles = map_tiles
+            .and_then(|t| {
+                let (scheme, rest) = t.split_once("://")?;
+                Some(format!(
+                    " {scheme}://{}",
+                    rest.split('/').next()?.replace("{s}", "*")
+                ))
+            })
+            .unwrap_or_default();
         let mut connect = vec!["'self'".to_owned()];
         for node in nodes {
             connect.push(node.clone());
@@ -33,13 +46,14 @@ impl Console {
         // Element Plus positions popups with style attributes, hence 'unsafe-inline' for
         // styles only; scripts come from this node alone.
         let policy = format!(
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:{tiles}; \
              font-src 'self' data:; connect-src {}; object-src 'none'; base-uri 'self'; form-action 'self'; \
              frame-ancestors 'none'",
             connect.join(" ")
         );
         Console {
             nodes: nodes.to_vec(),
+            map_tiles: map_tiles.map(str::to_owned),
             policy: HeaderValue::from_str(&policy).expect("the policy is ASCII"),
         }
     }
@@ -122,9 +136,12 @@ pub async fn redirect() -> HttpResponse {
         .finish()
 }
 
-/// The peers the page may fail over to.
+/// The peers the page may fail over to, and the map's tiles.
 pub async fn config(console: web::Data<Console>) -> HttpResponse {
-    console.respond(HttpResponse::Ok().json(serde_json::json!({ "nodes": console.nodes })))
+    console.respond(
+        HttpResponse::Ok()
+            .json(serde_json::json!({ "nodes": console.nodes, "map_tiles": console.map_tiles })),
+    )
 }
 
 /// A file of the console, or the app itself for any other path under `/console/`.

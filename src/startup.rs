@@ -108,7 +108,10 @@ impl Application {
             listen(&config.listen).with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
         let send_buffer = config.socket_send_buffer;
-        let console = web::Data::new(crate::console::Console::new(&config.console_nodes));
+        let console = web::Data::new(crate::console::Console::new(
+            &config.console_nodes,
+            config.console_map_tiles.as_deref(),
+        ));
         let server = HttpServer::new(move || app(state.clone(), console.clone()))
             .on_connect(move |connection, _| {
                 if let (Some(size), Some(socket)) = (

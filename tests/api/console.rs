@@ -7,6 +7,7 @@ use crate::helpers::Cluster;
 async fn every_node_serves_the_console_with_caching_fallback_and_a_strict_policy() {
     let cluster = Cluster::start_with(1, &crate::helpers::pg_base(), |s| {
         s.console_nodes = Some("http://127.0.0.1:1,https://gh2.example.cn/".into());
+        s.console_map_tiles = Some("https://{s}.tiles.example.cn/{z}/{x}/{y}.png".into());
     })
     .await;
     let base = &cluster.nodes[0].http;
@@ -27,6 +28,10 @@ async fn every_node_serves_the_console_with_caching_fallback_and_a_strict_policy
     assert!(policy.contains("script-src 'self';"), "{policy}");
     assert!(policy.contains("connect-src 'self' http://127.0.0.1:1 ws://127.0.0.1:1 https://gh2.example.cn wss://gh2.example.cn;"), "{policy}");
     assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(
+        policy.contains("img-src 'self' data: blob: https://*.tiles.example.cn;"),
+        "{policy}"
+    );
     assert_eq!(page.headers()["cache-control"], "no-cache");
     let html = page.text().await.unwrap();
     assert!(html.contains("工会管理后台"));
@@ -81,6 +86,10 @@ async fn every_node_serves_the_console_with_caching_fallback_and_a_strict_policy
     assert_eq!(
         config["nodes"],
         serde_json::json!(["http://127.0.0.1:1", "https://gh2.example.cn"])
+    );
+    assert_eq!(
+        config["map_tiles"],
+        "https://{s}.tiles.example.cn/{z}/{x}/{y}.png"
     );
 }
 

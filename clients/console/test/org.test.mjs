@@ -99,6 +99,9 @@ test("a new committee term is submitted for a union, approved by its parent, and
   await page.click("[data-test=tree] >> text=广东省总工会");
   await page.click("[data-test=tree] >> text=广州地铁工会");
   await page.waitForSelector("[data-test=details]:has-text('广州地铁工会')");
+  // Its map: itself, drawn as a vector marker on the plain grid (no tiles configured).
+  await page.waitForSelector("[data-test=map-count][data-count='1']");
+  assert.equal(await page.$$eval("[data-test=map] path.leaflet-interactive", (p) => p.length), 1);
   await page.click("[data-test=new-term]");
   await page.fill("input[placeholder='开始日期']", "2026-01-01");
   await page.fill("input[placeholder='结束日期']", "2030-12-31");

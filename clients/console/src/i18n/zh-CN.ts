@@ -145,6 +145,8 @@ export const zhCN = {
     exportTree: "导出工会树",
     treeReport: (u: number, a: number, f: number, applied: boolean) =>
       applied ? `新建工会 ${u} 个，任命管理员 ${a} 人` : `有 ${f} 行错误，未写入任何数据`,
+    map: "附近的工会",
+    nearby: (n: number) => `方圆 50 公里内 ${n} 个工会`,
     committee: "工会委员会",
     current: "本届",
     history: "往届",

@@ -10,7 +10,7 @@ const SAVED = "gonghui.console.token";
 /** Who is logged in, the API and the one realtime connection every page shares. */
 export const useSession = defineStore("session", {
   state: () => ({
-    nodes: { http: [], ws: [] } as Nodes,
+    nodes: { http: [], ws: [], mapTiles: null } as Nodes,
     token: localStorage.getItem(SAVED) ?? "",
     me: null as Me | null,
     connection: "closed" as ConnectionState,
