@@ -120,3 +120,21 @@ test("a new committee term is submitted for a union, approved by its parent, and
   assert.match(await page.textContent("[data-test=committee-current]"), /2026-01-01 至 2030-12-31.*周八（副主席）.*吴九（委员）/);
   await shot(page, "org-committee");
 });
+
+test("a modification submitted from the console is approved by the parent and the details change", async () => {
+  const page = await loginWithPassword(await chrome.newContext(), cluster.http[0], ADMIN, PASSWORD);
+  await page.click("text=工会组织");
+  await page.click("[data-test=tree] >> text=广东省总工会");
+  await page.click("[data-test=tree] >> text=广州地铁工会");
+  await page.waitForSelector("[data-test=details]:has-text('广州地铁工会')");
+  await page.click("[data-test=modify-union]");
+  await page.fill("input[name=address]", "广州市天河区体育西路2号");
+  await page.click("[data-test=submit-union]");
+  await page.waitForSelector(".el-message--success");
+  const id = cluster.sqlValue("SELECT id FROM org_requests WHERE kind = 'modify'");
+  await page.click("[data-test=tree] >> text=广东省总工会");
+  await page.click(`[data-test=approve-request-${id}]`);
+  await page.waitForSelector(`[data-test=request-${id}][data-status=approved]`);
+  await page.click("[data-test=tree] >> text=广州地铁工会");
+  await page.waitForSelector("[data-test=details]:has-text('广州市天河区体育西路2号')");
+});

@@ -145,6 +145,10 @@ export const zhCN = {
     exportTree: "导出工会树",
     treeReport: (u: number, a: number, f: number, applied: boolean) =>
       applied ? `新建工会 ${u} 个，任命管理员 ${a} 人` : `有 ${f} 行错误，未写入任何数据`,
+    register: "登记下级工会",
+    modify: "修改信息",
+    lat: "纬度",
+    lng: "经度",
     map: "附近的工会",
     nearby: (n: number) => `方圆 50 公里内 ${n} 个工会`,
     committee: "工会委员会",
