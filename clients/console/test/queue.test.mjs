@@ -64,6 +64,9 @@ test("two admins on two nodes see a join live; one approves and it changes on th
   assert.match(await b.textContent(`[data-test=decided-${application.id}]`), /管理员 #1 通过/);
   await b.waitForSelector("[data-test=queue-count]", { state: "detached" });
   await shot(b, "queue-decided");
+  // And the roster (admin A manages members; B only reviews) has the new member.
+  await a.click("text=会员管理");
+  await a.waitForSelector("[data-test=roster] tbody tr:has-text('王五')");
 });
 
 test("a member without rights is refused at login with a clear message", async () => {
