@@ -82,10 +82,17 @@ try {
   const admin = await cluster.login(ADMIN, "console");
   const end = Date.now() + MINUTES * 60_000;
   let events = 0;
+  // A sample a minute, so a slow leak shows as a slope and a warm-up as a step.
+  const samples = [];
+  let nextSample = Date.now() + 60_000;
   while (Date.now() < end) {
     const tick = Date.now();
     await call(0, admin.token, "POST", `/unions/${root}/announcements`, { title: "通知", body: `第${events}条` });
     events++;
+    if (Date.now() >= nextSample) {
+      samples.push(Number(((await heap()) / 1048576).toFixed(2)));
+      nextSample += 60_000;
+    }
     await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - tick))));
   }
   await new Promise((r) => setTimeout(r, 2_000));
@@ -95,7 +102,7 @@ try {
     machine: "2 cores, release nodes, headless Chromium, all on one box",
     applications: APPLICATIONS,
     apply_to_dom_ms: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) },
-    heap: { minutes: MINUTES, events, before_mib: heapBefore / 1048576, after_mib: heapAfter / 1048576 },
+    heap: { minutes: MINUTES, events, before_mib: heapBefore / 1048576, after_mib: heapAfter / 1048576, per_minute_mib: samples },
   };
   console.log(JSON.stringify(results, null, 2));
   writeFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), "results.json"), `${JSON.stringify(results, null, 2)}\n`);

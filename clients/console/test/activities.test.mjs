@@ -1,25 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { browser, importMembers, loginWithPassword, shot, startCluster } from "./browser.mjs";
+import { ADMIN, PASSWORD, boot, importMembers, loginWithPassword, shot, stop } from "./browser.mjs";
 
-const ADMIN = "13800000000";
-const PASSWORD = "console-admin-pass";
 let cluster;
 let chrome;
 let root;
 /** The members test 1 logs in, whom test 2 lets draw too. */
 let members = [];
 
-before(async () => {
-  cluster = await startCluster({ nodes: 1 });
-  root = cluster.bootstrap(ADMIN, PASSWORD);
-  chrome = await browser();
-});
-
-after(async () => {
-  await chrome?.close();
-  await cluster?.stop();
-});
+before(async () => ({ cluster, root, chrome } = await boot({ nodes: 1 })));
+after(() => stop({ cluster, chrome }));
 
 test("a vote made and published in the console; 200 members vote and the chart ends on the database's tally", async () => {
   const admin = await cluster.login(ADMIN, "console");

@@ -5,7 +5,26 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
-export { startCluster } from "../../sdk/scripts/cluster.mjs";
+import { startCluster } from "../../sdk/scripts/cluster.mjs";
+
+export { startCluster };
+
+/** The root admin every console test logs in as. */
+export const ADMIN = "13800000000";
+export const PASSWORD = "console-admin-pass";
+
+/** Nodes with the root union and its admin, and a browser: what each test file starts with. */
+export async function boot(options) {
+  const cluster = await startCluster(options);
+  const root = cluster.bootstrap(ADMIN, PASSWORD);
+  return { cluster, root, chrome: await browser() };
+}
+
+/** Stops what `boot` started. */
+export async function stop({ cluster, chrome }) {
+  await chrome?.close();
+  await cluster?.stop();
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const shots = path.join(here, "..", "test-results");

@@ -3,23 +3,13 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { browser, idNumber, loginWithPassword, shot, startCluster } from "./browser.mjs";
+import { ADMIN, PASSWORD, boot, idNumber, loginWithPassword, shot, stop } from "./browser.mjs";
 
-const ADMIN = "13800000000";
-const PASSWORD = "console-admin-pass";
 let cluster;
 let chrome;
 
-before(async () => {
-  cluster = await startCluster({ nodes: 1 });
-  cluster.bootstrap(ADMIN, PASSWORD);
-  chrome = await browser();
-});
-
-after(async () => {
-  await chrome?.close();
-  await cluster?.stop();
-});
+before(async () => ({ cluster, chrome } = await boot({ nodes: 1 })));
+after(() => stop({ cluster, chrome }));
 
 test("an import shows its progress and every failed row, and the roster has the good rows", async () => {
   const rows = Array.from({ length: 2_500 }, (_, n) => `工人${n},137${String(n).padStart(8, "0")},${idNumber(n)},广州机械厂`);

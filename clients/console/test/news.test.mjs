@@ -7,10 +7,8 @@ import { createServer } from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { browser, loginWithPassword, shot, startCluster } from "./browser.mjs";
+import { ADMIN, PASSWORD, boot, loginWithPassword, shot, stop } from "./browser.mjs";
 
-const ADMIN = "13800000000";
-const PASSWORD = "console-admin-pass";
 let cluster;
 let chrome;
 let wechat;
@@ -59,17 +57,14 @@ before(async () => {
   });
   await new Promise((r) => wechat.listen(0, "127.0.0.1", r));
   const host = `127.0.0.1:${wechat.address().port}`;
-  cluster = await startCluster({
+  ({ cluster, root, chrome } = await boot({
     nodes: 1,
     env: { GONGHUI_WECHAT_ALLOWED_HOSTS: host, GONGHUI_WECHAT_CA_FILE: cert, GONGHUI_WECHAT_API: `https://${host}` },
-  });
-  root = cluster.bootstrap(ADMIN, PASSWORD);
-  chrome = await browser();
+  }));
 });
 
 after(async () => {
-  await chrome?.close();
-  await cluster?.stop();
+  await stop({ cluster, chrome });
   wechat?.close();
 });
 

@@ -3,24 +3,14 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { browser, creditCode, idNumber, loginWithPassword, shot, startCluster } from "./browser.mjs";
+import { ADMIN, PASSWORD, boot, creditCode, idNumber, loginWithPassword, shot, stop } from "./browser.mjs";
 
-const ADMIN = "13800000000";
-const PASSWORD = "console-admin-pass";
 let cluster;
 let chrome;
 let root;
 
-before(async () => {
-  cluster = await startCluster({ nodes: 2 });
-  root = cluster.bootstrap(ADMIN, PASSWORD);
-  chrome = await browser();
-});
-
-after(async () => {
-  await chrome?.close();
-  await cluster?.stop();
-});
+before(async () => ({ cluster, root, chrome } = await boot({ nodes: 2 })));
+after(() => stop({ cluster, chrome }));
 
 async function api(token, method, url, body) {
   const answer = await fetch(`${cluster.http[0]}/api/v1${url}`, {

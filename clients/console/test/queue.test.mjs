@@ -1,23 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { browser, loginWithPassword, shot, startCluster } from "./browser.mjs";
+import { ADMIN, PASSWORD, boot, loginWithPassword, shot, stop } from "./browser.mjs";
 
-const ADMIN = "13800000000";
-const PASSWORD = "console-admin-pass";
 let cluster;
 let chrome;
 let root;
 
-before(async () => {
-  cluster = await startCluster({ nodes: 2 });
-  root = cluster.bootstrap(ADMIN, PASSWORD);
-  chrome = await browser();
-});
-
-after(async () => {
-  await chrome?.close();
-  await cluster?.stop();
-});
+before(async () => ({ cluster, root, chrome } = await boot({ nodes: 2 })));
+after(() => stop({ cluster, chrome }));
 
 async function api(node, token, method, url, body) {
   const answer = await fetch(`${cluster.http[node]}/api/v1${url}`, {
