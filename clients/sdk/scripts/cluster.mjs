@@ -133,6 +133,12 @@ export async function startCluster({ nodes = 1, env = {} } = {}) {
     kill(i) {
       started[i].child.kill("SIGKILL");
     },
+    /** Stops node `i` gracefully (SIGTERM): it closes its sockets with 1012 and exits. */
+    async terminate(i) {
+      const child = started[i].child;
+      child.kill("SIGTERM");
+      await new Promise((r) => (child.exitCode === null ? child.once("exit", r) : r()));
+    },
     /** Starts node `i` again on its port. */
     async restart(i) {
       started[i] = await launch(started[i].port);

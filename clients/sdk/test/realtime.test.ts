@@ -118,3 +118,22 @@ it("resumes a new client instance from the stored seqs (a page reload)", async (
   expect(after.events.map((e) => e.seq)).toEqual([1, 2, 3, 4].map((n) => (before.last ?? 0) + n));
   second.close();
 });
+
+it("moves at once to the next node when its node restarts (1012), and misses nothing", async () => {
+  const topic = `union:${root}`;
+  // A backoff this long would show: 1012 must reconnect without one.
+  const client = realtime([cluster.ws[1], cluster.ws[0]], admin, { client: "console", backoff: { baseMs: 60_000, maxMs: 60_000 } });
+  const stream = new Stream();
+  const codes: number[] = [];
+  client.on("closed", (code) => codes.push(code));
+  client.subscribe(topic, stream.handlers());
+  client.connect();
+  await until(() => stream.snapshots === 1, "the snapshot");
+  const stopping = cluster.terminate(1);
+  await announce(cluster, admin, root, 5, 0);
+  await stopping;
+  await until(() => stream.last === head(cluster, topic), "the head, through node 0", 10_000);
+  expect(codes).toEqual([1012]);
+  client.close();
+  await cluster.restart(1);
+});
