@@ -177,6 +177,10 @@ pub async fn asset(console: web::Data<Console>, path: web::Path<String>) -> Http
         HttpResponse::Ok()
             .content_type(file.metadata.mimetype())
             .insert_header((header::CACHE_CONTROL, cache))
-            .body(file.data.into_owned()),
+            // Embedded files are static: sent as they are, not copied per request.
+            .body(match file.data {
+                std::borrow::Cow::Borrowed(bytes) => actix_web::body::BoxBody::new(bytes),
+                std::borrow::Cow::Owned(bytes) => actix_web::body::BoxBody::new(bytes),
+            }),
     )
 }

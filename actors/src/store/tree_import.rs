@@ -225,9 +225,8 @@ impl Store {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let mut paths: HashMap<i64, Vec<i64>> = HashMap::new();
-        let existing_path = |id: i64, paths: &HashMap<i64, Vec<i64>>| paths.get(&id).cloned();
-        let known_paths: HashMap<i64, Vec<i64>> = tx
+        // Every parent's path: the known ones read once, each new one added as it is built.
+        let mut paths: HashMap<i64, Vec<i64>> = tx
             .query(
                 "SELECT id, path FROM unions WHERE id = ANY($1)",
                 &[&plan
@@ -261,8 +260,9 @@ impl Store {
                     Node::Existing(p) => p,
                     Node::New(n) => ids[n],
                 };
-                let mut path = existing_path(parent, &paths)
-                    .or_else(|| known_paths.get(&parent).cloned())
+                let mut path = paths
+                    .get(&parent)
+                    .cloned()
                     .expect("a parent is written or known before its children");
                 path.push(id);
                 columns.push(id, parent, &path, &new.cells);

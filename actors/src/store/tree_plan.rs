@@ -361,8 +361,12 @@ impl<'a> Planner<'a> {
                 self.groups[i].failed = Some(why);
             }
         }
-        // Codes resolved before a parent failed still point at it: a union whose parent
-        // failed fails too, until nothing changes.
+        // Codes resolved before a parent failed still point at it.
+        self.fail_below_failures();
+    }
+
+    /// A union whose new parent failed fails too, down the tree until nothing changes.
+    fn fail_below_failures(&mut self) {
         loop {
             let mut changed = false;
             for i in 0..self.groups.len() {
@@ -446,26 +450,7 @@ impl<'a> Planner<'a> {
             }
         }
         // The unions below a cycle fail with it.
-        loop {
-            let mut changed = false;
-            for n in 0..self.new_groups.len() {
-                let g = self.new_groups[n];
-                if self.groups[g].failed.is_some() {
-                    continue;
-                }
-                if let Some(p) = parent_of(&self.groups, n) {
-                    let parent = &self.groups[self.new_groups[p]];
-                    if parent.failed.is_some() {
-                        self.groups[g].failed =
-                            Some(format!("its parent (row {}) has errors", parent.row));
-                        changed = true;
-                    }
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
+        self.fail_below_failures();
     }
 
     /// Orders the new unions parents first, checks the admins, and reports every row.

@@ -10,7 +10,7 @@ import {
   until,
   type Cluster,
 } from "./helpers.js";
-import { memoryStorage } from "../src/index.js";
+import { memoryStorage, type SeqStorage } from "../src/index.js";
 
 let cluster: Cluster;
 let root: number;
@@ -21,22 +21,34 @@ const env = { GONGHUI_MAX_REPLAY: "5", GONGHUI_SESSION_QUEUE: "8", GONGHUI_SOCKE
 beforeAll(async () => ({ cluster, root, admin } = await bootCluster({ nodes: 1, env })));
 afterAll(() => cluster?.stop());
 
-it("hands a fresh snapshot to onReset when the events since its seq are too many to replay", async () => {
-  const topic = `union:${root}`;
-  const storage = memoryStorage();
+/** A page that took the topic's snapshot and went away: its seq is left in `storage`. */
+async function visitAndLeave(topic: string, storage: SeqStorage): Promise<number | undefined> {
   const first = realtime(cluster.ws, admin, { client: "console", storage });
   const stream = new Stream();
   first.subscribe(topic, stream.handlers());
   first.connect();
   await until(() => stream.snapshots === 1, "the snapshot");
   first.close();
+  return stream.last;
+}
+
+/** The next page, resuming from `storage`, once it has been reset. */
+async function comeBackReset(topic: string, storage: SeqStorage) {
+  const client = realtime(cluster.ws, admin, { client: "console", storage });
+  const stream = new Stream();
+  client.subscribe(topic, stream.handlers());
+  client.connect();
+  await until(() => stream.resets === 1, "a reset");
+  return { client, stream };
+}
+
+it("hands a fresh snapshot to onReset when the events since its seq are too many to replay", async () => {
+  const topic = `union:${root}`;
+  const storage = memoryStorage();
+  await visitAndLeave(topic, storage);
   await announce(cluster, admin, root, 12);
 
-  const second = realtime(cluster.ws, admin, { client: "console", storage });
-  const again = new Stream();
-  second.subscribe(topic, again.handlers());
-  second.connect();
-  await until(() => again.resets === 1, "a reset");
+  const { client: second, stream: again } = await comeBackReset(topic, storage);
   expect(again.last).toBe(head(cluster, topic));
   expect(again.snapshots).toBe(0);
   await announce(cluster, admin, root, 2);
@@ -47,21 +59,12 @@ it("hands a fresh snapshot to onReset when the events since its seq are too many
 it("hands a fresh snapshot to onReset when the events since its seq were pruned", async () => {
   const topic = `union:${root}`;
   const storage = memoryStorage();
-  const first = realtime(cluster.ws, admin, { client: "console", storage });
-  const stream = new Stream();
-  first.subscribe(topic, stream.handlers());
-  first.connect();
-  await until(() => stream.snapshots === 1, "the snapshot");
-  first.close();
+  const last = await visitAndLeave(topic, storage);
   await announce(cluster, admin, root, 2);
   // What retention does after GONGHUI_EVENT_RETENTION_SECS: the oldest events go.
-  cluster.sqlValue(`DELETE FROM events WHERE topic = '${topic}' AND seq <= ${(stream.last ?? 0) + 1}`);
+  cluster.sqlValue(`DELETE FROM events WHERE topic = '${topic}' AND seq <= ${(last ?? 0) + 1}`);
 
-  const second = realtime(cluster.ws, admin, { client: "console", storage });
-  const again = new Stream();
-  second.subscribe(topic, again.handlers());
-  second.connect();
-  await until(() => again.resets === 1, "a reset");
+  const { client: second, stream: again } = await comeBackReset(topic, storage);
   expect(again.last).toBe(head(cluster, topic));
   second.close();
 });

@@ -12,6 +12,9 @@ export interface QueueItem {
   topics: string[];
 }
 
+/** The union of an admin topic, `union:{id}:admin`. */
+const unionOf = (topic: string): number => Number(topic.split(":")[1]);
+
 /** Events received and not yet applied (see `later`). */
 const waiting: [string, EventOn<"union_admin">][] = [];
 
@@ -96,13 +99,13 @@ export const useQueue = defineStore("queue", {
           if (this.items[event.data.application.id]) this.put(topic, event.data.application);
           break;
         case "import.progress":
-          this.progress[Number(topic.split(":")[1])] = event.data;
+          this.progress[unionOf(topic)] = event.data;
           break;
         case "wechat.binding_broken":
-          this.wechat[Number(topic.split(":")[1])] = { broken: event.data.reason };
+          this.wechat[unionOf(topic)] = { broken: event.data.reason };
           break;
         case "wechat.poll_failed":
-          this.wechat[Number(topic.split(":")[1])] = { retryAt: event.data.retry_at };
+          this.wechat[unionOf(topic)] = { retryAt: event.data.retry_at };
           break;
         case "org_request.created":
         case "org_request.approved":
