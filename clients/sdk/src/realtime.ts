@@ -226,8 +226,10 @@ export class Realtime {
     let reply: Frame;
     try {
       reply = await this.request({ type: "hello", token, client: this.options.client }, conn);
-    } catch {
-      // The close that follows (4001, 1011, a drop) decides what comes next.
+    } catch (error) {
+      // A refused hello is followed by the server's close (4001, 1011), which decides what
+      // comes next; a hello never answered would leave the socket open and idle forever.
+      if ((error as GonghuiError).code === "timeout") conn.transport.close(4000, "no reply to hello");
       return;
     }
     if (this.conn !== conn) return;
