@@ -11,7 +11,7 @@
 //! - [`session`]: the WebSocket session actor.
 //! - [`idempotency`]: the `Idempotency-Key` middleware; [`body`]: the body deadline.
 //! - [`files`]: spreadsheet uploads (bounded, parsed off the workers) and downloads.
-//! - [`console`]: the admin console's web app, embedded, at `/console/`.
+//! - [`webapps`]: the admin console and the member H5 app, embedded, at `/console/` and `/h5/`.
 //! - [`extract`], [`api_error`], [`state`]: what handlers share.
 
 pub mod api_error;
@@ -19,7 +19,6 @@ pub mod asyncapi;
 pub mod body;
 pub mod cli;
 pub mod config;
-pub mod console;
 pub mod extract;
 pub mod files;
 pub mod idempotency;
@@ -28,3 +27,4 @@ pub mod routes;
 pub mod session;
 pub mod startup;
 pub mod state;
+pub mod webapps;

@@ -108,11 +108,11 @@ impl Application {
             listen(&config.listen).with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
         let send_buffer = config.socket_send_buffer;
-        let console = web::Data::new(crate::console::Console::new(
+        let apps = web::Data::new(crate::webapps::WebApps::new(
             &config.console_nodes,
             config.console_map_tiles.as_deref(),
         ));
-        let server = HttpServer::new(move || app(state.clone(), console.clone()))
+        let server = HttpServer::new(move || app(state.clone(), apps.clone()))
             .on_connect(move |connection, _| {
                 if let (Some(size), Some(socket)) = (
                     send_buffer,
@@ -191,7 +191,7 @@ impl Stopper {
 /// The routes of one worker.
 fn app(
     state: web::Data<AppState>,
-    console: web::Data<crate::console::Console>,
+    apps: web::Data<crate::webapps::WebApps>,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -217,7 +217,7 @@ fn app(
             utoipa_actix_web::scope("/api/v1")
                 .wrap(from_fn(crate::idempotency::middleware))
                 .wrap(from_fn(crate::body::middleware))
-                .wrap(from_fn(crate::console::cors))
+                .wrap(from_fn(crate::webapps::cors))
                 .configure(routes::api),
         )
         .split_for_parts();
@@ -226,15 +226,32 @@ fn app(
     crate::openapi::describe_files(&mut api);
     let api = web::Data::new(crate::openapi::served(&api));
     app.app_data(api)
-        .app_data(console)
-        .route("/", web::get().to(crate::console::redirect))
+        .app_data(apps)
+        .route("/", web::get().to(crate::webapps::to_console))
+        // Gzipped on the way out: the apps' scripts shrink to a third.
         .service(
-            // Gzipped on the way out: the console's scripts shrink to a third.
             web::scope("/console")
                 .wrap(actix_web::middleware::Compress::default())
-                .route("", web::get().to(crate::console::redirect))
-                .route("/config.json", web::get().to(crate::console::config))
-                .route("/{path:.*}", web::get().to(crate::console::asset)),
+                .route("", web::get().to(crate::webapps::to_console))
+                .route("/config.json", web::get().to(crate::webapps::config))
+                .route(
+                    "/{path:.*}",
+                    web::get().to(crate::webapps::asset::<crate::webapps::Console>),
+                ),
+        )
+        .service(
+            web::scope("/h5")
+                .wrap(actix_web::middleware::Compress::default())
+                .route("", web::get().to(crate::webapps::to_h5))
+                .route("/config.json", web::get().to(crate::webapps::config))
+                .route(
+                    "/{path:.*}",
+                    web::get().to(crate::webapps::asset::<crate::webapps::H5>),
+                ),
+        )
+        .route(
+            "/activities/{id}",
+            web::get().to(crate::webapps::activity_link),
         )
         .route("/ws", web::get().to(routes::ws::ws))
         .route("/healthz", web::get().to(routes::health::healthz))

@@ -91,6 +91,8 @@ export async function startCluster({ nodes = 1, env = {} } = {}) {
   for (let i = 0; i < nodes; i++) ports.push(await freePort());
   // Every node lists every node, as a deployment would: consoles fail over between them.
   common.GONGHUI_CONSOLE_NODES ??= ports.map((p) => `http://127.0.0.1:${p}`).join(",");
+  // The site's address (activity links, their codes) is the first node's.
+  common.GONGHUI_PUBLIC_URL ??= `http://127.0.0.1:${ports[0]}`;
   for (const port of ports) started.push(await launch(port));
 
   const cluster = {

@@ -26,3 +26,4 @@ export { fullJitter, type BackoffOptions } from "./backoff.js";
 export { jsonCodec, msgpackCodec, type Codec } from "./codec.js";
 export type { AnyEvent, ClientKind, EventKind, EventOn, GonghuiEvent, Snapshots, Topic, TopicKind, TopicKindOf } from "./types.js";
 export type { paths, components, operations } from "./generated/openapi.js";
+export { loadNodes, type Nodes } from "./nodes.js";

@@ -1,7 +1,6 @@
 import { defineStore } from "pinia";
 import { markRaw } from "vue";
-import { GonghuiError, Realtime, RestClient, type ConnectionState, type Hello, type components } from "@gonghui/client";
-import type { Nodes } from "@/config";
+import { GonghuiError, Realtime, RestClient, type ConnectionState, type Hello, type components, type Nodes } from "@gonghui/client";
 
 type Me = components["schemas"]["Me"];
 

@@ -1,8 +1,9 @@
-//! The admin console (管理后台): the web app built from `clients/console`, embedded in the
-//! binary so every node serves it at `/console/` without Node. Hashed assets are cached
-//! for a year, every other path of the app gets `index.html` (the app routes itself), and
-//! every answer carries a Content-Security-Policy that lets the page talk only to this
-//! node and the nodes `GONGHUI_CONSOLE_NODES` lists.
+//! The web apps people use, embedded in the binary so every node serves them without
+//! Node: the admin console (管理后台, `clients/console`) at `/console/` and the member H5
+//! app (会员端, `clients/h5`) at `/h5/`. Hashed assets are cached for a year, every other
+//! path of an app gets its `index.html` (the app routes itself), and every answer carries
+//! a Content-Security-Policy that lets the page talk only to this node and the nodes
+//! `GONGHUI_CONSOLE_NODES` lists.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -11,21 +12,40 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
+/// An app built into the binary, named for the message of a binary built without it.
+pub trait App: rust_embed::Embed {
+    /// Where its sources are.
+    const SOURCE: &'static str;
+}
+
 /// The built console (run `npm run build` in clients/console after changing it).
 #[derive(rust_embed::Embed)]
 #[folder = "clients/console/dist"]
-struct Assets;
+pub struct Console;
 
-/// What every console answer shares: the other nodes the page may fail over to, and
+impl App for Console {
+    const SOURCE: &'static str = "clients/console";
+}
+
+/// The built member app (run `npm run build` in clients/h5 after changing it).
+#[derive(rust_embed::Embed)]
+#[folder = "clients/h5/dist"]
+pub struct H5;
+
+impl App for H5 {
+    const SOURCE: &'static str = "clients/h5";
+}
+
+/// What every answer of the apps shares: the other nodes a page may fail over to, and
 /// where its map's tiles come from.
-pub struct Console {
+pub struct WebApps {
     nodes: Vec<String>,
     map_tiles: Option<String>,
     policy: HeaderValue,
 }
 
-impl Console {
-    /// The console of a node whose peers are `nodes` (base URLs, `https://host:port`),
+impl WebApps {
+    /// The apps of a node whose peers are `nodes` (base URLs, `https://host:port`),
     /// with map tiles from `map_tiles` (a URL template) if given.
     pub fn new(nodes: &[String], map_tiles: Option<&str>) -> Self {
         // Images from this node, data: and blob: (codes, downloads) and the tile host.
@@ -51,7 +71,7 @@ impl Console {
              frame-ancestors 'none'",
             connect.join(" ")
         );
-        Console {
+        WebApps {
             nodes: nodes.to_vec(),
             map_tiles: map_tiles.map(str::to_owned),
             policy: HeaderValue::from_str(&policy).expect("the policy is ASCII"),
@@ -73,12 +93,12 @@ impl Console {
     }
 }
 
-/// The request headers a console on another node sends to the API.
+/// The request headers an app on another node sends to the API.
 const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key";
 /// The answer headers it may read.
 const EXPOSED_HEADERS: &str = "retry-after, idempotent-replayed, content-disposition";
 
-/// Lets the console of another listed node call this node's API (its failover): an
+/// Lets the apps of another listed node call this node's API (their failover): an
 /// `Origin` in `GONGHUI_CONSOLE_NODES` gets CORS headers and its preflights are answered;
 /// any other request passes untouched (the browser enforces the rest). Tokens travel in
 /// `Authorization`, never cookies, so no credentials are allowed.
@@ -90,12 +110,8 @@ pub async fn cors(
         .headers()
         .get(header::ORIGIN)
         .filter(|origin| {
-            req.app_data::<web::Data<Console>>().is_some_and(|console| {
-                console
-                    .nodes
-                    .iter()
-                    .any(|n| n.as_bytes() == origin.as_bytes())
-            })
+            req.app_data::<web::Data<WebApps>>()
+                .is_some_and(|apps| apps.nodes.iter().any(|n| n.as_bytes() == origin.as_bytes()))
         })
         .cloned();
     let Some(origin) = allowed else {
@@ -129,25 +145,40 @@ pub async fn cors(
     Ok(response)
 }
 
-/// `/` and `/console` lead to the console.
-pub async fn redirect() -> HttpResponse {
+fn found(location: String) -> HttpResponse {
     HttpResponse::Found()
-        .insert_header((header::LOCATION, "/console/"))
+        .insert_header((header::LOCATION, location))
         .finish()
 }
 
-/// The peers the page may fail over to, and the map's tiles.
-pub async fn config(console: web::Data<Console>) -> HttpResponse {
-    console.respond(
+/// `/` and `/console` lead to the console.
+pub async fn to_console() -> HttpResponse {
+    found("/console/".to_owned())
+}
+
+/// `/h5` leads to the member app.
+pub async fn to_h5() -> HttpResponse {
+    found("/h5/".to_owned())
+}
+
+/// An activity's link (`GONGHUI_PUBLIC_URL/activities/{id}`, what its 葵花码 encodes)
+/// opens its page in the member app. The id is a number, so the target stays on this site.
+pub async fn activity_link(id: web::Path<i64>) -> HttpResponse {
+    found(format!("/h5/activities/{id}"))
+}
+
+/// The peers a page may fail over to, and the map's tiles.
+pub async fn config(apps: web::Data<WebApps>) -> HttpResponse {
+    apps.respond(
         HttpResponse::Ok()
-            .json(serde_json::json!({ "nodes": console.nodes, "map_tiles": console.map_tiles })),
+            .json(serde_json::json!({ "nodes": apps.nodes, "map_tiles": apps.map_tiles })),
     )
 }
 
-/// A file of the console, or the app itself for any other path under `/console/`.
-pub async fn asset(console: web::Data<Console>, path: web::Path<String>) -> HttpResponse {
+/// A file of app `A`, or the app itself for any other path under its prefix.
+pub async fn asset<A: App>(apps: web::Data<WebApps>, path: web::Path<String>) -> HttpResponse {
     let path = path.into_inner();
-    let (name, file) = match Assets::get(&path) {
+    let (name, file) = match A::get(&path) {
         Some(file) if !path.is_empty() => (path.as_str(), file),
         // A file-like path that is not there is a 404, not the app.
         _ if path
@@ -155,14 +186,14 @@ pub async fn asset(console: web::Data<Console>, path: web::Path<String>) -> Http
             .next()
             .is_some_and(|last| last.contains('.')) =>
         {
-            return console.respond(HttpResponse::NotFound().finish())
+            return apps.respond(HttpResponse::NotFound().finish())
         }
-        _ => match Assets::get("index.html") {
+        _ => match A::get("index.html") {
             Some(file) => ("index.html", file),
             None => {
-                return console.respond(
+                return apps.respond(
                     HttpResponse::ServiceUnavailable()
-                        .body("this binary was built without the console (clients/console/dist)"),
+                        .body(format!("this binary was built without {}/dist", A::SOURCE)),
                 )
             }
         },
@@ -173,7 +204,7 @@ pub async fn asset(console: web::Data<Console>, path: web::Path<String>) -> Http
     } else {
         "no-cache"
     };
-    console.respond(
+    apps.respond(
         HttpResponse::Ok()
             .content_type(file.metadata.mimetype())
             .insert_header((header::CACHE_CONTROL, cache))

@@ -1,13 +1,14 @@
-// The console the binary embeds (dist/, committed) must be what its sources build: this
-// builds them into a scratch folder and fails on any difference. `npm run build` fixes it.
+// The web app the binary embeds (dist/, committed) must be what its sources build: run in
+// an app's folder (console, h5), this builds them into a scratch folder and fails on any
+// difference. `npm run build` there fixes it.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { build } from "vite";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const scratch = mkdtempSync(path.join(tmpdir(), "console-dist-"));
+const root = process.cwd();
+const app = path.basename(root);
+const scratch = mkdtempSync(path.join(tmpdir(), `${app}-dist-`));
 
 function files(dir, prefix = "") {
   return readdirSync(dir).flatMap((name) => {
@@ -29,10 +30,10 @@ try {
       .map((f) => `differs: ${f}`),
   ];
   if (differ.length) {
-    console.error(`clients/console/dist is not what the sources build (run npm run build there):\n${differ.join("\n")}`);
+    console.error(`clients/${app}/dist is not what the sources build (run npm run build there):\n${differ.join("\n")}`);
     process.exit(1);
   }
-  console.log(`clients/console/dist matches its sources (${built.length} files)`);
+  console.log(`clients/${app}/dist matches its sources (${built.length} files)`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

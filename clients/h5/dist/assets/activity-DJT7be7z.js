@@ -1,0 +1,1 @@
+var e={vote:`投票`,questionnaire:`问卷`,signup:`报名`,lottery:`抽奖`,quiz:`答题`};function t(e,t=Date.now()){return e.status===`closed`?{text:`已结束`,open:!1}:t<Date.parse(e.starts_at)?{text:`未开始`,open:!1}:t>=Date.parse(e.ends_at)?{text:`已截止`,open:!1}:{text:`进行中`,open:!0}}export{t as n,e as t};

@@ -1,0 +1,1 @@
+import"./icon-BeSnbtW5.js";import"./cell-CZGUEglJ.js";

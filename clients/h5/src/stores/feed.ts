@@ -1,0 +1,49 @@
+import { defineStore } from "pinia";
+import type { components } from "@gonghui/client";
+import { useSession } from "./session";
+
+type Schemas = components["schemas"];
+
+/** The news and activities of the member's union, read once and then kept live by its topic. */
+export const useFeed = defineStore("feed", {
+  state: () => ({
+    union: null as number | null,
+    news: [] as Schemas["NewsSummary"][],
+    nextBefore: null as number | null,
+    activities: [] as Schemas["Activity"][],
+  }),
+  actions: {
+    /** Reads the feeds of `union` (its own news and what its ancestors published to it). */
+    async load(union: number) {
+      const api = useSession().api;
+      const [news, activities] = await Promise.all([
+        api.get("/api/v1/unions/{union_id}/news", { params: { union_id: union }, query: { limit: 20 } }),
+        api.get("/api/v1/unions/{union_id}/activities", { params: { union_id: union } }),
+      ]);
+      this.union = union;
+      this.news = news.items;
+      this.nextBefore = news.next_before ?? null;
+      this.activities = activities.items;
+    },
+    async moreNews() {
+      if (this.union === null || this.nextBefore === null) return;
+      const page = await useSession().api.get("/api/v1/unions/{union_id}/news", {
+        params: { union_id: this.union },
+        query: { limit: 20, before: this.nextBefore },
+      });
+      this.news.push(...page.items.filter((n) => !this.news.some((k) => k.id === n.id)));
+      this.nextBefore = page.next_before ?? null;
+    },
+    putNews(news: Schemas["NewsSummary"]) {
+      this.news = [news, ...this.news.filter((n) => n.id !== news.id)];
+    },
+    dropNews(id: number) {
+      this.news = this.news.filter((n) => n.id !== id);
+    },
+    putActivity(activity: Schemas["Activity"]) {
+      const at = this.activities.findIndex((a) => a.id === activity.id);
+      if (at >= 0) this.activities[at] = activity;
+      else this.activities.unshift(activity);
+    },
+  },
+});
