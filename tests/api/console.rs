@@ -1,4 +1,4 @@
-//! The console is served by every node from the binary: the app, its hashed assets with
+//! The web apps (the console, the member H5) are served by every node from the binary: the app, its hashed assets with
 //! long caching, the app again for its own routes, a strict Content-Security-Policy.
 
 use crate::helpers::Cluster;
@@ -150,4 +150,55 @@ async fn the_api_lets_listed_consoles_call_it_and_no_one_else() {
         .headers()
         .get("access-control-allow-origin")
         .is_none());
+}
+
+#[actix_rt::test]
+async fn every_node_serves_the_member_app_and_an_activity_link_opens_its_page() {
+    let cluster = Cluster::start(1).await;
+    let base = &cluster.nodes[0].http;
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let page = plain.get(format!("{base}/h5/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self';"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("工会会员服务"), "{html}");
+    assert!(html.contains("/h5/assets/"), "{html}");
+    // The app routes itself: its pages get the app.
+    let route = plain
+        .get(format!("{base}/h5/activities/7"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(route.status(), 200);
+    assert!(route.text().await.unwrap().contains("<div id=\"app\">"));
+    assert_eq!(
+        plain
+            .get(format!("{base}/h5/config.json"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // What an activity's code encodes leads to its page in the app; nothing else does.
+    let link = plain
+        .get(format!("{base}/activities/42"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(link.status(), 302);
+    assert_eq!(link.headers()["location"], "/h5/activities/42");
+    for bad in ["/activities/%2F%2Fevil.example.com", "/activities/42x"] {
+        let answer = plain.get(format!("{base}{bad}")).send().await.unwrap();
+        assert_eq!(answer.status(), 404, "{bad}");
+        assert!(answer.headers().get("location").is_none(), "{bad}");
+    }
 }

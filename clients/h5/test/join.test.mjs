@@ -110,7 +110,7 @@ test("an admin approves in the H5 while another admin watches the console on the
   await admin.fill("input[name=phone]", ADMIN);
   await admin.fill("input[name=password]", PASSWORD);
   await admin.click("[data-test=login]");
-  await admin.waitForSelector("[data-test=connection][data-state=connected]");
+  await admin.waitForSelector("[data-test=connection][data-state=connected]", { state: "attached" });
   await admin.click("[data-test=tab-me]");
   await admin.click("[data-test=go-approvals]");
   await admin.waitForSelector(`[data-test=pending-${application.id}]:has-text('李四')`);

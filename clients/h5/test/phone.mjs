@@ -38,7 +38,7 @@ export async function smsLogin(context, cluster, base, number) {
   await page.waitForSelector("[data-test=send-code]:has-text('秒后重发')");
   await page.fill("input[name=code]", cluster.smsCode(number));
   await page.click("[data-test=login]");
-  await page.waitForSelector("[data-test=connection][data-state=connected]");
+  await page.waitForSelector("[data-test=connection][data-state=connected]", { state: "attached" });
   return page;
 }
 
@@ -86,4 +86,14 @@ mkdirSync(shots, { recursive: true });
 /** Saves a screenshot of `page` as clients/h5/test-results/`name`.png. */
 export async function snap(page, name) {
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+}
+
+/** A phone already logged in as `token` (as after an earlier login there), open at `path` of node `node`. */
+export async function openAs(chrome, cluster, node, token, path, size = "small") {
+  const page = await (await phone(chrome, size)).newPage();
+  await page.goto(`${cluster.http[node]}/h5/login`);
+  await page.evaluate((t) => localStorage.setItem("gonghui.h5.token", t), token);
+  await page.goto(`${cluster.http[node]}/h5${path}`);
+  await page.waitForSelector("[data-test=connection][data-state=connected]", { state: "attached" });
+  return page;
 }

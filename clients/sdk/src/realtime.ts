@@ -149,6 +149,18 @@ export class Realtime {
     void this.open("reconnecting");
   }
 
+  /**
+   * Takes the connection for dead now: the device says its network is gone, and a socket
+   * without a network can linger a minute before it fails. It comes back as after any
+   * drop (every topic resumed from its seq), at once when `reconnectNow` says so.
+   */
+  networkLost(): void {
+    const conn = this.conn;
+    if (!conn) return;
+    conn.transport.close(4000, "network lost");
+    this.closed(conn, 1006, "network lost");
+  }
+
   /** Closes for good; subscriptions are kept for a later `connect`. */
   close(): void {
     this.setState("closed");
@@ -417,15 +429,20 @@ export interface AppEvents {
   onAppShow?(callback: () => void): void;
 }
 
-/** Reconnects at once when a mini-program's network comes back or the app is shown again. */
+/** Drops the connection when a mini-program loses its network; reconnects at once when it comes back or the app is shown again. */
 export function watchMiniProgram(api: AppEvents, realtime: Realtime): void {
-  api.onNetworkStatusChange((res) => res.isConnected && realtime.reconnectNow());
+  api.onNetworkStatusChange((res) => (res.isConnected ? realtime.reconnectNow() : realtime.networkLost()));
   api.onAppShow?.(() => realtime.reconnectNow());
 }
 
-/** Reconnects at once when the browser comes back online. */
+/** Drops the connection when the browser goes offline, and reconnects at once when it comes back online. */
 export function watchBrowser(realtime: Realtime, target: EventTarget = globalThis as unknown as EventTarget): () => void {
   const online = () => realtime.reconnectNow();
+  const offline = () => realtime.networkLost();
   target.addEventListener("online", online);
-  return () => target.removeEventListener("online", online);
+  target.addEventListener("offline", offline);
+  return () => {
+    target.removeEventListener("online", online);
+    target.removeEventListener("offline", offline);
+  };
 }

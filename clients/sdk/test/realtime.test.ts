@@ -12,7 +12,7 @@ import {
   until,
   type Cluster,
 } from "./helpers.js";
-import { memoryStorage, type EventOn } from "../src/index.js";
+import { memoryStorage, watchBrowser, type EventOn } from "../src/index.js";
 
 let cluster: Cluster;
 let root: number;
@@ -136,4 +136,25 @@ it("moves at once to the next node when its node restarts (1012), and misses not
   expect(codes).toEqual([1012]);
   client.close();
   await cluster.restart(1);
+});
+
+it("goes offline at once when the browser says the network is gone, and resumes when it is back, missing nothing", async () => {
+  const topic = `union:${root}`;
+  const client = realtime([cluster.ws[0]], admin, { client: "console" });
+  const browser = new EventTarget();
+  const unwatch = watchBrowser(client, browser);
+  const stream = new Stream();
+  client.subscribe(topic, stream.handlers());
+  client.connect();
+  await until(() => stream.snapshots === 1, "the snapshot");
+  browser.dispatchEvent(new Event("offline"));
+  // At once, not after a missed ping.
+  expect(client.connectionState).not.toBe("connected");
+  await announce(cluster, admin, root, 3, 0);
+  browser.dispatchEvent(new Event("online"));
+  await until(() => client.connectionState === "connected", "connected again");
+  await until(() => stream.last === head(cluster, topic), "the head");
+  expect(stream.snapshots).toBe(1);
+  unwatch();
+  client.close();
 });

@@ -8,6 +8,16 @@ import { useSession } from "./session";
 type Schemas = components["schemas"];
 type MemberState = Snapshots["member"] & { receipts: Record<number, Schemas["Receipt"]> };
 
+/**
+ * The unread count moves on two topics, the member's (their own messages, with the count)
+ * and the union's (announcements, +1 each), and fresh snapshots of the two are taken at
+ * different moments: an announcement may be in both or in neither. So for a moment after
+ * a fresh snapshot of the union's topic announcements are not counted one by one, and then
+ * the count is read from the server once.
+ */
+const SETTLE_MS = 1500;
+let settling: object | null = null;
+
 /** The member's own topic and their union's, followed live and kept across page loads. */
 export const useMember = defineStore("member", {
   state: () => ({
@@ -36,16 +46,16 @@ export const useMember = defineStore("member", {
       const topic = `member:${session.me.user.id}` as const;
       const kept = session.cache!.get<MemberState>(topic);
       if (kept) this.fill(kept.state);
-      const fresh = (snapshot: Snapshots["member"], seq: number) => {
+      const fresh = (snapshot: Snapshots["member"]) => {
         this.fill({ ...snapshot, receipts: this.receipts });
-        this.keep(seq);
+        this.keep();
       };
       this.subscriptions.member = session.live.subscribe(topic, {
         onSnapshot: fresh,
         onReset: fresh,
         onEvent: (event) => {
           this.apply(event);
-          this.keep(event.seq);
+          this.keep();
         },
       });
     },
@@ -57,9 +67,11 @@ export const useMember = defineStore("member", {
       this.receipts = state.receipts ?? {};
       this.followUnion();
     },
-    keep(seq: number) {
+    /** Keeps the member's state with the seq of their topic it reflects (the unread count also moves with announcements on the union's). */
+    keep() {
       const session = useSession();
-      if (!this.user) return;
+      const seq = this.subscriptions.member?.seq;
+      if (!this.user || seq === undefined) return;
       session.cache?.put<MemberState>(`member:${this.user.id}`, seq, {
         user: this.user,
         memberships: this.memberships,
@@ -128,6 +140,13 @@ export const useMember = defineStore("member", {
       const fresh = (snapshot: Snapshots["union"], seq: number) => {
         this.union = snapshot.union;
         keep(seq);
+        const settle = {};
+        settling = settle;
+        setTimeout(() => {
+          if (settling !== settle) return;
+          settling = null;
+          void this.recount().catch(() => undefined);
+        }, SETTLE_MS);
       };
       this.subscriptions.union = session.live.subscribe(topic, {
         onSnapshot: fresh,
@@ -150,7 +169,8 @@ export const useMember = defineStore("member", {
           break;
         case "notification.created":
           // An announcement: one for the whole union, so it carries no count of one's own.
-          this.unread += 1;
+          if (!settling) this.unread += 1;
+          this.keep();
           useInbox().add(event.data.notification);
           break;
         case "news.published":
@@ -164,6 +184,12 @@ export const useMember = defineStore("member", {
           feed.putActivity(event.data.activity);
           break;
       }
+    },
+    /** Reads the unread count from the server (SETTLE_MS says why). */
+    async recount() {
+      const page = await useSession().api.get("/api/v1/me/notifications", { query: { limit: 1 } });
+      this.unread = page.unread;
+      this.keep();
     },
     async loadPrizes() {
       this.prizes = (await useSession().api.get("/api/v1/me/prizes")).items;
