@@ -63,10 +63,12 @@ impl WebApps {
             connect.push(node.clone());
             connect.push(node.replacen("http", "ws", 1));
         }
-        // Element Plus positions popups with style attributes, hence 'unsafe-inline' for
-        // styles only; scripts come from this node alone.
+        // Element Plus and Vant position popups with style attributes, hence
+        // 'unsafe-inline' for styles only; scripts come from this node alone. Images may
+        // come from any HTTPS host: articles embed WeChat's image servers (and covers are
+        // `https` URLs); the pages send no referrer.
         let policy = format!(
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:{tiles}; \
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:{tiles}; \
              font-src 'self' data:; connect-src {}; object-src 'none'; base-uri 'self'; form-action 'self'; \
              frame-ancestors 'none'",
             connect.join(" ")

@@ -29,7 +29,7 @@ async fn every_node_serves_the_console_with_caching_fallback_and_a_strict_policy
     assert!(policy.contains("connect-src 'self' http://127.0.0.1:1 ws://127.0.0.1:1 https://gh2.example.cn wss://gh2.example.cn;"), "{policy}");
     assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
     assert!(
-        policy.contains("img-src 'self' data: blob: https://*.tiles.example.cn;"),
+        policy.contains("img-src 'self' data: blob: https: https://*.tiles.example.cn;"),
         "{policy}"
     );
     assert_eq!(page.headers()["cache-control"], "no-cache");
