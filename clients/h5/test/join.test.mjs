@@ -1,17 +1,28 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { ADMIN, PASSWORD, activity, api, boot, codeAgain, creditCode, idNumber, loginWithPassword, member, phone, smsLogin, snap, stop } from "./phone.mjs";
+import { ADMIN, PASSWORD, activity, api, boot, codeAgain, creditCode, idNumber, loginWithPassword, member, openAs, phone, smsLogin, snap, stop } from "./phone.mjs";
 
 let cluster;
 let chrome;
 let root;
 let adminToken;
+/** A union beside the root's members: below the root, with none of them in it. */
+let tianhe;
 
 before(async () => {
   ({ cluster, root, chrome } = await boot({ nodes: 2 }));
   // The root union stands in Guangzhou, so a phone there finds it nearby.
   cluster.sqlValue(`UPDATE unions SET lat = 23.1291, lng = 113.2644, address = '广州市越秀区' WHERE id = ${root}`);
   adminToken = (await cluster.login(ADMIN, "console")).token;
+  const csv = `工会名称,统一社会信用代码,纬度,经度\n天河区总工会,${creditCode(7)},23.1247,113.3612\n`;
+  const imported = await fetch(`${cluster.http[0]}/api/v1/unions/${root}/tree/import`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "text/csv" },
+    body: csv,
+  });
+  const report = await imported.json();
+  assert.equal(report.applied, true, JSON.stringify(report));
+  tianhe = report.rows[0].union_id;
 });
 after(() => stop({ cluster, chrome }));
 
@@ -133,17 +144,8 @@ test("an admin approves in the H5 while another admin watches the console on the
 });
 
 test("another union's activity shows a clear refusal, not a blank page", async () => {
-  // A union beside the member's (below the root, which the member is not in)…
-  const csv = `工会名称,统一社会信用代码\n天河区总工会,${creditCode(7)}\n`;
-  const imported = await fetch(`${cluster.http[0]}/api/v1/unions/${root}/tree/import`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${adminToken}`, "content-type": "text/csv" },
-    body: csv,
-  });
-  const report = await imported.json();
-  assert.equal(report.applied, true, JSON.stringify(report));
-  const other = report.rows[0].union_id;
-  const vote = await activity(cluster, adminToken, other, {
+  // An activity of a union beside the member's…
+  const vote = await activity(cluster, adminToken, tianhe, {
     kind: "vote",
     title: "天河区投票",
     config: { options: [{ id: "a", text: "甲" }, { id: "b", text: "乙" }], max_choices: 1 },
@@ -157,4 +159,26 @@ test("another union's activity shows a clear refusal, not a blank page", async (
   await page.waitForSelector("[data-test=forbidden]");
   assert.match(await page.textContent("[data-test=forbidden]"), /无权查看此活动/);
   await snap(page, "h5-forbidden");
+});
+
+test("a member transfers (会籍转移) on the phone: found by name, applied, approved, and the card shows the new union live", async () => {
+  const mover = await member(cluster, adminToken, root, "13700000005", "孙七", idNumber(105));
+  const page = await openAs(chrome, cluster, 0, mover.token, "/card");
+  await page.waitForSelector("[data-test=card-union]:has-text('广东省总工会')");
+  await page.click("[data-test=transfer]");
+  await page.click("text=按名称");
+  await page.fill("[data-test=query] input", "天河");
+  await page.click("[data-test=query-go]");
+  await page.click(`[data-test=apply-${tianhe}]:has-text('申请转入')`);
+  await page.click(".van-dialog__confirm");
+  await page.waitForSelector("[data-test^=application-][data-status=pending]:has-text('会籍转移')");
+  const application = Number((await page.getAttribute("[data-test^=application-][data-status=pending]", "data-test")).split("-")[1]);
+  await page.click(".van-nav-bar__left");
+  await page.waitForSelector(`[data-test=application-${application}][data-status=pending]`);
+  await mark(page);
+  await api(cluster, 1, adminToken, "POST", `/applications/${application}/approve`);
+  await page.waitForSelector("[data-test=card-union]:has-text('天河区总工会')");
+  await page.waitForSelector(`[data-test=application-${application}][data-status=approved]`);
+  await stillMarked(page);
+  await snap(page, "h5-transferred");
 });
