@@ -1,5 +1,8 @@
 import { defineStore } from "pinia";
+import { watch } from "vue";
 import type { components } from "@gonghui/client";
+import { attempt } from "@/feedback";
+import { useMember } from "./member";
 import { useSession } from "./session";
 
 type Schemas = components["schemas"];
@@ -47,3 +50,15 @@ export const useFeed = defineStore("feed", {
     },
   },
 });
+
+/** For a page showing the feeds: reads them for the member's union, and again when it changes. */
+export function useUnionFeed() {
+  const member = useMember();
+  const feed = useFeed();
+  watch(
+    () => member.membership?.union_id,
+    (union) => union && feed.union !== union && void attempt(() => feed.load(union)),
+    { immediate: true },
+  );
+  return { member, feed };
+}

@@ -1,1 +1,0 @@
-var e=`van-hairline`,t=`${e}--top`,n=`${e}--left`,r=`${e}--bottom`,i=`${e}--surround`,a=`${e}--top-bottom`,o=`van-haptics-feedback`,s=Symbol(`van-form`);export{a,t as i,n,s as o,i as r,o as s,r as t};

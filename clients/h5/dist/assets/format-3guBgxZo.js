@@ -1,0 +1,1 @@
+var e=new Intl.DateTimeFormat(`zh-CN`,{timeZone:`Asia/Shanghai`,year:`numeric`,month:`2-digit`,day:`2-digit`}),t=new Intl.DateTimeFormat(`zh-CN`,{timeZone:`Asia/Shanghai`,month:`2-digit`,day:`2-digit`,hour:`2-digit`,minute:`2-digit`});function n(t){return t?e.format(new Date(t)):``}function r(e){return e?t.format(new Date(e)):``}export{r as n,n as t};

@@ -1,1 +1,0 @@
-import"./icon-BeSnbtW5.js";import"./loading-cGKtNyv8.js";

@@ -1,1 +1,0 @@
-import"./icon-BeSnbtW5.js";import"./cell-CZGUEglJ.js";

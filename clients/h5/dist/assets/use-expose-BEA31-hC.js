@@ -1,1 +1,0 @@
-import{S as e}from"./vendor-BgexWHet.js";import{W as t}from"./icon-BeSnbtW5.js";function n(n){let r=e();r&&t(r.proxy,n)}export{n as t};

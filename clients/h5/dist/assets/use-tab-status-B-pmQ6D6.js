@@ -1,1 +1,0 @@
-import{C as e,F as t,p as n}from"./vendor-BgexWHet.js";var r=Symbol(),i=Symbol(),a=()=>e(i,null),o=e=>{let o=a();t(r,e),t(i,n(()=>(o==null||o.value)&&e.value))};export{o as n,a as t};
