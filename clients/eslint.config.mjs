@@ -15,7 +15,7 @@ export default tseslint.config(
     languageOptions: { parserOptions: { parser: tseslint.parser } },
   },
   {
-    files: ["*/test/**/*.mjs", "scripts/**/*.mjs", "*/bench/**/*.mjs"],
+    files: ["*/test/**/*.mjs", "web/**/*.mjs", "*/bench/**/*.mjs"],
     languageOptions: { globals: globals.node },
   },
   {

@@ -2,7 +2,7 @@ import { fileURLToPath, URL } from "node:url";
 import { VantResolver } from "@vant/auto-import-resolver";
 import Components from "unplugin-vue-components/vite";
 import { defineConfig } from "vite";
-import { webApp } from "../vite.shared";
+import { webApp } from "../web/vite.ts";
 
 // Served by gonghui at /h5/ from the files embedded in its binary. Each page imports the
 // Vant components it uses, with their styles, and nothing else; those the app uses are

@@ -1,5 +1,6 @@
 // Headless Chromium (Debian's package) driven by playwright-core, against real nodes the
 // SDK's cluster harness starts. Screenshots go to test-results/ (not committed).
+import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,6 +48,30 @@ export async function loginWithPassword(context, base, phone, password) {
   await page.click("[data-test=login]");
   await page.waitForSelector("[data-test=connection][data-state=connected]");
   return page;
+}
+
+/** Logs `phone` in on the console of `base` by SMS code (the tests' SMS sink); answers the page. */
+export async function loginWithCode(context, cluster, base, phone) {
+  const page = await context.newPage();
+  await page.goto(`${base}/console/`);
+  await page.click("text=验证码登录");
+  await page.fill("input[name=phone]", phone);
+  await page.click("[data-test=send-code]");
+  await page.waitForSelector("[data-test=send-code]:has-text('秒后重发')");
+  await page.fill("input[name=code]", cluster.smsCode(phone));
+  await page.click("[data-test=login]");
+  return page;
+}
+
+/** One API call to node `node` as `token`; fails the test on an error answer. */
+export async function api(cluster, node, token, method, url, body) {
+  const answer = await fetch(`${cluster.http[node]}/api/v1${url}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  assert.ok(answer.ok, `${method} ${url}: ${answer.status} ${await answer.clone().text()}`);
+  return answer.status === 204 ? null : answer.json();
 }
 
 /** Saves a screenshot of `page` as test-results/`name`.png. */

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { ADMIN, PASSWORD, boot, creditCode, idNumber, loginWithPassword, shot, stop } from "./browser.mjs";
+import { ADMIN, PASSWORD, boot, creditCode, idNumber, loginWithPassword, shot, stop, api as call } from "./browser.mjs";
 
 let cluster;
 let chrome;
@@ -12,15 +12,7 @@ let root;
 before(async () => ({ cluster, root, chrome } = await boot({ nodes: 2 })));
 after(() => stop({ cluster, chrome }));
 
-async function api(token, method, url, body) {
-  const answer = await fetch(`${cluster.http[0]}/api/v1${url}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.ok(answer.ok, `${method} ${url}: ${answer.status} ${await answer.clone().text()}`);
-  return answer.json();
-}
+const api = (token, method, url, body) => call(cluster, 0, token, method, url, body);
 
 test("a registration appears live in the parent's requests and is approved; a bad tree file writes nothing", async () => {
   const page = await loginWithPassword(await chrome.newContext(), cluster.http[1], ADMIN, PASSWORD);

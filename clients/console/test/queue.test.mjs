@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { ADMIN, PASSWORD, boot, loginWithPassword, shot, stop } from "./browser.mjs";
+import { ADMIN, PASSWORD, api as call, boot, loginWithCode, loginWithPassword, shot, stop } from "./browser.mjs";
 
 let cluster;
 let chrome;
@@ -9,15 +9,7 @@ let root;
 before(async () => ({ cluster, root, chrome } = await boot({ nodes: 2 })));
 after(() => stop({ cluster, chrome }));
 
-async function api(node, token, method, url, body) {
-  const answer = await fetch(`${cluster.http[node]}/api/v1${url}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.ok(answer.ok, `${method} ${url}: ${answer.status} ${await answer.clone().text()}`);
-  return answer.status === 204 ? null : answer.json();
-}
+const api = (node, token, method, url, body) => call(cluster, node, token, method, url, body);
 
 test("two admins on two nodes see a join live; one approves and it changes on the other's screen", async () => {
   // A second admin of the root union, who will log in by SMS code (no code sent yet: a
@@ -27,14 +19,7 @@ test("two admins on two nodes see a join live; one approves and it changes on th
   await api(0, rootLogin.token, "PUT", `/unions/${root}/admins/${second}`, { permissions: ["members.review"] });
 
   const a = await loginWithPassword(await chrome.newContext(), cluster.http[0], ADMIN, PASSWORD);
-  const b = await (await chrome.newContext()).newPage();
-  await b.goto(`${cluster.http[1]}/console/`);
-  await b.click("text=验证码登录");
-  await b.fill("input[name=phone]", "13800000001");
-  await b.click("[data-test=send-code]");
-  await b.waitForSelector("[data-test=send-code]:has-text('秒后重发')");
-  await b.fill("input[name=code]", cluster.smsCode("13800000001"));
-  await b.click("[data-test=login]");
+  const b = await loginWithCode(await chrome.newContext(), cluster, cluster.http[1], "13800000001");
   await b.waitForSelector("[data-test=connection][data-state=connected]");
 
   // A member applies over HTTP: both queues show it without a reload.
@@ -60,14 +45,7 @@ test("two admins on two nodes see a join live; one approves and it changes on th
 });
 
 test("a member without rights is refused at login with a clear message", async () => {
-  const page = await (await chrome.newContext()).newPage();
-  await page.goto(`${cluster.http[0]}/console/login`);
-  await page.click("text=验证码登录");
-  await page.fill("input[name=phone]", "13600000002");
-  await page.click("[data-test=send-code]");
-  await page.waitForSelector("[data-test=send-code]:has-text('秒后重发')");
-  await page.fill("input[name=code]", cluster.smsCode("13600000002"));
-  await page.click("[data-test=login]");
+  const page = await loginWithCode(await chrome.newContext(), cluster, cluster.http[0], "13600000002");
   await page.waitForSelector("[data-test=login-error]");
   assert.match(await page.textContent("[data-test=login-error]"), /不是任何工会的管理员/);
   await shot(page, "login-refused");

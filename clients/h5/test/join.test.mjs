@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { ADMIN, PASSWORD, activity, api, boot, codeAgain, creditCode, idNumber, loginWithPassword, member, openAs, phone, smsLogin, snap, stop } from "./phone.mjs";
+import { ADMIN, PASSWORD, activity, api, boot, codeAgain, creditCode, idNumber, loginWithCode, loginWithPassword, member, openAs, phone, smsLogin, snap, stop } from "./phone.mjs";
 
 let cluster;
 let chrome;
@@ -94,14 +94,7 @@ test("an admin approves in the H5 while another admin watches the console on the
   // A second admin, for the console, who logs in by SMS code.
   const second = Number(cluster.sqlValue("INSERT INTO users (phone) VALUES ('13800000002') RETURNING id"));
   await api(cluster, 0, adminToken, "PUT", `/unions/${root}/admins/${second}`, { permissions: ["members.review"] });
-  const watcher = await (await chrome.newContext()).newPage();
-  await watcher.goto(`${cluster.http[1]}/console/`);
-  await watcher.click("text=验证码登录");
-  await watcher.fill("input[name=phone]", "13800000002");
-  await watcher.click("[data-test=send-code]");
-  await watcher.waitForSelector("[data-test=send-code]:has-text('秒后重发')");
-  await watcher.fill("input[name=code]", cluster.smsCode("13800000002"));
-  await watcher.click("[data-test=login]");
+  const watcher = await loginWithCode(await chrome.newContext(), cluster, cluster.http[1], "13800000002");
   await watcher.waitForSelector("[data-test=connection][data-state=connected]");
 
   // The applicant waits on their card page, on node B.

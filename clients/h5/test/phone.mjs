@@ -1,11 +1,12 @@
 // The H5's browser tests: headless Chromium emulating phones (375×667 and 414×896, touch,
 // WeChat's in-app browser's user agent) against real nodes, beside the console's helpers.
-import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-export { ADMIN, PASSWORD, boot, creditCode, idNumber, loginWithPassword, stop } from "../../console/test/browser.mjs";
+import { api } from "../../console/test/browser.mjs";
+
+export { ADMIN, PASSWORD, api, boot, creditCode, idNumber, loginWithCode, loginWithPassword, stop } from "../../console/test/browser.mjs";
 
 /** The phones the app is checked on. */
 export const PHONES = {
@@ -45,17 +46,6 @@ export async function smsLogin(context, cluster, base, number) {
 /** Lets `number` be sent another code now (a phone gets one a minute): its last one is made older. */
 export function codeAgain(cluster, number) {
   cluster.sqlValue(`UPDATE sms_codes SET created_at = created_at - interval '2 minutes' WHERE phone = '${number}'`);
-}
-
-/** One API call to node `node` as `token`; fails the test on an error answer. */
-export async function api(cluster, node, token, method, url, body) {
-  const answer = await fetch(`${cluster.http[node]}/api/v1${url}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.ok(answer.ok, `${method} ${url}: ${answer.status} ${await answer.clone().text()}`);
-  return answer.status === 204 ? null : answer.json();
 }
 
 /** A member of `union`: registered, verified and approved over the API; answers `{token, user_id}`. */

@@ -4,6 +4,9 @@ import { useSession } from "./session";
 
 type Schemas = components["schemas"];
 
+/** The permissions that give an admin a queue to review on the phone. */
+const REVIEWS = ["members.review", "org.manage"];
+
 /**
  * 工会管理 on the phone: the pending joins, transfers and org requests of every union the
  * admin reviews, live. A decision, here or by any other admin anywhere, takes the item
@@ -16,6 +19,9 @@ export const useApprovals = defineStore("approvals", {
     subscriptions: {} as Record<string, Subscription>,
   }),
   getters: {
+    /** The unions whose queues the user reviews, from the rights /me gave. */
+    unions: () =>
+      (useSession().me?.admin_of ?? []).filter((a) => a.permissions.some((p) => REVIEWS.includes(p))).map((a) => a.union_id),
     pendingApplications: (s) => Object.values(s.applications).sort((a, b) => a.id - b.id),
     pendingRequests: (s) => Object.values(s.requests).sort((a, b) => a.id - b.id),
     count(): number {
@@ -27,7 +33,7 @@ export const useApprovals = defineStore("approvals", {
     follow() {
       const session = useSession();
       if (!session.live) return;
-      const topics = session.reviews.map((id) => `union:${id}:admin` as const);
+      const topics = this.unions.map((id) => `union:${id}:admin` as const);
       for (const [topic, sub] of Object.entries(this.subscriptions)) {
         if (!topics.includes(topic as `union:${number}:admin`)) {
           sub.unsubscribe();
@@ -68,8 +74,7 @@ export const useApprovals = defineStore("approvals", {
     },
     /** Whether the admin decides `application`: a transfer away from their union is the receiving union's to decide. */
     decides(application: Schemas["Application"]): boolean {
-      const reviews = useSession().reviews;
-      return application.kind === "join" || !reviews.includes(application.from_union_id ?? 0) || reviews.includes(application.union_id);
+      return application.kind === "join" || !this.unions.includes(application.from_union_id ?? 0) || this.unions.includes(application.union_id);
     },
     async decide(id: number, reason?: string) {
       const api = useSession().api;

@@ -3,7 +3,7 @@ import type { EventOn, Snapshots, Subscription, components } from "@gonghui/clie
 import { useApprovals } from "./approvals";
 import { useFeed } from "./feed";
 import { useInbox } from "./inbox";
-import { useSession } from "./session";
+import { topicCache, useSession } from "./session";
 
 type Schemas = components["schemas"];
 type MemberState = Snapshots["member"] & { receipts: Record<number, Schemas["Receipt"]> };
@@ -44,7 +44,7 @@ export const useMember = defineStore("member", {
       const session = useSession();
       if (!session.live || !session.me || this.subscriptions.member) return;
       const topic = `member:${session.me.user.id}` as const;
-      const kept = session.cache!.get<MemberState>(topic);
+      const kept = topicCache()!.get<MemberState>(topic);
       if (kept) this.fill(kept.state);
       const fresh = (snapshot: Snapshots["member"]) => {
         this.fill({ ...snapshot, receipts: this.receipts });
@@ -69,10 +69,9 @@ export const useMember = defineStore("member", {
     },
     /** Keeps the member's state with the seq of their topic it reflects (the unread count also moves with announcements on the union's). */
     keep() {
-      const session = useSession();
       const seq = this.subscriptions.member?.seq;
       if (!this.user || seq === undefined) return;
-      session.cache?.put<MemberState>(`member:${this.user.id}`, seq, {
+      topicCache()?.put<MemberState>(`member:${this.user.id}`, seq, {
         user: this.user,
         memberships: this.memberships,
         applications: this.applications,
@@ -134,9 +133,9 @@ export const useMember = defineStore("member", {
       this.subscriptions.union = undefined;
       this.union = null;
       if (!topic || !session.live) return;
-      const kept = session.cache!.get<Schemas["Union"]>(topic);
+      const kept = topicCache()!.get<Schemas["Union"]>(topic);
       if (kept) this.union = kept.state;
-      const keep = (seq: number) => this.union && session.cache?.put(topic, seq, this.union);
+      const keep = (seq: number) => this.union && topicCache()?.put(topic, seq, this.union);
       const fresh = (snapshot: Snapshots["union"], seq: number) => {
         this.union = snapshot.union;
         keep(seq);
