@@ -109,3 +109,28 @@ test("the 葵花码: its PNG decodes to the activity's link, which opens the act
   await page.waitForSelector("[data-test=result-seats][data-count='1']");
   await snap(page, "h5-signup");
 });
+
+test("a quiz: every question answered on the phone, the score and the prize on the receipt", async () => {
+  const quiz = await activity(cluster, adminToken, root, {
+    kind: "quiz",
+    title: "安全生产知识答题",
+    config: {
+      questions: [
+        { id: "q1", type: "single", text: "发现火情先做什么？", options: [{ id: "a", text: "报警" }, { id: "b", text: "拍照" }], answer: ["a"] },
+        { id: "q2", type: "multiple", text: "哪些是劳动保护用品？", options: [{ id: "a", text: "安全帽" }, { id: "b", text: "手套" }, { id: "c", text: "耳机" }], answer: ["a", "b"] },
+      ],
+      pass_mark: 2,
+      prize: { id: "cup", name: "保温杯", quantity: 5 },
+    },
+  });
+  const page = await openAs(chrome, cluster, 1, members[0].token, `/activities/${quiz.id}`, "large");
+  await page.click("[data-test=option-q1-a]");
+  // Incomplete: the button stays disabled until every question is answered.
+  assert.equal(await page.isDisabled("[data-test=submit-answer]"), true);
+  await page.click("[data-test=option-q2-a]");
+  await page.click("[data-test=option-q2-b]");
+  await page.click("[data-test=submit-answer]");
+  await page.waitForSelector("[data-test=receipt]:has-text('2（通过）')");
+  await page.waitForSelector("[data-test=won]:has-text('保温杯')");
+  await snap(page, "h5-quiz");
+});

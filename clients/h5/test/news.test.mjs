@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { ADMIN, api, boot, idNumber, member, openAs, phone, snap, stop } from "./phone.mjs";
+import { ADMIN, api, boot, codeAgain, idNumber, member, openAs, phone, snap, stop } from "./phone.mjs";
 
 let cluster;
 let chrome;
@@ -51,4 +51,31 @@ test("the first screen stays small: under 150 KB of gzipped JavaScript, at 375×
     // Nothing wider than the phone.
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
   }
+});
+
+test("a member sets a password on the phone with an SMS code, then logs in with it on another phone", async () => {
+  const page = await openAs(chrome, cluster, 0, reader.token, "/password");
+  codeAgain(cluster, "13700000301");
+  await page.click("[data-test=send-code]");
+  await page.waitForSelector("[data-test=send-code]:has-text('秒后重发')");
+  await page.fill("input[name=code]", cluster.smsCode("13700000301"));
+  await page.fill("input[name=password]", "short");
+  await page.fill("input[name=again]", "short");
+  await page.click("[data-test=save-password]");
+  await page.waitForSelector("text=密码至少 8 位");
+  await page.fill("input[name=password]", "member-pass-1");
+  await page.fill("input[name=again]", "member-pass-1");
+  await page.click("[data-test=save-password]");
+  await page.waitForURL(/\/h5\/me$/);
+
+  const other = await (await phone(chrome, "large")).newPage();
+  await other.goto(`${cluster.http[1]}/h5/`);
+  await other.click("text=密码登录");
+  await other.fill("input[name=phone]", "13700000301");
+  await other.fill("input[name=password]", "wrong-pass-1");
+  await other.click("[data-test=login]");
+  await other.waitForSelector("[data-test=login-error]");
+  await other.fill("input[name=password]", "member-pass-1");
+  await other.click("[data-test=login]");
+  await other.waitForSelector("[data-test=home-union]");
 });
