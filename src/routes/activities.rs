@@ -131,6 +131,20 @@ pub async fn answer(
     Ok(HttpResponse::Created().json(receipt))
 }
 
+/// The caller's own receipt, so every device of theirs shows that they took part (and
+/// what they won), not only the one they answered on.
+#[utoipa::path(tag = "activities", params(("id" = i64, Path)), responses(
+    (status = 200, body = Receipt), (status = 404, body = ErrorResponse)), security(("bearer" = [])))]
+#[get("/activities/{id}/receipt")]
+#[tracing::instrument(skip_all, fields(user = caller.0.user_id, activity = *path))]
+pub async fn my_receipt(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.store.receipt(caller.0.user_id, *path).await?))
+}
+
 /// The results: in full for admins, as the activity allows for members.
 #[utoipa::path(tag = "activities", params(("id" = i64, Path)), responses(
     (status = 200, body = Results), (status = 404, body = ErrorResponse)), security(("bearer" = [])))]

@@ -71,6 +71,7 @@ pub fn api(cfg: &mut ServiceConfig) {
         .service(activities::publish)
         .service(activities::close)
         .service(activities::answer)
+        .service(activities::my_receipt)
         .service(activities::results)
         .service(activities::code)
         .service(activities::claim)

@@ -565,3 +565,49 @@ async fn bad_answers_and_activities_are_refused_and_write_nothing() {
         activities
     );
 }
+
+#[actix_rt::test]
+async fn each_device_reads_its_members_receipt_and_no_one_else_does() {
+    let cluster = Cluster::start(2).await;
+    let root = cluster.root_admin_token().await;
+    let seeded = cluster.seed_members(2).await;
+    let (winner, other) = (seeded.members[0], seeded.members[1]);
+    let lottery = published(
+        &cluster,
+        &root,
+        seeded.union_id,
+        "lottery",
+        json!({"prizes": [{"id": "p1", "name": "电饭煲", "quantity": 1}], "win_rate": 1.0}),
+    )
+    .await;
+    let path = format!("/activities/{lottery}/receipt");
+    let before = cluster.get(1, &seeded.token(winner), &path).await;
+    assert_eq!(before.status(), 404);
+
+    let answered = cluster
+        .http
+        .post(cluster.url(0, &format!("/activities/{lottery}/answers")))
+        .bearer_auth(seeded.token(winner))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 201);
+    let receipt: Value = answered.json().await.unwrap();
+    // Read on the other node (another device): the same receipt, the draw included.
+    let read = cluster.get(1, &seeded.token(winner), &path).await;
+    assert_eq!(read.status(), 200);
+    let read: Value = read.json().await.unwrap();
+    assert_eq!(read, receipt);
+    assert_eq!(read["prize"], "p1");
+    assert!(read["draw"]["seed"].is_string());
+
+    // Another member has none; outside the activity's audience it does not exist.
+    assert_eq!(
+        cluster.get(0, &seeded.token(other), &path).await.status(),
+        404
+    );
+    let (outsider, _) = cluster.verified_user(0, "13900009999", "app", 9999).await;
+    let refused = cluster.get(0, &outsider, &path).await;
+    assert_eq!(refused.status(), 404);
+}

@@ -526,6 +526,39 @@ impl Store {
         Ok(receipt)
     }
 
+    /// The viewer's own receipt of an activity they may see: what each of their devices
+    /// shows on its page, whichever one they answered on.
+    ///
+    /// # Errors
+    /// `NotFound` for an activity they may not see, or when they have not taken part.
+    pub async fn receipt(&self, viewer: i64, id: i64) -> Result<Receipt> {
+        let conn = self.client().await?;
+        self.visible(&conn, viewer, id).await?;
+        let row = conn
+            .query_opt(
+                "SELECT answer, score, passed, prize_id, draw, created_at FROM activity_answers
+                 WHERE activity_id = $1 AND user_id = $2",
+                &[&id, &viewer],
+            )
+            .await?
+            .ok_or_else(|| Error::NotFound("you have not taken part in this activity".into()))?;
+        let draw = row
+            .get::<_, Option<Value>>(4)
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| Error::Unavailable(format!("a stored draw does not read: {e}")))?;
+        Ok(Receipt {
+            activity_id: id,
+            user_id: viewer,
+            answer: row.get(0),
+            score: row.get(1),
+            passed: row.get(2),
+            prize: row.get(3),
+            draw,
+            created_at: row.get(5),
+        })
+    }
+
     /// Results as the viewer may see them: admins always in full, the audience as the
     /// activity's visibility allows.
     pub async fn results(&self, viewer: i64, id: i64) -> Result<Results> {

@@ -114,7 +114,7 @@ export const useMember = defineStore("member", {
             .then(() => useApprovals().follow());
           break;
         case "activity.answered":
-          this.receipts = { ...this.receipts, [event.data.receipt.activity_id]: event.data.receipt };
+          this.answered(event.data.receipt);
           break;
         case "prize.shipped": {
           const p = event.data.prize;
@@ -183,6 +183,11 @@ export const useMember = defineStore("member", {
           feed.putActivity(event.data.activity);
           break;
       }
+    },
+    /** Keeps a receipt of the member's, from any device. */
+    answered(receipt: Schemas["Receipt"]) {
+      this.receipts = { ...this.receipts, [receipt.activity_id]: receipt };
+      this.keep();
     },
     /** Reads the unread count from the server (SETTLE_MS says why). */
     async recount() {
