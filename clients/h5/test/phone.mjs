@@ -1,5 +1,6 @@
 // The H5's browser tests: headless Chromium emulating phones (375×667 and 414×896, touch,
 // WeChat's in-app browser's user agent) against real nodes, beside the console's helpers.
+import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -73,8 +74,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.join(here, "..", "test-results");
 mkdirSync(shots, { recursive: true });
 
-/** Saves a screenshot of `page` as clients/h5/test-results/`name`.png. */
+/** Saves a screenshot of `page` as clients/h5/test-results/`name`.png, after checking that nothing on it is wider than the phone. */
 export async function snap(page, name) {
+  const [content, screen] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(content <= screen, `${name}: the page is ${content} px wide on a ${screen} px screen`);
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 }
 
