@@ -20,6 +20,12 @@ pub struct SharedEvent {
     json: OnceLock<Bytes>,
 }
 
+impl super::sequencer::Sequenced for Arc<SharedEvent> {
+    fn seq(&self) -> u64 {
+        self.frame.seq
+    }
+}
+
 impl SharedEvent {
     /// Wraps an event for sharing.
     pub fn new(topic: Topic, frame: EventFrame) -> Arc<Self> {

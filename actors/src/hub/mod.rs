@@ -9,6 +9,7 @@ pub mod messages;
 pub mod owner;
 pub mod registry;
 pub mod results;
+pub mod sequencer;
 
 use std::time::Duration;
 

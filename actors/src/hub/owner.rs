@@ -3,14 +3,15 @@
 //! only in their topics and in how a snapshot is read (`store::snapshots`), so they are
 //! one type keyed by [`OwnerKey`].
 //!
-//! For each topic it keeps `head`, the last seq handed to subscribers, and delivers
-//! strictly in seq order: an announcement that skips ahead parks in `waiting` while the
-//! gap is read from the log. A new subscriber is attached at the seq its snapshot (or its
-//! `since`) reflects and is first sent what lies between that seq and `head` — from the
-//! in-memory ring of recent events when it covers the range, else from the log — so no
-//! event falls between the snapshot and the live stream and none comes twice.
+//! Each topic's order is kept by a [`Sequencer`] (handing events out strictly in seq
+//! order, reading gaps from the log); the owner does what it answers: sends events to the
+//! topic's subscribers and spawns the log reads. A new subscriber is attached at the seq
+//! its snapshot (or its `since`) reflects and is first sent what lies between that seq
+//! and the head — from the sequencer's ring of recent events when it covers the range,
+//! else from the log — so no event falls between the snapshot and the live stream and
+//! none comes twice.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,7 @@ use super::messages::{
     Announce, Resync, SessionRef, SharedEvent, Subscribe, ToSession, Unsubscribe,
 };
 use super::registry::{OwnerIdle, Registry};
+use super::sequencer::{CatchUp, Next, Sequencer};
 use super::HubSettings;
 use crate::store::Store;
 
@@ -60,15 +62,10 @@ struct Attaching {
     generation: u64,
 }
 
-#[derive(Default)]
 struct TopicState {
-    head: Option<u64>,
-    recent: VecDeque<Arc<SharedEvent>>,
+    order: Sequencer<Arc<SharedEvent>>,
     live: HashMap<u64, Live>,
     attaching: HashMap<u64, Attaching>,
-    /// Announced ahead of `head`; `None` when announced by seq only.
-    waiting: BTreeMap<u64, Option<Arc<SharedEvent>>>,
-    filling: bool,
     /// The last snapshot of a shared topic (union and admin topics), with its seq.
     snapshot: Option<(u64, Value)>,
     /// Subscribers waiting for the snapshot read in flight.
@@ -76,6 +73,16 @@ struct TopicState {
 }
 
 impl TopicState {
+    fn new(ring: usize) -> Self {
+        TopicState {
+            order: Sequencer::new(ring),
+            live: HashMap::new(),
+            attaching: HashMap::new(),
+            snapshot: None,
+            snapshot_waiters: Vec::new(),
+        }
+    }
+
     fn is_unused(&self) -> bool {
         self.live.is_empty() && self.attaching.is_empty() && self.snapshot_waiters.is_empty()
     }
@@ -163,89 +170,62 @@ impl TopicOwner {
         }
     }
 
-    fn deliver(&mut self, topic: Topic, event: Arc<SharedEvent>) {
-        let cap = self.settings.recent_events;
+    /// Does what the topic's sequencer answered: sends its events to the subscribers, in
+    /// order, and reads the log when it asks.
+    fn run(&mut self, topic: Topic, next: Next<Arc<SharedEvent>>, ctx: &mut Context<Self>) {
         let Some(state) = self.topics.get_mut(&topic) else {
             return;
         };
-        let seq = event.seq();
-        state.head = Some(seq);
-        if state.recent.len() == cap {
-            state.recent.pop_front();
+        for event in next.deliver {
+            let seq = event.seq();
+            state.live.retain(|_, sub| {
+                sub.after >= seq || Self::send(&sub.out, ToSession::Event(event.clone()))
+            });
         }
-        state.recent.push_back(event.clone());
-        state.live.retain(|_, sub| {
-            sub.after >= seq || Self::send(&sub.out, ToSession::Event(event.clone()))
-        });
+        if let Some(after) = next.read_after {
+            self.read_log(topic, after, ctx);
+        }
         self.forget_if_unused(topic);
     }
 
-    /// Delivers whatever waits in order after `head`; reads the log when there is a gap.
-    fn drain(&mut self, topic: Topic, ctx: &mut Context<Self>) {
-        loop {
-            let Some(state) = self.topics.get_mut(&topic) else {
-                return;
-            };
-            let Some(head) = state.head else { return };
-            state.waiting = state.waiting.split_off(&(head + 1));
-            match state.waiting.first_key_value() {
-                Some((&seq, Some(_))) if seq == head + 1 => {
-                    let event = state.waiting.remove(&seq).flatten().expect("checked above");
-                    self.deliver(topic, event);
-                }
-                Some(_) => return self.fill(topic, ctx),
-                None => return,
-            }
-        }
-    }
-
-    /// Reads the log after `head` and delivers what it finds, repeating while it finds a full batch.
-    fn fill(&mut self, topic: Topic, ctx: &mut Context<Self>) {
-        let Some(state) = self.topics.get_mut(&topic) else {
-            return;
-        };
-        let Some(head) = state.head else { return };
-        if state.filling {
-            return;
-        }
-        state.filling = true;
+    /// Reads the log after `after` for the sequencer; a failed read is tried again soon.
+    fn read_log(&mut self, topic: Topic, after: u64, ctx: &mut Context<Self>) {
         let store = self.store.clone();
         let batch = self.settings.read_batch;
-        ctx.spawn(async move { store.events_after(topic, head, batch).await }.into_actor(self).map(
+        ctx.spawn(async move { store.events_after(topic, after, batch).await }.into_actor(self).map(
             move |read, act, ctx| {
                 let Some(state) = act.topics.get_mut(&topic) else { return };
-                state.filling = false;
                 match read {
                     Ok(frames) => {
                         let full = frames.len() as i64 == batch;
-                        for frame in frames {
-                            let current = act.topics.get(&topic).and_then(|s| s.head);
-                            if current.is_some_and(|h| frame.seq == h + 1) {
-                                act.deliver(topic, SharedEvent::new(topic, frame));
-                            }
-                        }
-                        if full {
-                            act.fill(topic, ctx);
-                        } else {
-                            act.drain(topic, ctx);
-                        }
+                        let events = frames.into_iter().map(|f| SharedEvent::new(topic, f)).collect();
+                        let next = state.order.read(events, full);
+                        act.run(topic, next, ctx);
                     }
                     Err(e) => {
                         tracing::warn!(%topic, error = %e, "reading the event log failed; retrying");
-                        ctx.run_later(Duration::from_millis(500), move |act, ctx| act.fill(topic, ctx));
+                        state.order.read_failed();
+                        ctx.run_later(Duration::from_millis(500), move |act, ctx| act.resync(topic, ctx));
                     }
                 }
             },
         ));
     }
 
+    /// Reads the log again from the head of `topic` (after a failed read, or when
+    /// announcements may have been missed).
+    fn resync(&mut self, topic: Topic, ctx: &mut Context<Self>) {
+        if let Some(state) = self.topics.get_mut(&topic) {
+            let next = state.order.resync();
+            self.run(topic, next, ctx);
+        }
+    }
+
     /// Takes the head a consistent read saw, for a topic this node has not followed yet.
     fn learn_head(&mut self, topic: Topic, head: u64, ctx: &mut Context<Self>) {
         if let Some(state) = self.topics.get_mut(&topic) {
-            if state.head.is_none() {
-                state.head = Some(head);
-                self.drain(topic, ctx);
-            }
+            let next = state.order.learn_head(head);
+            self.run(topic, next, ctx);
         }
     }
 
@@ -269,48 +249,41 @@ impl TopicOwner {
             return;
         };
         let out = pending.session.out.clone();
-        let head = state.head.unwrap_or(after);
-        let from_ring = state
-            .recent
-            .front()
-            .is_some_and(|first| first.seq() <= after + 1);
-        if after < head && !from_ring {
-            let store = self.store.clone();
-            let batch = self.settings.read_batch;
-            ctx.spawn(
-                async move { store.events_after(topic, after, batch).await }
-                    .into_actor(self)
-                    .map(move |read, act, ctx| match read {
-                        Ok(frames) if !frames.is_empty() => {
-                            let last = frames.last().map_or(after, |f| f.seq);
-                            let events = frames
-                                .into_iter()
-                                .map(|f| SharedEvent::new(topic, f))
-                                .collect();
-                            if Self::send(&out, ToSession::Batch(events)) {
-                                act.attach(topic, session_id, generation, last, ctx);
-                            } else {
+        let head = state.order.head().unwrap_or(after);
+        let missed = match state.order.catch_up(after) {
+            CatchUp::Ring(missed) => missed,
+            CatchUp::Log { after } => {
+                let store = self.store.clone();
+                let batch = self.settings.read_batch;
+                ctx.spawn(
+                    async move { store.events_after(topic, after, batch).await }
+                        .into_actor(self)
+                        .map(move |read, act, ctx| match read {
+                            Ok(frames) if !frames.is_empty() => {
+                                let last = frames.last().map_or(after, |f| f.seq);
+                                let events = frames
+                                    .into_iter()
+                                    .map(|f| SharedEvent::new(topic, f))
+                                    .collect();
+                                if Self::send(&out, ToSession::Batch(events)) {
+                                    act.attach(topic, session_id, generation, last, ctx);
+                                } else {
+                                    act.drop_subscriber(topic, session_id);
+                                }
+                            }
+                            _ => {
+                                out.do_send(ToSession::Close {
+                                    code: 1012,
+                                    reason: "catch-up failed: resubscribe",
+                                });
                                 act.drop_subscriber(topic, session_id);
                             }
-                        }
-                        _ => {
-                            out.do_send(ToSession::Close {
-                                code: 1012,
-                                reason: "catch-up failed: resubscribe",
-                            });
-                            act.drop_subscriber(topic, session_id);
-                        }
-                    }),
-            );
-            return;
-        }
+                        }),
+                );
+                return;
+            }
+        };
         state.attaching.remove(&session_id);
-        let missed: Vec<_> = state
-            .recent
-            .iter()
-            .filter(|e| e.seq() > after)
-            .cloned()
-            .collect();
         if missed.is_empty() || Self::send(&out, ToSession::Batch(missed)) {
             state.live.insert(
                 session_id,
@@ -350,7 +323,8 @@ impl TopicOwner {
         };
         if let Some((seq, snapshot)) = &state.snapshot {
             if state
-                .head
+                .order
+                .head()
                 .is_none_or(|head| head.saturating_sub(*seq) <= fresh_within)
             {
                 let start = Start::snapshot(*seq, snapshot.clone(), waiter.reset);
@@ -466,7 +440,11 @@ impl Handler<Subscribe> for TopicOwner {
             topic,
             since,
         } = msg;
-        let state = self.topics.entry(topic).or_default();
+        let ring = self.settings.recent_events;
+        let state = self
+            .topics
+            .entry(topic)
+            .or_insert_with(|| TopicState::new(ring));
         state.live.remove(&session.id);
         state.attaching.insert(
             session.id,
@@ -534,15 +512,12 @@ impl Handler<Announce> for TopicOwner {
         let Some(state) = self.topics.get_mut(&topic) else {
             return;
         };
-        if state.head.is_some_and(|head| seq <= head) {
-            return;
-        }
         let event = match msg {
             Announce::Event(e) => Some(e),
             Announce::SeqOnly { .. } => None,
         };
-        state.waiting.insert(seq, event);
-        self.drain(topic, ctx);
+        let next = state.order.announce(seq, event);
+        self.run(topic, next, ctx);
     }
 }
 
@@ -552,7 +527,7 @@ impl Handler<Resync> for TopicOwner {
     fn handle(&mut self, _: Resync, ctx: &mut Self::Context) {
         let topics: Vec<Topic> = self.topics.keys().copied().collect();
         for topic in topics {
-            self.fill(topic, ctx);
+            self.resync(topic, ctx);
         }
     }
 }
