@@ -205,3 +205,40 @@ pub struct AccessChanged {
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct Shutdown;
+
+/// Whose topics an owner holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OwnerKey {
+    /// A union's public and admin topics.
+    Union(i64),
+    /// A member's topic.
+    Member(i64),
+    /// An activity's topic.
+    Activity(i64),
+}
+
+impl OwnerKey {
+    /// The owner of a topic.
+    pub fn of(topic: Topic) -> Self {
+        match topic {
+            Topic::Member(id) => OwnerKey::Member(id),
+            Topic::Union(id) | Topic::UnionAdmin(id) => OwnerKey::Union(id),
+            Topic::Activity(id) => OwnerKey::Activity(id),
+        }
+    }
+}
+
+/// An owner with no subscribers asks to stop; refused if a subscribe is on its way to it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct OwnerIdle {
+    /// Which owner.
+    pub key: OwnerKey,
+    /// How many subscribes it has received.
+    pub subscribes_seen: u64,
+}
+
+/// Tells an idle owner to stop; only the registry sends it, after forgetting the owner.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopOwner;

@@ -21,34 +21,12 @@ use gonghui_protocol::{ErrorBody, RequestId, Topic};
 use serde_json::Value;
 
 use super::messages::{
-    Announce, Resync, SessionRef, SharedEvent, Subscribe, ToSession, Unsubscribe,
+    Announce, OwnerIdle, OwnerKey, Resync, SessionRef, SharedEvent, StopOwner, Subscribe,
+    ToSession, Unsubscribe,
 };
-use super::registry::{OwnerIdle, Registry};
 use super::sequencer::{CatchUp, Next, Sequencer};
 use super::HubSettings;
 use crate::store::Store;
-
-/// Whose topics an owner holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OwnerKey {
-    /// A union's public and admin topics.
-    Union(i64),
-    /// A member's topic.
-    Member(i64),
-    /// An activity's topic.
-    Activity(i64),
-}
-
-impl OwnerKey {
-    /// The owner of a topic.
-    pub fn of(topic: Topic) -> Self {
-        match topic {
-            Topic::Member(id) => OwnerKey::Member(id),
-            Topic::Union(id) | Topic::UnionAdmin(id) => OwnerKey::Union(id),
-            Topic::Activity(id) => OwnerKey::Activity(id),
-        }
-    }
-}
 
 /// A live subscriber: gets every event with seq > `after`.
 struct Live {
@@ -123,17 +101,13 @@ pub struct TopicOwner {
     key: OwnerKey,
     store: Store,
     settings: HubSettings,
-    registry: Addr<Registry>,
+    /// Where to say it is idle (the registry; a recipient, so the owner does not know its type).
+    idle: Recipient<OwnerIdle>,
     topics: HashMap<Topic, TopicState>,
     generation: u64,
     subscribes_seen: u64,
     idle_since: Instant,
 }
-
-/// Tells an idle owner to stop; only the registry sends it, after forgetting the owner.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StopOwner;
 
 impl TopicOwner {
     /// A new owner; the registry starts it.
@@ -141,13 +115,13 @@ impl TopicOwner {
         key: OwnerKey,
         store: Store,
         settings: HubSettings,
-        registry: Addr<Registry>,
+        idle: Recipient<OwnerIdle>,
     ) -> Self {
         TopicOwner {
             key,
             store,
             settings,
-            registry,
+            idle,
             topics: HashMap::new(),
             generation: 0,
             subscribes_seen: 0,
@@ -418,7 +392,7 @@ impl Actor for TopicOwner {
         let every = (self.settings.idle_after / 2).max(Duration::from_millis(50));
         ctx.run_interval(every, |act, _| {
             if act.topics.is_empty() && act.idle_since.elapsed() >= act.settings.idle_after {
-                act.registry.do_send(OwnerIdle {
+                act.idle.do_send(OwnerIdle {
                     key: act.key,
                     subscribes_seen: act.subscribes_seen,
                 });

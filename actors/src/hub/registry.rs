@@ -9,10 +9,10 @@ use actix::prelude::*;
 use gonghui_protocol::ClientKind;
 
 use super::messages::{
-    AccessChanged, Announce, Resync, SessionClosed, SessionOpened, SessionRef, Shutdown, Subscribe,
-    ToSession, TokenRevoked, Unsubscribe,
+    AccessChanged, Announce, OwnerIdle, OwnerKey, Resync, SessionClosed, SessionOpened, SessionRef,
+    Shutdown, StopOwner, Subscribe, ToSession, TokenRevoked, Unsubscribe,
 };
-use super::owner::{OwnerKey, StopOwner, TopicOwner};
+use super::owner::TopicOwner;
 use super::HubSettings;
 use crate::store::access::AccessChange;
 use crate::store::Store;
@@ -44,16 +44,6 @@ struct SessionEntry {
     session: SessionRef,
 }
 
-/// An owner with no subscribers asks to stop; refused if a subscribe is on its way to it.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct OwnerIdle {
-    /// Which owner.
-    pub key: OwnerKey,
-    /// How many subscribes it has received.
-    pub subscribes_seen: u64,
-}
-
 /// How many owners and authenticated sessions this node holds, for `/readyz`.
 #[derive(Message)]
 #[rtype(result = "(usize, usize)")]
@@ -83,7 +73,7 @@ impl Registry {
     fn owner(&mut self, key: OwnerKey, me: Addr<Self>) -> &mut OwnerEntry {
         let (store, settings, arbiters) = (&self.store, &self.settings, &self.arbiters);
         self.owners.entry(key).or_insert_with(|| {
-            let owner = TopicOwner::new(key, store.clone(), settings.clone(), me);
+            let owner = TopicOwner::new(key, store.clone(), settings.clone(), me.recipient());
             let slot = match key {
                 OwnerKey::Union(id) | OwnerKey::Member(id) | OwnerKey::Activity(id) => {
                     id.unsigned_abs() as usize
