@@ -19,7 +19,8 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::messages::{AccessChanged, Announce, Resync, SharedEvent, TokenRevoked};
 use super::registry::Registry;
-use crate::store::access::{AccessChange, ACCESS_CHANNEL};
+use crate::store::access::ACCESS_CHANNEL;
+use crate::store::rights::AccessChange;
 use crate::store::tokens::REVOKED_CHANNEL;
 
 /// The channel `append_event` notifies on.

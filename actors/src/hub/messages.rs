@@ -198,7 +198,7 @@ pub struct TokenRevoked {
 #[rtype(result = "()")]
 pub struct AccessChanged {
     /// Whose.
-    pub change: crate::store::access::AccessChange,
+    pub change: crate::store::rights::AccessChange,
 }
 
 /// The node is shutting down: close every session with 1012. Answers how many there were.

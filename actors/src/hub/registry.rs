@@ -14,7 +14,7 @@ use super::messages::{
 };
 use super::owner::TopicOwner;
 use super::HubSettings;
-use crate::store::access::AccessChange;
+use crate::store::rights::AccessChange;
 use crate::store::Store;
 
 struct OwnerEntry {

@@ -6,40 +6,13 @@ use gonghui_protocol::Topic;
 
 use std::sync::Arc;
 
-use super::rights::{allows, Grants};
+use super::rights::{allows, AccessChange, Grants};
 use super::Store;
 use crate::domain::Permission;
 use crate::{Error, Result};
 
 /// The channel on which a change of someone's rights is announced to every node.
 pub const ACCESS_CHANNEL: &str = "gonghui_access";
-
-/// Whose rights changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccessChange {
-    /// One user was appointed, changed or removed as an admin.
-    User(i64),
-    /// The tree itself changed (a union moved): anyone's rights below it may have.
-    Tree,
-}
-
-impl AccessChange {
-    /// The NOTIFY payload: a user id, or `*`.
-    pub fn payload(self) -> String {
-        match self {
-            AccessChange::User(id) => id.to_string(),
-            AccessChange::Tree => "*".to_owned(),
-        }
-    }
-
-    /// Reads a payload back.
-    pub fn parse(payload: &str) -> Option<Self> {
-        match payload {
-            "*" => Some(AccessChange::Tree),
-            id => id.parse().ok().map(AccessChange::User),
-        }
-    }
-}
 
 /// Announces, on commit of `tx`, that rights changed, so every node forgets what it
 /// cached and open subscriptions are checked again.

@@ -13,9 +13,10 @@ use serde_json::json;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
-use super::access::{access_changed, AccessChange};
+use super::access::access_changed;
 use super::audit;
 use super::events::EventBatch;
+use super::rights::AccessChange;
 use super::tokens::Principal;
 use super::Store;
 use crate::domain::{Permission, Phone};

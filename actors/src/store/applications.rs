@@ -12,10 +12,11 @@ use serde_json::json;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
-use super::access::{access_changed, AccessChange};
+use super::access::access_changed;
 use super::audit;
 use super::events::EventBatch;
 use super::notifications::{notify, Notice};
+use super::rights::AccessChange;
 use super::tokens::Principal;
 use super::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
 use super::Store;

@@ -14,11 +14,12 @@ use serde_json::json;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
-use super::access::{access_changed, require, AccessChange};
+use super::access::{access_changed, require};
 use super::applications::Decision;
 use super::audit;
 use super::events::EventBatch;
 use super::notifications::{notify, Notice};
+use super::rights::AccessChange;
 use super::tokens::Principal;
 use super::unions::{union_from_row, union_in, UNION_COLUMNS};
 use super::Store;

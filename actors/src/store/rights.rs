@@ -10,8 +10,34 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::access::AccessChange;
 use crate::domain::Permission;
+
+/// Whose rights changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessChange {
+    /// One user was appointed, changed or removed as an admin.
+    User(i64),
+    /// The tree itself changed (a union moved): anyone's rights below it may have.
+    Tree,
+}
+
+impl AccessChange {
+    /// The NOTIFY payload: a user id, or `*`.
+    pub fn payload(self) -> String {
+        match self {
+            AccessChange::User(id) => id.to_string(),
+            AccessChange::Tree => "*".to_owned(),
+        }
+    }
+
+    /// Reads a payload back.
+    pub fn parse(payload: &str) -> Option<Self> {
+        match payload {
+            "*" => Some(AccessChange::Tree),
+            id => id.parse().ok().map(AccessChange::User),
+        }
+    }
+}
 
 /// Entries kept before the cache starts over (a crude bound; each is small).
 const MAX_ENTRIES: usize = 200_000;

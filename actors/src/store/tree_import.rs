@@ -14,12 +14,13 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_postgres::error::SqlState;
 
-use super::access::{require, users_changed, AccessChange};
+use super::access::{require, users_changed};
 use super::admins::held_in;
 use super::audit;
 use super::events::EventBatch;
 use super::export::Export;
 use super::import::BATCH;
+use super::rights::AccessChange;
 use super::roster::operation_id;
 use super::tokens::Principal;
 use super::tree_plan::{plan, Known, Node, Outcome, Plan};
