@@ -3,6 +3,7 @@
 
 mod activity;
 mod address;
+mod article;
 mod coordinates;
 mod credit_code;
 mod day;
@@ -16,6 +17,7 @@ mod text;
 
 pub use activity::{ActivitySpec, Answer, Config, Prize};
 pub use address::ShippingAddress;
+pub use article::{link_key, AccountArticle, Article};
 pub use coordinates::Coordinates;
 pub use credit_code::CreditCode;
 pub use day::{china_today, cst, day_start};

@@ -160,3 +160,8 @@ mod tests {
         round_trip(Format::Xlsx).await;
     }
 }
+
+/// A cell of a value that may be absent: its text, or an empty cell.
+pub(crate) fn text<T: ToString>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}

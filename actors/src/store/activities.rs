@@ -23,7 +23,7 @@ use super::export::Export;
 use super::tokens::Principal;
 use super::Store;
 use crate::domain::{ActivitySpec, Answer, Config, Permission, Phone, Prize};
-use crate::sheets::write::FileChunk;
+use crate::sheets::write::{text, FileChunk};
 use crate::sheets::Format;
 use crate::{Error, Result};
 
@@ -647,10 +647,6 @@ const RESULTS_FILE: &str =
      FROM activity_answers a JOIN users u ON u.id = a.user_id
      LEFT JOIN activity_prizes p ON p.activity_id = a.activity_id AND p.prize_id = a.prize_id
      WHERE a.activity_id = $1 ORDER BY a.created_at, a.user_id";
-
-pub(crate) fn text<T: ToString>(value: Option<T>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_default()
-}
 
 impl Store {
     /// Streams an activity's results or fulfilment list as CSV or XLSX for its admins,

@@ -13,9 +13,8 @@ use super::access::require;
 use super::audit;
 use super::tokens::Principal;
 use super::{keyset, Store};
+use crate::domain::{link_key, Article};
 use crate::domain::{BoundedText, Permission};
-use crate::wechat::article::link_key;
-use crate::wechat::Article;
 use crate::{Error, Result};
 
 pub(crate) const COLUMNS: &str = "n.id, n.union_id, n.scope, n.source, n.title, n.author, n.account_name, n.cover_url,

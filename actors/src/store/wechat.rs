@@ -17,9 +17,8 @@ use super::news::{imported_before, news_from_row, set_status, COLUMNS};
 use super::tokens::Principal;
 use super::Store;
 use crate::domain::Permission;
+use crate::domain::{link_key, AccountArticle};
 use crate::html::sanitize;
-use crate::wechat::api::PublishedArticle;
-use crate::wechat::article::link_key;
 use crate::{Error, Result};
 
 fn account_from_row(r: &Row) -> WeChatAccount {
@@ -179,7 +178,7 @@ impl Store {
     pub async fn import_account_article(
         &self,
         union_id: i64,
-        article: &PublishedArticle,
+        article: &AccountArticle,
     ) -> Result<bool> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;

@@ -82,6 +82,19 @@ pub struct PublishedArticle {
     pub is_deleted: bool,
 }
 
+impl From<PublishedArticle> for crate::domain::AccountArticle {
+    fn from(a: PublishedArticle) -> Self {
+        crate::domain::AccountArticle {
+            title: a.title,
+            author: a.author,
+            digest: a.digest,
+            content: a.content,
+            thumb_url: a.thumb_url,
+            url: a.url,
+        }
+    }
+}
+
 /// A mini-program login's result.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Session {

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 pub use api::WxError;
-pub use article::Article;
 
+use crate::domain::Article;
 use crate::domain::Invalid;
 use crate::store::wechat::Credentials;
 use crate::store::Store;
@@ -150,7 +150,7 @@ impl Inner {
                 }
                 match self
                     .store
-                    .import_account_article(account.union_id, article)
+                    .import_account_article(account.union_id, &article.clone().into())
                     .await
                 {
                     Ok(true) => imported += 1,
