@@ -13,7 +13,7 @@
 //! - [`sheets`]: CSV and XLSX member lists in (import, removal) and rosters out (export).
 //! - [`html`]: sanitising outside HTML (authored and imported news).
 //! - [`wechat`]: the WeChat adapter actor, the only code that talks to WeChat.
-//! - [`hub`]: the registry, the topic owners (union and member actors) and the LISTEN bridge.
+//! - [`hub`]: the registry, the topic owners (union and member actors), their sequencer and the LISTEN bridge.
 
 pub mod auth;
 pub mod code;

@@ -3,6 +3,8 @@
 //! Postgres and hands every announced event to the registry; session actors (in the
 //! binary) subscribe through the registry and receive [`messages::ToSession`]; the
 //! [`results`] publisher coalesces activity answers into a few results events a second.
+//! Each owner keeps each topic's order with a [`sequencer::Sequencer`], plain code with
+//! no actor or database in it.
 
 pub mod bridge;
 pub mod messages;
