@@ -29,7 +29,8 @@ use gonghui_actors::store::tokens::Principal;
 use gonghui_actors::Error;
 use gonghui_protocol::dto::HelloReply;
 use gonghui_protocol::{
-    decode, encode, request_id, ClientMsg, Codec, ErrorBody, RequestId, ServerMsg, Topic, WireFrame,
+    close, decode, encode, request_id, ClientMsg, Codec, ErrorBody, RequestId, ServerMsg, Topic,
+    WireFrame,
 };
 use serde_json::json;
 
@@ -176,7 +177,11 @@ impl Session {
         if !self.allowed() {
             self.refused += 1;
             if self.refused >= MAX_REFUSED {
-                return Self::close(ctx, 4029, "too many frames; reconnect later, slower");
+                return Self::close(
+                    ctx,
+                    close::TOO_MANY,
+                    "too many frames; reconnect later, slower",
+                );
             }
             let why = format!("at most {PER_SECOND} frames a second; slow down");
             return self.refuse(ctx, payload, ErrorBody::new("rate_limited", why));
@@ -193,7 +198,11 @@ impl Session {
             if early.len() < MAX_EARLY {
                 early.push(msg);
             } else {
-                Self::close(ctx, 4008, "too many frames before hello completed");
+                Self::close(
+                    ctx,
+                    close::TOO_SLOW,
+                    "too many frames before hello completed",
+                );
             }
             return;
         }
@@ -210,7 +219,7 @@ impl Session {
                     Err(ErrorBody::new("bad_request", "hello was already said")),
                 );
             }
-            (_, None) => Self::close(ctx, 4001, "say hello with a token first"),
+            (_, None) => Self::close(ctx, close::UNAUTHENTICATED, "say hello with a token first"),
             (ClientMsg::Subscribe { id, topic, since }, Some(_)) => {
                 self.subscribe(id, &topic, since, ctx)
             }
@@ -255,7 +264,7 @@ impl Session {
             match result {
                 Ok((principal, _, false)) => Self::close(
                     ctx,
-                    4029,
+                    close::TOO_MANY,
                     &format!(
                         "too many sockets for this user on the {}; close one, or reconnect later",
                         principal.client.as_str()
@@ -266,7 +275,9 @@ impl Session {
                     let left = (principal.expires_at - chrono::Utc::now())
                         .to_std()
                         .unwrap_or_default();
-                    ctx.run_later(left, |_, ctx| Self::close(ctx, 4001, "the token expired"));
+                    ctx.run_later(left, |_, ctx| {
+                        Self::close(ctx, close::UNAUTHENTICATED, "the token expired")
+                    });
                     let data = HelloReply {
                         user_id: principal.user_id,
                         session_id: act.id.to_string(),
@@ -277,10 +288,10 @@ impl Session {
                         act.handle(msg, ctx);
                     }
                 }
-                Err(Error::Unauthenticated(why)) => Self::close(ctx, 4001, &why),
+                Err(Error::Unauthenticated(why)) => Self::close(ctx, close::UNAUTHENTICATED, &why),
                 Err(e) => {
                     act.reply(ctx, id, Err(e.body()));
-                    Self::close(ctx, 1011, "try again later");
+                    Self::close(ctx, close::TRY_AGAIN, "try again later");
                 }
             }
         }));
@@ -400,7 +411,7 @@ impl Actor for Session {
         ctx.set_mailbox_capacity(self.state.ws.queue);
         ctx.run_later(self.state.ws.hello_timeout, |act, ctx| {
             if act.principal.is_none() {
-                Self::close(ctx, 4001, "no hello in time");
+                Self::close(ctx, close::UNAUTHENTICATED, "no hello in time");
             }
         });
         ctx.run_interval(HEARTBEAT, |act, ctx| {
@@ -443,7 +454,9 @@ impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
                 ctx.close(reason);
                 ctx.stop();
             }
-            Err(ProtocolError::Overflow) => Self::close(ctx, 1009, "frames are limited to 64 KiB"),
+            Err(ProtocolError::Overflow) => {
+                Self::close(ctx, close::TOO_LARGE, "frames are limited to 64 KiB")
+            }
             Err(e) => Self::close(ctx, 1002, &e.to_string()),
         }
     }

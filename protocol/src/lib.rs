@@ -4,12 +4,14 @@
 //!
 //! # Layout
 //! - [`frames`]: the WebSocket messages, client → server ([`ClientMsg`]) and server → client ([`ServerMsg`]).
+//! - [`close`]: the WebSocket close codes a node sends.
 //! - [`codec`]: the subprotocols, and the single [`encode`] / [`decode`] pair for both codecs.
 //! - [`topic`]: the topic names a client may subscribe to, parsed once.
 //! - [`events`]: every event kind, its topics and its data: checked in debug builds, published as AsyncAPI.
 //! - [`dto`]: the JSON bodies of the HTTP API and the data carried by events and snapshots.
 //! - [`time`]: the RFC 3339 millisecond timestamps every time field uses.
 
+pub mod close;
 pub mod codec;
 pub mod dto;
 pub mod events;

@@ -217,7 +217,10 @@ async fn oversized_frames_bogus_tokens_and_silence_close_the_socket_with_their_c
         .send(Message::Text("x".repeat(65 * 1024)))
         .await
         .unwrap();
-    assert_eq!(big.until_closed().await.0, Ended::Closed(1009));
+    assert_eq!(
+        big.until_closed().await.0,
+        Ended::Closed(gonghui_protocol::close::TOO_LARGE)
+    );
 
     let mut bogus = cluster.ws(0, Codec::MsgPack).await;
     bogus
@@ -227,7 +230,10 @@ async fn oversized_frames_bogus_tokens_and_silence_close_the_socket_with_their_c
             client: ClientKind::App,
         })
         .await;
-    assert_eq!(bogus.until_closed().await.0, Ended::Closed(4001));
+    assert_eq!(
+        bogus.until_closed().await.0,
+        Ended::Closed(gonghui_protocol::close::UNAUTHENTICATED)
+    );
 
     let mut early = cluster.ws(0, Codec::Json).await;
     early
@@ -235,11 +241,17 @@ async fn oversized_frames_bogus_tokens_and_silence_close_the_socket_with_their_c
             id: RequestId::Int(1),
         })
         .await;
-    assert_eq!(early.until_closed().await.0, Ended::Closed(4001));
+    assert_eq!(
+        early.until_closed().await.0,
+        Ended::Closed(gonghui_protocol::close::UNAUTHENTICATED)
+    );
 
     let mut silent = cluster.ws(0, Codec::Json).await;
     let started = std::time::Instant::now();
-    assert_eq!(silent.until_closed().await.0, Ended::Closed(4001));
+    assert_eq!(
+        silent.until_closed().await.0,
+        Ended::Closed(gonghui_protocol::close::UNAUTHENTICATED)
+    );
     assert!(started.elapsed() >= Duration::from_millis(900));
 
     let mut fine = cluster.ws(0, Codec::Json).await;

@@ -52,7 +52,10 @@ async fn bootstrap_again_never_silently_replaces_the_admins_password() {
         .await;
 
     bootstrap(&cluster, "other-pass-2", true).await.unwrap();
-    assert_eq!(socket.until_closed().await.0, Ended::Closed(4001));
+    assert_eq!(
+        socket.until_closed().await.0,
+        Ended::Closed(gonghui_protocol::close::UNAUTHENTICATED)
+    );
     assert_eq!(cluster.get(0, &token, "/me").await.status(), 401);
     cluster
         .login_password(0, "13900000000", "other-pass-2", "console")

@@ -140,11 +140,11 @@ async fn logout_closes_that_tokens_sockets_on_every_node_with_4001() {
     );
     assert_eq!(
         on_a.until_closed().await.0,
-        crate::helpers::Ended::Closed(4001)
+        crate::helpers::Ended::Closed(gonghui_protocol::close::UNAUTHENTICATED)
     );
     assert_eq!(
         on_b.until_closed().await.0,
-        crate::helpers::Ended::Closed(4001)
+        crate::helpers::Ended::Closed(gonghui_protocol::close::UNAUTHENTICATED)
     );
     assert_eq!(cluster.get(0, &token, "/me").await.status(), 401);
 }
@@ -158,7 +158,7 @@ async fn a_node_shutting_down_closes_its_sessions_with_1012() {
     cluster.nodes[0].stopper.stop().await;
     assert_eq!(
         socket.until_closed().await.0,
-        crate::helpers::Ended::Closed(1012)
+        crate::helpers::Ended::Closed(gonghui_protocol::close::RESTARTING)
     );
 }
 

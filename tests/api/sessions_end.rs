@@ -43,7 +43,10 @@ async fn a_password_change_needs_proof_and_ends_every_other_session_on_every_nod
 
     let right = json!({"password": "a-new-password", "current_password": "s3cret-pass"});
     assert_eq!(put_password(&cluster, &phone_token, right).await, 204);
-    assert_eq!(on_b.until_closed().await.0, Ended::Closed(4001));
+    assert_eq!(
+        on_b.until_closed().await.0,
+        Ended::Closed(gonghui_protocol::close::UNAUTHENTICATED)
+    );
     assert_eq!(cluster.get(0, &laptop, "/me").await.status(), 401);
     assert_eq!(
         cluster.get(1, &phone_token, "/me").await.status(),
@@ -100,7 +103,10 @@ async fn logout_all_ends_every_session_of_the_user_on_every_node() {
         .await;
     assert_eq!(r.status(), 204);
     for socket in &mut sockets[..2] {
-        assert_eq!(socket.until_closed().await.0, Ended::Closed(4001));
+        assert_eq!(
+            socket.until_closed().await.0,
+            Ended::Closed(gonghui_protocol::close::UNAUTHENTICATED)
+        );
     }
     for token in [&phone_token, &laptop] {
         assert_eq!(cluster.get(0, token, "/me").await.status(), 401);

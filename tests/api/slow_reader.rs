@@ -71,7 +71,7 @@ async fn a_slow_reader_is_closed_with_4008_while_the_others_keep_receiving() {
     tokio::join!(writing, reading);
 
     let (ended, got) = slow.until_closed().await;
-    assert_eq!(ended, Ended::Closed(4008));
+    assert_eq!(ended, Ended::Closed(gonghui_protocol::close::TOO_SLOW));
     assert!(
         (got.len() as u64) < 2 * rounds,
         "the slow reader was cut off ({} events)",

@@ -53,7 +53,7 @@ async fn a_subscribe_flood_is_refused_and_closed_while_other_users_are_served() 
     assert_eq!(status, 200);
     assert!(took < Duration::from_secs(2), "GET /me took {took:?}");
     let (ended, _) = flooder.until_closed().await;
-    assert_eq!(ended, Ended::Closed(4029));
+    assert_eq!(ended, Ended::Closed(gonghui_protocol::close::TOO_MANY));
     println!("flood sent and closed in {:?}", started.elapsed());
     let readyz = cluster
         .http
@@ -162,7 +162,10 @@ async fn a_user_holds_a_bounded_number_of_sockets_per_client_kind() {
             client: ClientKind::App,
         })
         .await;
-    assert_eq!(third.until_closed().await.0, Ended::Closed(4029));
+    assert_eq!(
+        third.until_closed().await.0,
+        Ended::Closed(gonghui_protocol::close::TOO_MANY)
+    );
     let mut on_console = cluster.ws(0, Codec::Json).await;
     on_console.hello(&console, ClientKind::Console).await;
     drop(held.pop());

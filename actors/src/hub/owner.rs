@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use gonghui_protocol::dto::SubscribeReply;
-use gonghui_protocol::{ErrorBody, RequestId, Topic};
+use gonghui_protocol::{close, ErrorBody, RequestId, Topic};
 use serde_json::Value;
 
 use super::messages::{
@@ -135,7 +135,7 @@ impl TopicOwner {
             Ok(()) => true,
             Err(SendError::Full(_)) => {
                 out.do_send(ToSession::Close {
-                    code: 4008,
+                    code: close::TOO_SLOW,
                     reason: "too slow: resume with since",
                 });
                 false
@@ -247,7 +247,7 @@ impl TopicOwner {
                             }
                             _ => {
                                 out.do_send(ToSession::Close {
-                                    code: 1012,
+                                    code: close::RESTARTING,
                                     reason: "catch-up failed: resubscribe",
                                 });
                                 act.drop_subscriber(topic, session_id);

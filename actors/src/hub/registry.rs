@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use actix::prelude::*;
-use gonghui_protocol::ClientKind;
+use gonghui_protocol::{close, ClientKind};
 
 use super::messages::{
     AccessChanged, Announce, OwnerIdle, OwnerKey, Resync, SessionClosed, SessionOpened, SessionRef,
@@ -156,7 +156,7 @@ impl Registry {
         for entry in self.sessions.values() {
             if entry.token_id == token_id {
                 entry.session.out.do_send(ToSession::Close {
-                    code: 4001,
+                    code: close::UNAUTHENTICATED,
                     reason: "logged out",
                 });
             }
@@ -257,7 +257,7 @@ impl Handler<Shutdown> for Registry {
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> usize {
         for entry in self.sessions.values() {
             entry.session.out.do_send(ToSession::Close {
-                code: 1012,
+                code: close::RESTARTING,
                 reason: "server restarting",
             });
         }
