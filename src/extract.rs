@@ -73,7 +73,8 @@ impl FromRequest for ClientAddr {
     }
 }
 
-/// Bodies: malformed JSON is 400, well-formed JSON of the wrong shape is 422, too big is 413.
+/// Bodies: malformed JSON and well-formed JSON of the wrong shape are 400 (a field that
+/// parses but fails validation is 422, later), too big is 413.
 pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)

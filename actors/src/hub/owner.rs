@@ -1,7 +1,8 @@
-//! `TopicOwner`: the actor that owns the topics of one union (`union:N`, `union:N:admin`:
-//! DESIGN.md's UnionActor) or one member (`member:N`: the MemberActor). The two differ
-//! only in their topics and in how a snapshot is read (`store::snapshots`), so they are
-//! one type keyed by [`OwnerKey`].
+//! `TopicOwner`: the actor that owns, on this node, the topics of one union (`union:N`,
+//! `union:N:admin`: the union actor), one member (`member:N`: the member actor) or one
+//! activity (`activity:N`). They differ only in their topics and in how a snapshot is
+//! read (`store::snapshots`), so they are one type keyed by [`OwnerKey`]. Owners only
+//! deliver: writes go route → store transaction (rows, events, NOTIFY) → bridge → owner.
 //!
 //! Each topic's order is kept by a [`Sequencer`] (handing events out strictly in seq
 //! order, reading gaps from the log); the owner does what it answers: sends events to the
