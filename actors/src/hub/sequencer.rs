@@ -321,7 +321,7 @@ mod tests {
             let mut s = Sequencer::new(ring);
             let mut out = Vec::new();
             let mut read: Option<u64> = None;
-            let mut take = |next: Next<u64>, out: &mut Vec<u64>, read: &mut Option<u64>| {
+            let take = |next: Next<u64>, out: &mut Vec<u64>, read: &mut Option<u64>| {
                 out.extend(next.deliver);
                 if let Some(after) = next.read_after {
                     prop_assert!(read.is_none(), "a second read while one is out");
