@@ -14,7 +14,6 @@ pub mod import;
 pub mod news;
 pub mod notifications;
 pub mod org;
-pub mod prizes;
 pub mod rights;
 pub mod roster;
 pub mod seed;

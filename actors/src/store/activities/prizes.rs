@@ -10,13 +10,13 @@ use gonghui_protocol::Topic;
 use serde_json::json;
 use tokio_postgres::Row;
 
-use super::audit;
-use super::events::EventBatch;
-use super::notifications::{notify, Notice};
-use super::tokens::Principal;
-use super::Store;
 use crate::domain::{BoundedText, ShippingAddress};
 use crate::sheets::write::text;
+use crate::store::audit;
+use crate::store::events::EventBatch;
+use crate::store::notifications::{notify, Notice};
+use crate::store::tokens::Principal;
+use crate::store::Store;
 use crate::{Error, Result};
 
 /// A claim's columns, in order, from [`ADDRESS_AT`] on: what [`address_at`] reads.
