@@ -3,8 +3,7 @@
 //! union or an ancestor (the union a transfer leaves sees it in its queue, read-only).
 
 use actix_web::{get, post, web, HttpResponse};
-use gonghui_actors::domain::{BoundedText, Invalid, Permission};
-use gonghui_actors::store::applications::{ApplicationKind, Decision};
+use gonghui_actors::domain::{note, ApplicationKind, Decision, Permission};
 use gonghui_actors::Error;
 use gonghui_protocol::dto::{Application, Applications, ErrorResponse, NewApplication, Rejection};
 use serde::Deserialize;
@@ -12,9 +11,6 @@ use serde::Deserialize;
 use crate::api_error::ApiResult;
 use crate::extract::{unknown_value, Authed};
 use crate::state::AppState;
-
-/// The longest note or reason accepted, in characters.
-const MAX_TEXT: usize = 500;
 
 /// Applies to join a union, or to transfer one's membership to it.
 #[utoipa::path(tag = "applications", params(("union_id" = i64, Path)), request_body = NewApplication, responses(
@@ -28,12 +24,11 @@ pub async fn create(
     path: web::Path<i64>,
     body: web::Json<NewApplication>,
 ) -> ApiResult<HttpResponse> {
-    let kind = ApplicationKind::parse(&body.kind)
-        .ok_or_else(|| Error::from(Invalid::new("kind", "must be \"join\" or \"transfer\"")))?;
+    let kind = ApplicationKind::try_from(body.kind.as_str()).map_err(Error::from)?;
     let note = body
         .note
         .as_deref()
-        .map(|n| BoundedText::parse("note", n, MAX_TEXT))
+        .map(|n| note("note", n))
         .transpose()
         .map_err(Error::from)?;
     let application = state
@@ -109,7 +104,7 @@ pub async fn reject(
     path: web::Path<i64>,
     body: web::Json<Rejection>,
 ) -> ApiResult<HttpResponse> {
-    let reason = BoundedText::parse("reason", &body.reason, MAX_TEXT).map_err(Error::from)?;
+    let reason = note("reason", &body.reason).map_err(Error::from)?;
     Ok(HttpResponse::Ok().json(
         state
             .store

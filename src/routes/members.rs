@@ -3,7 +3,7 @@
 //! need `members.manage` on the union or an ancestor.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use gonghui_actors::domain::{BoundedText, IdNumber, Invalid, Permission};
+use gonghui_actors::domain::{note, BoundedText, IdNumber, Invalid, Permission};
 use gonghui_actors::sheets::{Column, Header, MemberRow};
 use gonghui_actors::store::roster::{Departed, MemberStatus, RosterQuery, MAX_PAGE};
 use gonghui_actors::Error;
@@ -18,8 +18,6 @@ use crate::state::AppState;
 /// The most members one removal list may name (within the 64 KiB JSON limit; longer
 /// lists go as a file).
 const MAX_REMOVALS: usize = 2_000;
-/// The longest reason or note, in characters.
-const MAX_TEXT: usize = 500;
 
 /// Roster filters.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -163,7 +161,7 @@ pub async fn remove(
     path: web::Path<i64>,
     body: web::Json<Removal>,
 ) -> ApiResult<HttpResponse> {
-    let reason = BoundedText::parse("reason", &body.reason, MAX_TEXT).map_err(Error::from)?;
+    let reason = note("reason", &body.reason).map_err(Error::from)?;
     let count = body.user_ids.len() + body.id_numbers.len();
     if count == 0 || count > MAX_REMOVALS {
         return Err(Error::from(Invalid::new(
@@ -214,7 +212,7 @@ pub async fn remove_file(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let reason = BoundedText::parse("reason", &query.reason, MAX_TEXT)?;
+    let reason = note("reason", &query.reason)?;
     let upload = Upload {
         req,
         payload,
@@ -259,7 +257,7 @@ pub async fn retire(
     let note = body
         .note
         .as_deref()
-        .map(|n| BoundedText::parse("note", n, MAX_TEXT))
+        .map(|n| note("note", n))
         .transpose()
         .map_err(Error::from)?;
     Ok(HttpResponse::Ok().json(

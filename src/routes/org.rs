@@ -3,8 +3,7 @@
 //! decided by admins with `org.manage` on the reviewing union or an ancestor.
 
 use actix_web::{get, post, web, HttpResponse};
-use gonghui_actors::domain::{BoundedText, NewUnion, SeatChange, Term, UnionEdit};
-use gonghui_actors::store::applications::Decision;
+use gonghui_actors::domain::{note, Decision, NewUnion, SeatChange, Term, UnionEdit};
 use gonghui_actors::store::org::OrgChange;
 use gonghui_protocol::dto::{
     CommitteeForm, ErrorResponse, OrgRequest, OrgRequests, Rejection, Replacement, UnionChanges,
@@ -139,7 +138,7 @@ pub async fn reject(
     path: web::Path<i64>,
     body: web::Json<Rejection>,
 ) -> ApiResult<HttpResponse> {
-    let reason = BoundedText::parse("reason", &body.reason, 500)?;
+    let reason = note("reason", &body.reason)?;
     Ok(HttpResponse::Ok().json(
         state
             .store

@@ -3,6 +3,7 @@
 
 mod activity;
 mod address;
+mod application;
 mod article;
 mod coordinates;
 mod credit_code;
@@ -17,6 +18,7 @@ mod text;
 
 pub use activity::{ActivitySpec, Answer, Config, Prize};
 pub use address::ShippingAddress;
+pub use application::{ApplicationKind, Decision};
 pub use article::{link_key, AccountArticle, Article};
 pub use coordinates::Coordinates;
 pub use credit_code::CreditCode;
@@ -28,7 +30,7 @@ pub use permission::Permission;
 pub use person_name::PersonName;
 pub use phone::Phone;
 pub use secret::{Password, SmsCode};
-pub use text::{outside_text, BoundedText, ImageUrl};
+pub use text::{note, outside_text, BoundedText, ImageUrl, NOTE_MAX};
 
 /// Why a value was refused: a sentence for the client, keyed by its field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,6 +4,15 @@ use super::Invalid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundedText(String);
 
+/// The longest note or reason a person reads about a decision, in characters.
+pub const NOTE_MAX: usize = 500;
+
+/// A note or a reason (an application's note, why it was rejected, why a member left or
+/// was removed): 1–[`NOTE_MAX`] characters, the one rule for all of them.
+pub fn note(field: &'static str, raw: &str) -> Result<BoundedText, Invalid> {
+    BoundedText::parse(field, raw, NOTE_MAX)
+}
+
 impl BoundedText {
     /// Trims, then requires 1..=`max` characters without control characters other than newlines.
     pub fn parse(field: &'static str, raw: &str, max: usize) -> Result<Self, Invalid> {

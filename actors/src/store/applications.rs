@@ -20,7 +20,7 @@ use super::rights::AccessChange;
 use super::tokens::Principal;
 use super::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
 use super::Store;
-use crate::domain::{BoundedText, Permission, Phone};
+use crate::domain::{ApplicationKind, BoundedText, Decision, Permission, Phone};
 use crate::{Error, Result};
 
 /// Selects an application with its applicant from `a` joined to `u`.
@@ -46,41 +46,6 @@ fn application_from_row(r: &Row) -> Application {
         decided_at: r.get(11),
         decided_by: r.get(12),
     }
-}
-
-/// What is applied for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApplicationKind {
-    /// Membership of a union, for someone who has none.
-    Join,
-    /// Moving one's active membership to this union.
-    Transfer,
-}
-
-impl ApplicationKind {
-    /// Reads `join` or `transfer`.
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "join" => Some(ApplicationKind::Join),
-            "transfer" => Some(ApplicationKind::Transfer),
-            _ => None,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            ApplicationKind::Join => "join",
-            ApplicationKind::Transfer => "transfer",
-        }
-    }
-}
-
-/// What an admin decided.
-pub enum Decision {
-    /// Admit the applicant.
-    Approve,
-    /// Turn them down, saying why.
-    Reject(BoundedText),
 }
 
 impl Store {

@@ -15,7 +15,6 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
 use super::access::{access_changed, require};
-use super::applications::Decision;
 use super::audit;
 use super::events::EventBatch;
 use super::notifications::{notify, Notice};
@@ -23,6 +22,7 @@ use super::rights::AccessChange;
 use super::tokens::Principal;
 use super::unions::{union_from_row, union_in, UNION_COLUMNS};
 use super::Store;
+use crate::domain::Decision;
 use crate::domain::{Invalid, NewUnion, Permission, SeatChange, Term, UnionEdit};
 use crate::{Error, Result};
 
