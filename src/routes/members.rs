@@ -3,9 +3,11 @@
 //! need `members.manage` on the union or an ancestor.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use gonghui_actors::domain::{note, BoundedText, IdNumber, Invalid, Permission};
+use gonghui_actors::domain::{
+    note, BoundedText, Departed, IdNumber, Invalid, MemberStatus, Permission,
+};
 use gonghui_actors::sheets::{Column, Header, MemberRow};
-use gonghui_actors::store::roster::{Departed, MemberStatus, RosterQuery, MAX_PAGE};
+use gonghui_actors::store::roster::{RosterQuery, MAX_PAGE};
 use gonghui_actors::Error;
 use gonghui_protocol::dto::{BulkReport, ErrorResponse, Membership, Removal, Retirement, Roster};
 use serde::Deserialize;

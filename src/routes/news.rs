@@ -2,9 +2,9 @@
 //! links, published to a union or its whole subtree, and each union's feed.
 
 use actix_web::{get, post, put, web, HttpResponse};
-use gonghui_actors::domain::{BoundedText, ImageUrl, Invalid, Permission};
+use gonghui_actors::domain::{BoundedText, ImageUrl, Invalid, Permission, Scope};
 use gonghui_actors::html::{sanitize, MAX_BODY};
-use gonghui_actors::store::news::{Draft, Scope};
+use gonghui_actors::store::news::Draft;
 use gonghui_actors::wechat::FetchArticle;
 use gonghui_actors::Error;
 use gonghui_protocol::dto::{ErrorResponse, Feed, LinkImport, News, NewsForm};

@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
+use super::Invalid;
+
 /// What an official-account article page holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Article {
@@ -55,6 +57,32 @@ pub struct AccountArticle {
     pub content: String,
     pub thumb_url: String,
     pub url: String,
+}
+
+/// Who sees an article: the union's members, or every union's below it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Union,
+    Subtree,
+}
+
+impl Scope {
+    /// Reads `union` or `subtree` (default `union`).
+    pub fn parse(raw: Option<&str>) -> Result<Self, Invalid> {
+        match raw.unwrap_or("union") {
+            "union" => Ok(Scope::Union),
+            "subtree" => Ok(Scope::Subtree),
+            _ => Err(Invalid::new("scope", "must be union or subtree")),
+        }
+    }
+
+    /// As stored: `union` or `subtree`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Union => "union",
+            Scope::Subtree => "subtree",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::access::require;
 use super::audit;
 use super::tokens::Principal;
 use super::{keyset, Store};
-use crate::domain::{link_key, Article};
+use crate::domain::{link_key, Article, Scope};
 use crate::domain::{BoundedText, Permission};
 use crate::{Error, Result};
 
@@ -49,34 +49,6 @@ pub fn summary(news: &News) -> NewsSummary {
         cover_url: news.cover_url.clone(),
         digest: news.digest.clone(),
         published_at: news.published_at,
-    }
-}
-
-/// Who sees an article: the union's members, or every union's below it too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Union,
-    Subtree,
-}
-
-impl Scope {
-    /// Reads `union` or `subtree` (default `union`).
-    pub fn parse(raw: Option<&str>) -> std::result::Result<Self, crate::domain::Invalid> {
-        match raw.unwrap_or("union") {
-            "union" => Ok(Scope::Union),
-            "subtree" => Ok(Scope::Subtree),
-            _ => Err(crate::domain::Invalid::new(
-                "scope",
-                "must be union or subtree",
-            )),
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Scope::Union => "union",
-            Scope::Subtree => "subtree",
-        }
     }
 }
 

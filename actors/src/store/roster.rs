@@ -24,7 +24,7 @@ use super::tokens::Principal;
 use super::unions::{member_count_in, membership_from_row, MEMBERSHIP_COLUMNS};
 use super::{contains_pattern, keyset, Store};
 use crate::crypto::Secrets;
-use crate::domain::{cst, day_start, BoundedText, IdNumber, Invalid, Permission};
+use crate::domain::{cst, day_start, BoundedText, Departed, Invalid, MemberStatus, Permission};
 use crate::sheets::write::FileChunk;
 use crate::sheets::{Column, Format, Template};
 use crate::{Error, Result};
@@ -41,34 +41,6 @@ const ENTRIES: &str = "SELECT m.id, m.user_id, u.name, u.phone, u.id_number_mask
        AND ($4::text IS NULL OR u.name LIKE $4 OR u.phone LIKE $4)
      ORDER BY m.id LIMIT $5";
 
-/// Which memberships a roster lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemberStatus {
-    Active,
-    Retired,
-    Left,
-}
-
-impl MemberStatus {
-    /// Reads `active`, `retired` or `left`.
-    pub fn parse(field: &'static str, raw: &str) -> std::result::Result<Self, Invalid> {
-        match raw {
-            "active" => Ok(MemberStatus::Active),
-            "retired" => Ok(MemberStatus::Retired),
-            "left" => Ok(MemberStatus::Left),
-            _ => Err(Invalid::new(field, "must be active, retired or left")),
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            MemberStatus::Active => "active",
-            MemberStatus::Retired => "retired",
-            MemberStatus::Left => "left",
-        }
-    }
-}
-
 /// One page's worth of roster filters.
 #[derive(Debug, Clone)]
 pub struct RosterQuery {
@@ -78,13 +50,6 @@ pub struct RosterQuery {
     /// The previous page's `next_after`.
     pub after: i64,
     pub limit: i64,
-}
-
-/// Whom a removal names: a row of the list or file, by user id or by ID number.
-#[derive(Debug, Clone)]
-pub enum Departed {
-    UserId(i64),
-    IdNumber(IdNumber),
 }
 
 /// A random id for a bulk operation's report, events and audit row.
