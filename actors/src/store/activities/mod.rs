@@ -108,6 +108,24 @@ async fn in_audience(
         .get(0))
 }
 
+/// A statement parameter.
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
+/// An activity's definition as the eight columns that creating and editing both write,
+/// in that order (`include_subordinates` … `results_visibility`).
+fn definition<'a>(spec: &'a ActivitySpec, title: &'a &'a str, config: &'a Value) -> [Param<'a>; 8] {
+    [
+        &spec.include_subordinates,
+        &spec.kind,
+        title,
+        &spec.description,
+        config,
+        &spec.starts_at,
+        &spec.ends_at,
+        &spec.results_visibility,
+    ]
+}
+
 impl Store {
     async fn stored(&self, conn: &impl GenericClient, id: i64, lock: bool) -> Result<Stored> {
         let sql = format!(
@@ -153,6 +171,10 @@ impl Store {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
         require(&tx, admin.user_id, union_id, Permission::ActivitiesManage).await?;
+        let (title, config) = (
+            spec.title.as_str(),
+            serde_json::to_value(&spec.config).expect("plain JSON"),
+        );
         let row = tx
             .query_one(
                 &format!(
@@ -161,18 +183,7 @@ impl Store {
                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *)
                      SELECT {COLUMNS} FROM a"
                 ),
-                &[
-                    &union_id,
-                    &spec.include_subordinates,
-                    &spec.kind,
-                    &spec.title.as_str(),
-                    &spec.description,
-                    &serde_json::to_value(&spec.config).expect("plain JSON"),
-                    &spec.starts_at,
-                    &spec.ends_at,
-                    &spec.results_visibility,
-                    &admin.user_id,
-                ],
+                &[&[&union_id as Param], &definition(spec, &title, &config)[..], &[&admin.user_id]].concat(),
             )
             .await?;
         let activity = stored_from_row(&row, &self.public_url)?.activity;
@@ -205,6 +216,10 @@ impl Store {
         if current.status != "draft" {
             return Err(Error::Conflict("only a draft can be edited".into()));
         }
+        let (title, config) = (
+            spec.title.as_str(),
+            serde_json::to_value(&spec.config).expect("plain JSON"),
+        );
         let row = tx
             .query_one(
                 &format!(
@@ -213,17 +228,7 @@ impl Store {
                                 WHERE id = $1 RETURNING *)
                      SELECT {COLUMNS} FROM a"
                 ),
-                &[
-                    &id,
-                    &spec.include_subordinates,
-                    &spec.kind,
-                    &spec.title.as_str(),
-                    &spec.description,
-                    &serde_json::to_value(&spec.config).expect("plain JSON"),
-                    &spec.starts_at,
-                    &spec.ends_at,
-                    &spec.results_visibility,
-                ],
+                &[&[&id as Param], &definition(spec, &title, &config)[..]].concat(),
             )
             .await?;
         audit::record(
