@@ -118,6 +118,8 @@ test("an article written in the editor is saved as a draft and published with it
   await page.click("[data-test=editor] .ProseMirror");
   await page.keyboard.type("活动时间：");
   await page.click("[data-test=editor-bold]");
+  // Typed only once the mark is on (the button keeps the editor's focus and selection).
+  await page.waitForSelector("[data-test=editor-bold].el-button--primary");
   await page.keyboard.type("十二月全月");
   await page.click("[data-test=save-draft]");
   const publish = await page.waitForSelector("[data-test^=publish-]");
