@@ -14,19 +14,32 @@ export const useFeed = defineStore("feed", {
     news: [] as Schemas["NewsSummary"][],
     nextBefore: null as number | null,
     activities: [] as Schemas["Activity"][],
+    /** Articles withdrawn while the feed was being read. */
+    withdrawn: [] as number[],
   }),
   actions: {
     /** Reads the feeds of `union` (its own news and what its ancestors published to it). */
     async load(union: number) {
       const api = useSession().api;
+      // What the union's topic brings while the lists are read is kept: a page read just
+      // before a publish must not hide the article the event announced.
+      this.union = union;
+      this.news = [];
+      this.activities = [];
+      this.withdrawn = [];
       const [news, activities] = await Promise.all([
         api.get("/api/v1/unions/{union_id}/news", { params: { union_id: union }, query: { limit: 20 } }),
         api.get("/api/v1/unions/{union_id}/activities", { params: { union_id: union } }),
-      ]);
-      this.union = union;
-      this.news = news.items;
+      ]).catch((e) => {
+        // Read again when a page next asks.
+        if (this.union === union) this.union = null;
+        throw e;
+      });
+      if (this.union !== union) return;
+      const live = (id: number, list: { id: number }[]) => list.some((x) => x.id === id);
+      this.news = [...this.news, ...news.items.filter((n) => !live(n.id, this.news) && !this.withdrawn.includes(n.id))];
       this.nextBefore = news.next_before ?? null;
-      this.activities = activities.items;
+      this.activities = [...this.activities, ...activities.items.filter((a) => !live(a.id, this.activities))];
     },
     async moreNews() {
       if (this.union === null || this.nextBefore === null) return;
@@ -42,6 +55,7 @@ export const useFeed = defineStore("feed", {
     },
     dropNews(id: number) {
       this.news = this.news.filter((n) => n.id !== id);
+      this.withdrawn.push(id);
     },
     putActivity(activity: Schemas["Activity"]) {
       const at = this.activities.findIndex((a) => a.id === activity.id);

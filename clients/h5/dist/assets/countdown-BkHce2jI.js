@@ -1,0 +1,1 @@
+import{U as e,it as t}from"./vant-D4amk6Ds.js";function n(n=60){let r=t(0),i;function a(){clearInterval(i),r.value=n,i=setInterval(()=>{--r.value,r.value<=0&&clearInterval(i)},1e3)}return e(()=>clearInterval(i)),{left:r,start:a}}export{n as t};
