@@ -3,19 +3,17 @@
 //! the real protocol. Exits non-zero when any event is lost or duplicated, or a call fails.
 //!
 //! # Layout
-//! - [`scenarios`]: `idle`, `fanout`, `approvals`, `reconnect-storm`; [`activity`]: a union-wide vote;
-//!   [`login`]: a flood of wrong passwords; [`tree`]: a province's union tree imported.
+//! - [`scenarios`]: one file per scenario (`idle`, `fanout`, `storm`, `approvals`,
+//!   `activity`: a union-wide vote, `login`: a flood of wrong passwords, `tree`: a
+//!   province's union tree imported) and what they share.
 //! - [`workers`] and [`fleet`]: sessions spread over worker processes, and what each holds.
 //! - [`wire`]: connecting from a chosen source address; frames through the protocol crate.
 //! - [`histogram`], [`report`]: latency figures, the final table and `--json`.
 
-mod activity;
 mod fleet;
 mod histogram;
-mod login;
 mod report;
 mod scenarios;
-mod tree;
 mod wire;
 mod workers;
 
@@ -87,16 +85,26 @@ fn main() -> anyhow::Result<()> {
                 );
                 Ok(true)
             }
-            Command::Idle(c) => scenarios::run("idle", &c, true, scenarios::idle).await,
-            Command::Fanout(c) => scenarios::run("fanout", &c, true, scenarios::fanout).await,
-            Command::ReconnectStorm(c) => {
-                scenarios::run("reconnect-storm", &c, false, scenarios::reconnect_storm).await
+            Command::Idle(c) => scenarios::run("idle", &c, true, scenarios::idle::idle).await,
+            Command::Fanout(c) => {
+                scenarios::run("fanout", &c, true, scenarios::fanout::fanout).await
             }
-            Command::Approvals { common, admins } => scenarios::approvals(&common, admins).await,
-            Command::Activity(c) => activity::activity(&c).await,
-            Command::TreeImport(c) => tree::tree_import(&c).await,
+            Command::ReconnectStorm(c) => {
+                scenarios::run(
+                    "reconnect-storm",
+                    &c,
+                    false,
+                    scenarios::storm::reconnect_storm,
+                )
+                .await
+            }
+            Command::Approvals { common, admins } => {
+                scenarios::approvals::approvals(&common, admins).await
+            }
+            Command::Activity(c) => scenarios::activity::activity(&c).await,
+            Command::TreeImport(c) => scenarios::tree::tree_import(&c).await,
             Command::LoginFlood(c) => {
-                scenarios::run("login-flood", &c, false, login::login_flood).await
+                scenarios::run("login-flood", &c, false, scenarios::login::login_flood).await
             }
         }
     })?;

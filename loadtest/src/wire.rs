@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
-use gonghui_protocol::{decode, encode, ClientMsg, Codec, ServerMsg, WireFrame};
+use gonghui_protocol::{
+    decode, encode, ClientKind, ClientMsg, Codec, RequestId, ServerMsg, WireFrame,
+};
 use serde::de::DeserializeOwned;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -116,4 +118,42 @@ mod tests {
         assert_eq!(ips[3].to_string(), "127.0.0.9");
         assert!(super::parse_source_ips("127.0.0.5-127.0.0.1").is_err());
     }
+}
+
+/// Opens a console session: hello with `token`, then one subscription to `topic`.
+pub async fn open(url: &str, codec: Codec, token: String, topic: String) -> anyhow::Result<Socket> {
+    let mut socket = connect(url, codec, None).await?;
+    send(
+        &mut socket,
+        codec,
+        &ClientMsg::Hello {
+            id: RequestId::Int(1),
+            token,
+            client: ClientKind::Console,
+        },
+    )
+    .await?;
+    send(
+        &mut socket,
+        codec,
+        &ClientMsg::Subscribe {
+            id: RequestId::Int(2),
+            topic,
+            since: None,
+        },
+    )
+    .await?;
+    for _ in 0..2 {
+        match next(&mut socket, codec).await? {
+            Some(Incoming::Msg(ServerMsg::Reply { ok: true, .. })) => {}
+            other => anyhow::bail!(
+                "hello or subscribe refused: {:?}",
+                other.map(|i| match i {
+                    Incoming::Msg(m) => format!("{m:?}"),
+                    Incoming::Closed(code) => format!("closed {code}"),
+                })
+            ),
+        }
+    }
+    Ok(socket)
 }

@@ -15,9 +15,9 @@ use gonghui_actors::store::seed::Seeded;
 use gonghui_actors::store::Store;
 use serde_json::json;
 
+use super::{proc_kib, Common, Target};
 use crate::histogram::Histogram;
 use crate::report::Outcome;
-use crate::scenarios::{proc_kib, Common, Target};
 
 /// Runs the flood against the nodes.
 pub async fn login_flood(

@@ -12,10 +12,10 @@ use chrono::Utc;
 use gonghui_protocol::ServerMsg;
 use serde_json::{json, Value};
 
+use super::{finish, plan, raise_file_limit, seed, Common};
 use crate::histogram::Histogram;
 use crate::report::Outcome;
-use crate::scenarios::{finish, open, plan, raise_file_limit, seed, Common};
-use crate::wire::{self, Incoming};
+use crate::wire::{self, open, Incoming};
 
 /// The vote's options.
 const OPTIONS: [&str; 3] = ["a", "b", "c"];

@@ -11,8 +11,8 @@ use anyhow::{bail, Context};
 use gonghui_actors::domain::{CreditCode, Permission};
 use serde_json::Value;
 
+use super::{plan, proc_kib, seed, Common};
 use crate::report::Outcome;
-use crate::scenarios::{plan, proc_kib, seed, Common};
 
 /// The first admin phone; admin `n` has this plus `n`.
 const FIRST_PHONE: u64 = 15_000_000_000;
@@ -159,5 +159,5 @@ pub async fn tree_import(c: &Common) -> anyhow::Result<bool> {
         ],
     )
     .await?;
-    crate::scenarios::finish("tree-import", c, &store, &seeded, &[outcome]).await
+    super::finish("tree-import", c, &store, &seeded, &[outcome]).await
 }

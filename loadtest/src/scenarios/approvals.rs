@@ -1,0 +1,225 @@
+//! `approvals`: the review queue under load — applicants apply over HTTP, admins on every
+//! node race to decide, and every applicant must see exactly one decision.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gonghui_protocol::ServerMsg;
+use serde_json::json;
+
+use super::{finish, plan, raise_file_limit, seed, Common};
+use crate::histogram::Histogram;
+use crate::report::Outcome;
+use crate::wire::{self, open, Incoming};
+
+/// The approvals scenario's shared counters.
+#[derive(Default)]
+struct Tally {
+    apply_visible: Mutex<Histogram>,
+    decide_visible: Mutex<Histogram>,
+    approvals_seen: AtomicU64,
+    approvals_twice: AtomicU64,
+    wins: AtomicU64,
+    conflicts: AtomicU64,
+    errors: AtomicU64,
+    decided: Mutex<Vec<Instant>>,
+}
+
+/// `approvals`: applicants apply over HTTP; admins on every node see the queue and two
+/// of them race to approve each application; each applicant must see exactly one approval.
+pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
+    raise_file_limit();
+    let admins = admins.max(1);
+    let (store, seeded) = seed(c, plan(0, c.sessions, admins)).await?;
+    let codec = c.codec();
+    let nodes = c.targets(false).remove(0).ws;
+    let http_nodes: Vec<String> = c
+        .nodes
+        .iter()
+        .map(|n| n.trim_end_matches('/').to_owned())
+        .collect();
+    let http = reqwest::Client::new();
+    let tally = Arc::new(Tally::default());
+    let union = seeded.union_id;
+
+    for (k, admin) in seeded.admins.iter().enumerate() {
+        let mut socket = open(
+            &nodes[k % nodes.len()],
+            codec,
+            seeded.token(*admin),
+            format!("union:{union}:admin"),
+        )
+        .await?;
+        let (tally, http, base, token) = (
+            tally.clone(),
+            http.clone(),
+            http_nodes[k % http_nodes.len()].clone(),
+            seeded.token(*admin),
+        );
+        tokio::spawn(async move {
+            while let Ok(Some(Incoming::Msg(msg))) = wire::next(&mut socket, codec).await {
+                let ServerMsg::Event(e) = msg else { continue };
+                if e.kind != "application.created" {
+                    continue;
+                }
+                tally.apply_visible.lock().unwrap().record_since(e.at);
+                let id = e.data["application"]["id"].as_i64().unwrap_or_default();
+                let mine =
+                    id as usize % admins == k || (admins > 1 && (id as usize + 1) % admins == k);
+                if !mine {
+                    continue;
+                }
+                let (tally, http, url, token) = (
+                    tally.clone(),
+                    http.clone(),
+                    format!("{base}/api/v1/applications/{id}/approve"),
+                    token.clone(),
+                );
+                tokio::spawn(async move {
+                    match http
+                        .post(url)
+                        .bearer_auth(token)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                    {
+                        Ok(200) => {
+                            tally.wins.fetch_add(1, Ordering::Relaxed);
+                            tally.decided.lock().unwrap().push(Instant::now());
+                        }
+                        Ok(409) => drop(tally.conflicts.fetch_add(1, Ordering::Relaxed)),
+                        _ => drop(tally.errors.fetch_add(1, Ordering::Relaxed)),
+                    }
+                });
+            }
+        });
+    }
+    for (i, applicant) in seeded.applicants.iter().enumerate() {
+        let mut socket = open(
+            &nodes[i % nodes.len()],
+            codec,
+            seeded.token(*applicant),
+            format!("member:{applicant}"),
+        )
+        .await?;
+        let tally = tally.clone();
+        tokio::spawn(async move {
+            let mut seen = HashSet::new();
+            while let Ok(Some(Incoming::Msg(msg))) = wire::next(&mut socket, codec).await {
+                let ServerMsg::Event(e) = msg else { continue };
+                if e.kind == "application.approved" {
+                    tally.decide_visible.lock().unwrap().record_since(e.at);
+                    let counter = if seen.insert(e.data["application"]["id"].clone()) {
+                        &tally.approvals_seen
+                    } else {
+                        &tally.approvals_twice
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+
+    let started = Instant::now();
+    let gap = Duration::from_secs_f64(1.0 / c.rate.max(0.001));
+    let mut applies = Vec::new();
+    for (i, applicant) in seeded.applicants.iter().enumerate() {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(started) + gap * i as u32).await;
+        let url = format!(
+            "{}/api/v1/unions/{union}/applications",
+            http_nodes[i % http_nodes.len()]
+        );
+        let request = http
+            .post(url)
+            .bearer_auth(seeded.token(*applicant))
+            .json(&json!({"kind": "join"}));
+        applies.push(tokio::spawn(async move {
+            request.send().await.map(|r| r.status().as_u16())
+        }));
+    }
+    let mut apply_failures = 0;
+    for apply in applies {
+        if !matches!(apply.await, Ok(Ok(201))) {
+            apply_failures += 1;
+        }
+    }
+    let applied_in = started.elapsed();
+    let m = c.sessions as u64;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tally.approvals_seen.load(Ordering::Relaxed) < m - apply_failures
+        && Instant::now() < deadline
+    {
+        eprint!(
+            "\r[approvals {:>5.1}s] applied {} decided {} seen by members {}   ",
+            started.elapsed().as_secs_f64(),
+            m - apply_failures,
+            tally.wins.load(Ordering::Relaxed),
+            tally.approvals_seen.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let conn = store.client().await?;
+    let approved: i64 = conn
+        .query_one(
+            "SELECT count(*) FROM applications WHERE union_id = $1 AND status = 'approved'",
+            &[&union],
+        )
+        .await?
+        .get(0);
+    let audited: i64 = conn
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE union_id = $1",
+            &[&union],
+        )
+        .await?
+        .get(0);
+    let decided = tally.decided.lock().unwrap().clone();
+    let window = match (decided.iter().min(), decided.iter().max()) {
+        (Some(first), Some(last)) if last > first => last.duration_since(*first).as_secs_f64(),
+        _ => f64::NAN,
+    };
+    let wins = tally.wins.load(Ordering::Relaxed);
+    let mut outcome = Outcome::new("gonghui");
+    outcome.metric("applications", m as f64);
+    outcome.metric(
+        "applications answered/s",
+        m as f64 / applied_in.as_secs_f64(),
+    );
+    outcome.metric("approvals (200)", wins as f64);
+    outcome.metric(
+        "racing approvals refused (409)",
+        tally.conflicts.load(Ordering::Relaxed) as f64,
+    );
+    outcome.metric("decisions/s", wins as f64 / window);
+    let apply = tally.apply_visible.lock().unwrap().clone();
+    let decide = tally.decide_visible.lock().unwrap().clone();
+    outcome.metric("apply->queue-visible p50 ms", apply.quantile_ms(0.5));
+    outcome.metric("apply->queue-visible p99 ms", apply.quantile_ms(0.99));
+    outcome.metric("decide->member-visible p50 ms", decide.quantile_ms(0.5));
+    outcome.metric("decide->member-visible p99 ms", decide.quantile_ms(0.99));
+    outcome.metric("decide->member-visible max ms", decide.max_ms());
+    if apply_failures > 0 {
+        outcome.failures.insert("apply".into(), apply_failures);
+    }
+    let errors = tally.errors.load(Ordering::Relaxed);
+    if errors > 0 {
+        outcome.failures.insert("approve".into(), errors);
+    }
+    let seen = tally.approvals_seen.load(Ordering::Relaxed);
+    // Lost: an approval committed that its applicant never saw. Duplicated: an approval seen
+    // twice, an audit row too many, or a 200 without an approved row. (Applications left
+    // pending because a call failed are failures, counted above, not lost events.)
+    let approved = approved as u64;
+    outcome.lost = approved.saturating_sub(seen);
+    outcome.duplicated = tally.approvals_twice.load(Ordering::Relaxed)
+        + (audited as u64).saturating_sub(approved)
+        + wins.saturating_sub(approved);
+    finish("approvals", c, &store, &seeded, &[outcome.clone()])
+        .await
+        .map(|clean| clean && apply_failures == 0 && errors == 0)
+}
