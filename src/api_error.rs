@@ -30,9 +30,10 @@ impl ResponseError for ApiError {
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Database(_) | Error::Pool(_) | Error::Unavailable(_) | Error::Busy(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Error::Database { .. }
+            | Error::Pool { .. }
+            | Error::Unavailable(_)
+            | Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

@@ -95,13 +95,14 @@ pub fn document() -> Value {
         }),
     );
     for event in EVENT_KINDS {
+        let topics: Vec<&str> = event.topics.iter().map(|t| t.as_str()).collect();
         messages.insert(
             event.kind.into(),
             json!({
                 "name": event.kind,
-                "summary": format!("On {} topics.", event.topics.join(", ")),
+                "summary": format!("On {} topics.", topics.join(", ")),
                 // The same, for generators: the topic kinds that carry this event.
-                "x-topics": event.topics,
+                "x-topics": topics,
                 "payload": {"allOf": [
                     {"$ref": "#/components/schemas/EventFrame"},
                     {"type": "object", "properties": {

@@ -3,6 +3,8 @@
 //! internal failures carry their detail for the log, never for the client.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::Location;
 
 use crate::domain::Invalid;
 
@@ -46,14 +48,74 @@ pub enum Error {
     #[error("{0}")]
     Busy(String),
     /// Postgres failed or is unreachable (503).
-    #[error("database error: {0}")]
-    Database(#[from] tokio_postgres::Error),
+    #[error("database error in {during}: {source}")]
+    Database {
+        /// What the store was doing.
+        during: Step,
+        /// What Postgres said.
+        source: tokio_postgres::Error,
+    },
     /// No connection could be had from the pool (503).
-    #[error("database pool: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("database pool in {during}: {source}")]
+    Pool {
+        /// What the store was about to do.
+        during: Step,
+        /// Why there was no connection.
+        source: deadpool_postgres::PoolError,
+    },
     /// A dependency other than the database failed (503).
     #[error("{0}")]
     Unavailable(String),
+}
+
+/// Where a database call gave up: the store operation running (its tracing span, from
+/// `#[tracing::instrument]`) and the line of the `?` that returned, so a 503 in the log
+/// names what the node was doing without a backtrace.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    operation: Option<&'static str>,
+    at: &'static Location<'static>,
+}
+
+impl Step {
+    /// The step of the caller's caller: the `?` that converts an error.
+    #[track_caller]
+    fn here() -> Step {
+        Step {
+            operation: tracing::Span::current().metadata().map(|m| m.name()),
+            at: Location::caller(),
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (file, line) = (self.at.file(), self.at.line());
+        match self.operation {
+            Some(operation) => write!(f, "{operation} ({file}:{line})"),
+            None => write!(f, "{file}:{line}"),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    #[track_caller]
+    fn from(source: tokio_postgres::Error) -> Self {
+        Error::Database {
+            during: Step::here(),
+            source,
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    #[track_caller]
+    fn from(source: deadpool_postgres::PoolError) -> Self {
+        Error::Pool {
+            during: Step::here(),
+            source,
+        }
+    }
 }
 
 impl Error {
@@ -69,16 +131,17 @@ impl Error {
             Error::TooLarge(_) => "too_large",
             Error::TooSlow(_) => "timeout",
             Error::RateLimited { .. } => "rate_limited",
-            Error::Database(_) | Error::Pool(_) | Error::Unavailable(_) | Error::Busy(_) => {
-                "unavailable"
-            }
+            Error::Database { .. }
+            | Error::Pool { .. }
+            | Error::Unavailable(_)
+            | Error::Busy(_) => "unavailable",
         }
     }
 
     /// The sentence a client sees; infrastructure detail stays in the log.
     pub fn public_message(&self) -> String {
         match self {
-            Error::Database(_) | Error::Pool(_) => {
+            Error::Database { .. } | Error::Pool { .. } => {
                 "the service is temporarily unavailable".to_owned()
             }
             other => other.to_string(),
@@ -124,9 +187,45 @@ impl Error {
 
     /// Whether Postgres reported this SQLSTATE (a unique violation, say).
     pub fn is_db_state(&self, state: &tokio_postgres::error::SqlState) -> bool {
-        matches!(self, Error::Database(e) if e.code() == Some(state))
+        matches!(self, Error::Database { source, .. } if source.code() == Some(state))
     }
 }
 
 /// The result of every core operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tracing::instrument]
+    fn fails_in_a_step() -> Result<()> {
+        Err(deadpool_postgres::PoolError::Closed)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_database_error_names_the_line_of_its_question_mark() {
+        let error = fails_in_a_step().unwrap_err();
+        let Error::Pool { during, .. } = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(during.at.file(), file!());
+        assert_eq!(during.at.line(), line!() - 11, "{during}");
+        assert!(error.to_string().contains("src/error.rs"), "{error}");
+    }
+
+    #[test]
+    fn the_step_is_named_by_the_running_span() {
+        let subscriber = tracing_subscriber::fmt().with_test_writer().finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let error = fails_in_a_step().unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("database pool in fails_in_a_step ("),
+                "{error}"
+            );
+        });
+    }
+}

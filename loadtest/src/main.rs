@@ -14,6 +14,7 @@ mod fleet;
 mod histogram;
 mod report;
 mod scenarios;
+use gonghui_loadtest::seed;
 mod wire;
 mod workers;
 
@@ -81,7 +82,7 @@ fn main() -> anyhow::Result<()> {
                 let store = scenarios::store(&database_url)?;
                 println!(
                     "removed {} seeded users",
-                    store.unseed(run.as_deref()).await?
+                    seed::unseed(&store, run.as_deref()).await?
                 );
                 Ok(true)
             }

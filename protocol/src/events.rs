@@ -2,13 +2,83 @@
 //! The server checks each event it appends against this list (in debug builds, so every
 //! test that makes one checks it), and the WebSocket's AsyncAPI document is built from it.
 
+use crate::topic::{Topic, TopicKind};
+
+/// Every event kind's name, for the code that emits or matches it.
+pub mod kind {
+    /// `application.created`.
+    pub const APPLICATION_CREATED: &str = "application.created";
+    /// `application.approved`.
+    pub const APPLICATION_APPROVED: &str = "application.approved";
+    /// `application.rejected`.
+    pub const APPLICATION_REJECTED: &str = "application.rejected";
+    /// `membership.created`.
+    pub const MEMBERSHIP_CREATED: &str = "membership.created";
+    /// `membership.updated`.
+    pub const MEMBERSHIP_UPDATED: &str = "membership.updated";
+    /// `membership.ended`.
+    pub const MEMBERSHIP_ENDED: &str = "membership.ended";
+    /// `notification.created`.
+    pub const NOTIFICATION_CREATED: &str = "notification.created";
+    /// `notification.read`.
+    pub const NOTIFICATION_READ: &str = "notification.read";
+    /// `user.updated`.
+    pub const USER_UPDATED: &str = "user.updated";
+    /// `admin.updated`.
+    pub const ADMIN_UPDATED: &str = "admin.updated";
+    /// `admin.removed`.
+    pub const ADMIN_REMOVED: &str = "admin.removed";
+    /// `org_request.created`.
+    pub const ORG_REQUEST_CREATED: &str = "org_request.created";
+    /// `org_request.approved`.
+    pub const ORG_REQUEST_APPROVED: &str = "org_request.approved";
+    /// `org_request.rejected`.
+    pub const ORG_REQUEST_REJECTED: &str = "org_request.rejected";
+    /// `activity.answered`.
+    pub const ACTIVITY_ANSWERED: &str = "activity.answered";
+    /// `prize.shipped`.
+    pub const PRIZE_SHIPPED: &str = "prize.shipped";
+    /// `union.created`.
+    pub const UNION_CREATED: &str = "union.created";
+    /// `union.updated`.
+    pub const UNION_UPDATED: &str = "union.updated";
+    /// `committee.updated`.
+    pub const COMMITTEE_UPDATED: &str = "committee.updated";
+    /// `member.joined`.
+    pub const MEMBER_JOINED: &str = "member.joined";
+    /// `member.left`.
+    pub const MEMBER_LEFT: &str = "member.left";
+    /// `member.retired`.
+    pub const MEMBER_RETIRED: &str = "member.retired";
+    /// `members.imported`.
+    pub const MEMBERS_IMPORTED: &str = "members.imported";
+    /// `members.removed`.
+    pub const MEMBERS_REMOVED: &str = "members.removed";
+    /// `news.published`.
+    pub const NEWS_PUBLISHED: &str = "news.published";
+    /// `news.unpublished`.
+    pub const NEWS_UNPUBLISHED: &str = "news.unpublished";
+    /// `activity.published`.
+    pub const ACTIVITY_PUBLISHED: &str = "activity.published";
+    /// `activity.closed`.
+    pub const ACTIVITY_CLOSED: &str = "activity.closed";
+    /// `activity.results`.
+    pub const ACTIVITY_RESULTS: &str = "activity.results";
+    /// `import.progress`.
+    pub const IMPORT_PROGRESS: &str = "import.progress";
+    /// `wechat.poll_failed`.
+    pub const WECHAT_POLL_FAILED: &str = "wechat.poll_failed";
+    /// `wechat.binding_broken`.
+    pub const WECHAT_BINDING_BROKEN: &str = "wechat.binding_broken";
+}
+
 /// One kind of event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventKind {
     /// The `kind` of the event frame.
     pub kind: &'static str,
-    /// The topic kinds that carry it: `member`, `union`, `union_admin`, `activity`.
-    pub topics: &'static [&'static str],
+    /// The kinds of topic that carry it.
+    pub topics: &'static [TopicKind],
     /// What its `data` holds.
     pub data: Data,
 }
@@ -19,9 +89,9 @@ pub struct EventKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Data(pub &'static [(&'static str, &'static str)]);
 
-const fn kind(
+const fn entry(
     kind: &'static str,
-    topics: &'static [&'static str],
+    topics: &'static [TopicKind],
     data: &'static [(&'static str, &'static str)],
 ) -> EventKind {
     EventKind {
@@ -31,85 +101,89 @@ const fn kind(
     }
 }
 
-const MEMBER: &[&str] = &["member"];
-const UNION: &[&str] = &["union"];
-const ADMIN: &[&str] = &["union_admin"];
-const MEMBER_AND_ADMIN: &[&str] = &["member", "union_admin"];
+const MEMBER: &[TopicKind] = &[TopicKind::Member];
+const UNION: &[TopicKind] = &[TopicKind::Union];
+const ADMIN: &[TopicKind] = &[TopicKind::UnionAdmin];
+const MEMBER_AND_ADMIN: &[TopicKind] = &[TopicKind::Member, TopicKind::UnionAdmin];
 
 /// The catalogue.
 pub const EVENT_KINDS: &[EventKind] = &[
-    kind(
-        "application.created",
+    entry(
+        kind::APPLICATION_CREATED,
         MEMBER_AND_ADMIN,
         &[("application", "Application")],
     ),
-    kind(
-        "application.approved",
+    entry(
+        kind::APPLICATION_APPROVED,
         MEMBER_AND_ADMIN,
         &[("application", "Application")],
     ),
-    kind(
-        "application.rejected",
+    entry(
+        kind::APPLICATION_REJECTED,
         MEMBER_AND_ADMIN,
         &[("application", "Application")],
     ),
-    kind(
-        "membership.created",
+    entry(
+        kind::MEMBERSHIP_CREATED,
         MEMBER,
         &[("membership", "Membership")],
     ),
-    kind(
-        "membership.updated",
+    entry(
+        kind::MEMBERSHIP_UPDATED,
         MEMBER,
         &[("membership", "Membership")],
     ),
-    kind("membership.ended", MEMBER, &[("membership", "Membership")]),
-    kind(
-        "notification.created",
-        &["member", "union"],
+    entry(
+        kind::MEMBERSHIP_ENDED,
+        MEMBER,
+        &[("membership", "Membership")],
+    ),
+    entry(
+        kind::NOTIFICATION_CREATED,
+        &[TopicKind::Member, TopicKind::Union],
         &[("notification", "Notification"), ("unread?", "integer")],
     ),
-    kind(
-        "notification.read",
+    entry(
+        kind::NOTIFICATION_READ,
         MEMBER,
         &[("ids", "integer[]"), ("unread", "integer")],
     ),
-    kind("user.updated", MEMBER, &[("user", "User")]),
-    kind(
-        "admin.updated",
+    entry(kind::USER_UPDATED, MEMBER, &[("user", "User")]),
+    entry(
+        kind::ADMIN_UPDATED,
         MEMBER,
         &[("union_id", "integer"), ("permissions", "string[]")],
     ),
-    kind(
-        "admin.removed",
+    entry(
+        kind::ADMIN_REMOVED,
         MEMBER,
         &[("union_id", "integer"), ("permissions", "string[]")],
     ),
-    kind(
-        "org_request.created",
+    entry(
+        kind::ORG_REQUEST_CREATED,
         MEMBER_AND_ADMIN,
         &[("request", "OrgRequest")],
     ),
-    kind(
-        "org_request.approved",
+    entry(
+        kind::ORG_REQUEST_APPROVED,
         MEMBER_AND_ADMIN,
         &[("request", "OrgRequest")],
     ),
-    kind(
-        "org_request.rejected",
+    entry(
+        kind::ORG_REQUEST_REJECTED,
         MEMBER_AND_ADMIN,
         &[("request", "OrgRequest")],
     ),
-    kind("activity.answered", MEMBER, &[("receipt", "Receipt")]),
-    kind("prize.shipped", MEMBER, &[("prize", "MyPrize")]),
-    kind("union.created", UNION, &[("union", "Union")]),
-    kind("union.updated", UNION, &[("union", "Union")]),
-    kind("committee.updated", UNION, &[("term", "CommitteeTerm")]),
-    kind("member.joined", UNION, &[("membership", "Membership")]),
-    kind("member.left", UNION, &[("membership", "Membership")]),
-    kind("member.retired", UNION, &[("membership", "Membership")]),
-    kind(
-        "members.imported",
+    entry(kind::ACTIVITY_ANSWERED, MEMBER, &[("receipt", "Receipt")]),
+    entry(kind::PRIZE_SHIPPED, MEMBER, &[("prize", "MyPrize")]),
+    entry(kind::UNION_CREATED, UNION, &[("union", "Union")]),
+    entry(kind::UNION_UPDATED, UNION, &[("union", "Union")]),
+    entry(kind::COMMITTEE_UPDATED, UNION, &[("term", "CommitteeTerm")]),
+    entry(kind::MEMBER_JOINED, UNION, &[("membership", "Membership")]),
+    entry(kind::MEMBER_LEFT, UNION, &[("membership", "Membership")]),
+    entry(kind::MEMBER_RETIRED, UNION, &[("membership", "Membership")]),
+    entry(
+        kind::MEMBERS_IMPORTED,
         UNION,
         &[
             ("operation_id", "string"),
@@ -117,8 +191,8 @@ pub const EVENT_KINDS: &[EventKind] = &[
             ("member_count", "integer"),
         ],
     ),
-    kind(
-        "members.removed",
+    entry(
+        kind::MEMBERS_REMOVED,
         UNION,
         &[
             ("operation_id", "string"),
@@ -126,25 +200,25 @@ pub const EVENT_KINDS: &[EventKind] = &[
             ("member_count", "integer"),
         ],
     ),
-    kind("news.published", UNION, &[("news", "NewsSummary")]),
-    kind("news.unpublished", UNION, &[("news_id", "integer")]),
-    kind(
-        "activity.published",
-        &["union", "activity"],
+    entry(kind::NEWS_PUBLISHED, UNION, &[("news", "NewsSummary")]),
+    entry(kind::NEWS_UNPUBLISHED, UNION, &[("news_id", "integer")]),
+    entry(
+        kind::ACTIVITY_PUBLISHED,
+        &[TopicKind::Union, TopicKind::Activity],
         &[("activity", "Activity")],
     ),
-    kind(
-        "activity.closed",
-        &["union", "activity"],
+    entry(
+        kind::ACTIVITY_CLOSED,
+        &[TopicKind::Union, TopicKind::Activity],
         &[("activity", "Activity")],
     ),
-    kind(
-        "activity.results",
-        &["activity", "union_admin"],
+    entry(
+        kind::ACTIVITY_RESULTS,
+        &[TopicKind::Activity, TopicKind::UnionAdmin],
         &[("results", "Results")],
     ),
-    kind(
-        "import.progress",
+    entry(
+        kind::IMPORT_PROGRESS,
         ADMIN,
         &[
             ("operation_id", "string"),
@@ -152,17 +226,19 @@ pub const EVENT_KINDS: &[EventKind] = &[
             ("total", "integer"),
         ],
     ),
-    kind(
-        "wechat.poll_failed",
+    entry(
+        kind::WECHAT_POLL_FAILED,
         ADMIN,
         &[("reason", "string"), ("retry_at", "date-time")],
     ),
-    kind("wechat.binding_broken", ADMIN, &[("reason", "string")]),
+    entry(kind::WECHAT_BINDING_BROKEN, ADMIN, &[("reason", "string")]),
 ];
 
-/// Whether the catalogue lists `kind`.
-pub fn is_event_kind(kind: &str) -> bool {
-    EVENT_KINDS.iter().any(|k| k.kind == kind)
+/// Whether the catalogue lists `kind` as carried on `topic`'s kind of topic.
+pub fn carries(topic: Topic, kind: &str) -> bool {
+    EVENT_KINDS
+        .iter()
+        .any(|k| k.kind == kind && k.topics.contains(&topic.kind()))
 }
 
 #[cfg(test)]
@@ -170,14 +246,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_event_is_carried_only_on_its_listed_topics() {
+        assert!(carries(Topic::Member(1), kind::APPLICATION_APPROVED));
+        assert!(carries(Topic::UnionAdmin(1), kind::APPLICATION_APPROVED));
+        assert!(!carries(Topic::Union(1), kind::APPLICATION_APPROVED));
+        assert!(!carries(Topic::Member(1), "application.unknown"));
+    }
+
+    #[test]
     fn each_kind_is_listed_once_with_known_topics() {
         let mut seen = std::collections::BTreeSet::new();
         for k in EVENT_KINDS {
             assert!(seen.insert(k.kind), "{} twice", k.kind);
             assert!(!k.topics.is_empty());
-            for topic in k.topics {
-                assert!(["member", "union", "union_admin", "activity"].contains(topic));
-            }
             for (_, ty) in k.data.0 {
                 let known = ["integer", "string", "date-time", "integer[]", "string[]"];
                 assert!(

@@ -21,4 +21,4 @@ pub mod topic;
 
 pub use codec::{decode, encode, request_id, Codec, CodecError, WireFrame};
 pub use frames::{ClientKind, ClientMsg, ErrorBody, EventFrame, RequestId, ServerMsg};
-pub use topic::Topic;
+pub use topic::{Topic, TopicKind};

@@ -17,6 +17,44 @@ pub enum Topic {
     Activity(i64),
 }
 
+/// What a topic is about, without its id: the events catalogue lists, for each event,
+/// the kinds of topic that carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TopicKind {
+    /// `member:ID`.
+    Member,
+    /// `union:ID`.
+    Union,
+    /// `union:ID:admin`.
+    UnionAdmin,
+    /// `activity:ID`.
+    Activity,
+}
+
+impl TopicKind {
+    /// The name the AsyncAPI document uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopicKind::Member => "member",
+            TopicKind::Union => "union",
+            TopicKind::UnionAdmin => "union_admin",
+            TopicKind::Activity => "activity",
+        }
+    }
+}
+
+impl Topic {
+    /// Its kind.
+    pub fn kind(self) -> TopicKind {
+        match self {
+            Topic::Member(_) => TopicKind::Member,
+            Topic::Union(_) => TopicKind::Union,
+            Topic::UnionAdmin(_) => TopicKind::UnionAdmin,
+            Topic::Activity(_) => TopicKind::Activity,
+        }
+    }
+}
+
 /// A topic name that is not one of the three documented shapes.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown topic {0:?}: expected member:ID, union:ID, union:ID:admin or activity:ID")]

@@ -10,6 +10,7 @@ use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::{Cluster, WsClient};
+use gonghui_protocol::events::kind;
 
 /// Creates and publishes an activity of `union` open from a minute ago for an hour.
 pub async fn published(
@@ -45,7 +46,7 @@ pub async fn published(
 async fn results_until(socket: &mut WsClient, topic: &str, participants: i64) -> (usize, Value) {
     let mut seen = 0;
     loop {
-        let e = socket.event_of(topic, "activity.results").await;
+        let e = socket.event_of(topic, kind::ACTIVITY_RESULTS).await;
         seen += 1;
         if e.data["results"]["participants"] == participants {
             return (seen, e.data["results"].clone());
@@ -218,7 +219,7 @@ async fn each_kind_runs_end_to_end_with_one_member_answering_while_another_watch
             .post(0, &root, &format!("/activities/{id}/close"), &json!({}))
             .await;
         assert_eq!(closed.status(), 200);
-        mini.event_of(&topic, "activity.closed").await;
+        mini.event_of(&topic, kind::ACTIVITY_CLOSED).await;
     }
 }
 

@@ -2,6 +2,7 @@ use gonghui_protocol::{ClientKind, Codec};
 use serde_json::json;
 
 use crate::helpers::Cluster;
+use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn a_member_can_neither_list_nor_subscribe_to_an_admin_queue_or_another_members_topic() {
@@ -112,7 +113,7 @@ async fn a_child_unions_admin_cannot_decide_the_parents_applications_but_the_par
     assert_eq!(down.status(), 200);
     assert_eq!(
         socket
-            .event_of(&format!("union:{child}:admin"), "application.approved")
+            .event_of(&format!("union:{child}:admin"), kind::APPLICATION_APPROVED)
             .await
             .data["application"]["id"],
         to_child

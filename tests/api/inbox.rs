@@ -6,6 +6,7 @@ use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::Cluster;
+use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn reading_on_the_app_clears_the_badge_on_the_miniprogram_within_the_same_second() {
@@ -43,7 +44,9 @@ async fn reading_on_the_app_clears_the_badge_on_the_miniprogram_within_the_same_
         )
         .await;
     assert_eq!(sent.status(), 201, "{}", sent.text().await.unwrap());
-    let announced = mini.event_of(&union_topic, "notification.created").await;
+    let announced = mini
+        .event_of(&union_topic, kind::NOTIFICATION_CREATED)
+        .await;
     assert_eq!(announced.data["notification"]["kind"], "announcement");
     assert_eq!(
         cluster
@@ -64,7 +67,7 @@ async fn reading_on_the_app_clears_the_badge_on_the_miniprogram_within_the_same_
     assert_eq!(inbox["unread"], 2, "{inbox}");
     let items = inbox["items"].as_array().unwrap();
     assert_eq!(items[0]["kind"], "announcement", "newest first");
-    assert_eq!(items[1]["kind"], "application.approved");
+    assert_eq!(items[1]["kind"], kind::APPLICATION_APPROVED);
     let first = items[1]["id"].as_i64().unwrap();
 
     // Read one on the app: the mini-program's badge follows at once.
@@ -82,14 +85,14 @@ async fn reading_on_the_app_clears_the_badge_on_the_miniprogram_within_the_same_
         read.json::<Value>().await.unwrap(),
         json!({"ids": [first], "unread": 1})
     );
-    let seen = mini.event_of(&me_topic, "notification.read").await;
+    let seen = mini.event_of(&me_topic, kind::NOTIFICATION_READ).await;
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "{:?}",
         started.elapsed()
     );
     assert_eq!(seen.data, json!({"ids": [first], "unread": 1}));
-    app.event_of(&me_topic, "notification.read").await;
+    app.event_of(&me_topic, kind::NOTIFICATION_READ).await;
 
     // Reading it again changes nothing and sends nothing; "all" clears the rest.
     let again: Value = cluster
@@ -116,7 +119,7 @@ async fn reading_on_the_app_clears_the_badge_on_the_miniprogram_within_the_same_
         .await
         .unwrap();
     assert_eq!(all["unread"], 0);
-    let cleared = app.event_of(&me_topic, "notification.read").await;
+    let cleared = app.event_of(&me_topic, kind::NOTIFICATION_READ).await;
     assert_eq!(cleared.data["unread"], 0);
     let resubscribed = cluster
         .ws(0, Codec::Json)

@@ -2,6 +2,7 @@ use gonghui_protocol::{ClientKind, Codec};
 use serde_json::Value;
 
 use crate::helpers::Cluster;
+use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn an_application_on_one_node_reaches_admins_and_every_device_of_the_member_on_another() {
@@ -43,7 +44,7 @@ async fn an_application_on_one_node_reaches_admins_and_every_device_of_the_membe
     // The application goes to node B; the admin on node A sees it.
     let application = cluster.apply(1, &mini_token, union, "请批准").await;
     let created = console
-        .event_of(&format!("union:{union}:admin"), "application.created")
+        .event_of(&format!("union:{union}:admin"), kind::APPLICATION_CREATED)
         .await;
     assert_eq!(created.seq, queue.seq + 1);
     assert_eq!(created.data["application"]["id"], application);
@@ -52,7 +53,7 @@ async fn an_application_on_one_node_reaches_admins_and_every_device_of_the_membe
         "138****5678"
     );
     for device in [&mut app, &mut mini] {
-        let e = device.event_of(&topic, "application.created").await;
+        let e = device.event_of(&topic, kind::APPLICATION_CREATED).await;
         assert_eq!(e.seq, app_sub.seq + 1);
     }
     let listed: Value = cluster
@@ -81,17 +82,17 @@ async fn an_application_on_one_node_reaches_admins_and_every_device_of_the_membe
         let decided = device.next_event().await;
         assert_eq!(
             (decided.kind.as_str(), decided.seq),
-            ("application.approved", app_sub.seq + 2)
+            (kind::APPLICATION_APPROVED, app_sub.seq + 2)
         );
         let joined = device.next_event().await;
         assert_eq!(
             (joined.kind.as_str(), joined.seq),
-            ("membership.created", app_sub.seq + 3)
+            (kind::MEMBERSHIP_CREATED, app_sub.seq + 3)
         );
         assert_eq!(joined.data["membership"]["union_id"], union);
     }
     let decided = console
-        .event_of(&format!("union:{union}:admin"), "application.approved")
+        .event_of(&format!("union:{union}:admin"), kind::APPLICATION_APPROVED)
         .await;
     assert_eq!(
         decided.data["application"]["decided_by"],

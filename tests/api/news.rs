@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{pg_base, Cluster};
 use crate::wechat_fake::{self, FakeWeChat};
+use gonghui_protocol::events::kind;
 
 async fn cluster_with(fake: &FakeWeChat, nodes: usize) -> Cluster {
     let (host, ca) = (fake.host.clone(), fake.ca_file.clone());
@@ -73,7 +74,7 @@ async fn articles_imported_by_link_keep_their_fields_and_reach_the_app_and_the_m
             );
         }
         for device in [&mut app, &mut mini] {
-            let e = device.event_of(&topic, "news.published").await;
+            let e = device.event_of(&topic, kind::NEWS_PUBLISHED).await;
             assert_eq!(e.data["news"]["id"], news["id"]);
             assert_eq!(e.data["news"]["title"], title);
         }
@@ -207,7 +208,7 @@ async fn authored_html_is_cleaned_and_subtree_news_reaches_the_unions_below_live
             .status(),
         200
     );
-    let seen = app.event_of(&topic, "news.published").await;
+    let seen = app.event_of(&topic, kind::NEWS_PUBLISHED).await;
     assert_eq!(seen.data["news"]["id"], id);
     let feed: Value = cluster
         .get(0, &member, &format!("/unions/{child}/news"))
@@ -239,7 +240,7 @@ async fn authored_html_is_cleaned_and_subtree_news_reaches_the_unions_below_live
             .status(),
         200
     );
-    let gone = app.event_of(&topic, "news.unpublished").await;
+    let gone = app.event_of(&topic, kind::NEWS_UNPUBLISHED).await;
     assert_eq!(gone.data["news_id"], id);
     let not_admin = cluster
         .post(0, &member, &format!("/unions/{child}/news"), &form)

@@ -5,6 +5,7 @@ use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::{credit_code, union_form, Cluster};
+use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn a_registration_approved_by_the_parent_makes_the_registrant_its_admin_at_once() {
@@ -44,9 +45,9 @@ async fn a_registration_approved_by_the_parent_makes_the_registrant_its_admin_at
         (request["kind"].as_str(), request["status"].as_str()),
         (Some("register"), Some("pending"))
     );
-    let seen = console.event_of(&queue, "org_request.created").await;
+    let seen = console.event_of(&queue, kind::ORG_REQUEST_CREATED).await;
     assert_eq!(seen.data["request"]["id"], request["id"]);
-    app.event_of(&me, "org_request.created").await;
+    app.event_of(&me, kind::ORG_REQUEST_CREATED).await;
 
     let id = request["id"].as_i64().unwrap();
     let approved = cluster
@@ -55,13 +56,13 @@ async fn a_registration_approved_by_the_parent_makes_the_registrant_its_admin_at
     assert_eq!(approved.status(), 200, "{}", approved.text().await.unwrap());
     let approved: Value = approved.json().await.unwrap();
     let union = approved["union_id"].as_i64().expect("the new union's id");
-    let rights = app.event_of(&me, "admin.updated").await;
+    let rights = app.event_of(&me, kind::ADMIN_UPDATED).await;
     assert_eq!(rights.data["union_id"], union);
     assert_eq!(rights.data["permissions"].as_array().unwrap().len(), 7);
-    let done = app.event_of(&me, "org_request.approved").await;
+    let done = app.event_of(&me, kind::ORG_REQUEST_APPROVED).await;
     assert_eq!(done.data["request"]["union_id"], union);
     let created = console
-        .event_of(&format!("union:{parent}"), "union.created")
+        .event_of(&format!("union:{parent}"), kind::UNION_CREATED)
         .await;
     assert_eq!(created.data["union"]["credit_code"], credit_code(1));
 
@@ -79,7 +80,7 @@ async fn a_registration_approved_by_the_parent_makes_the_registrant_its_admin_at
         .expect("may read the new queue");
     let (worker, _) = cluster.verified_user(0, "13800000702", "app", 702).await;
     let application = cluster.apply(0, &worker, union, "").await;
-    app.event_of(&queue_of_new, "application.created").await;
+    app.event_of(&queue_of_new, kind::APPLICATION_CREATED).await;
     let decided = cluster
         .post(
             1,
@@ -294,7 +295,7 @@ async fn an_admin_grants_only_what_they_hold_and_a_removed_admins_queue_ends_liv
         (queue.as_str(), "forbidden")
     );
     let told = console
-        .event_of(&format!("member:{deputy_id}"), "admin.removed")
+        .event_of(&format!("member:{deputy_id}"), kind::ADMIN_REMOVED)
         .await;
     assert_eq!(told.data["union_id"], a);
     // Nothing more of the queue reaches them.
@@ -355,7 +356,7 @@ async fn approved_changes_reach_every_session_and_committee_history_keeps_every_
             .await,
     )
     .await;
-    let updated = app.event_of(&topic, "union.updated").await;
+    let updated = app.event_of(&topic, kind::UNION_UPDATED).await;
     assert_eq!(updated.data["union"]["name"], "甲集团工会");
     assert_eq!(updated.data["union"]["parent_id"], b);
     let ancestors: Value = cluster
@@ -403,7 +404,7 @@ async fn approved_changes_reach_every_session_and_committee_history_keeps_every_
         json!({"name": "赵委员", "role": "vice_chair"})
     );
     assert_eq!(committee["history"][0]["members"][1]["name"], "李委员");
-    app.event_of(&topic, "committee.updated").await;
+    app.event_of(&topic, kind::COMMITTEE_UPDATED).await;
 
     let missing = json!({"replace": "无此人", "with": {"name": "钱", "role": "member"}});
     let refused = cluster

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::activities::published;
 use crate::helpers::Cluster;
+use gonghui_protocol::events::kind;
 
 /// What `wx.chooseAddress` returns, as the mini-program sends it.
 fn chosen(detail: &str) -> Value {
@@ -57,11 +58,11 @@ async fn a_winner_claims_with_wechats_address_and_hears_the_shipment_live_and_in
         )
         .await;
     assert_eq!(shipped.status(), 204);
-    let event = device.event_of(&topic, "prize.shipped").await;
+    let event = device.event_of(&topic, kind::PRIZE_SHIPPED).await;
     assert_eq!(event.data["prize"]["carrier"], "顺丰速运");
     assert_eq!(event.data["prize"]["tracking"], "SF1234567890");
     assert_eq!(event.data["prize"]["address"]["detail"], "体育西路2号");
-    let note = device.event_of(&topic, "notification.created").await;
+    let note = device.event_of(&topic, kind::NOTIFICATION_CREATED).await;
     assert!(note.data["notification"]["body"]
         .as_str()
         .unwrap()

@@ -4,6 +4,7 @@ use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::{json_of, Cluster};
+use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn a_client_resuming_on_the_other_node_gets_exactly_the_missed_events_in_order() {
@@ -16,7 +17,7 @@ async fn a_client_resuming_on_the_other_node_gets_exactly_the_missed_events_in_o
     socket.hello(&token, ClientKind::App).await;
     let first = socket.subscribe(&topic, None).await.unwrap();
     let application = cluster.apply(0, &token, cluster.root_union, "one").await;
-    let seen = socket.event_of(&topic, "application.created").await;
+    let seen = socket.event_of(&topic, kind::APPLICATION_CREATED).await;
     assert_eq!(seen.seq, first.seq + 1);
     drop(socket);
 
@@ -59,12 +60,12 @@ async fn a_client_resuming_on_the_other_node_gets_exactly_the_missed_events_in_o
     assert_eq!(
         kinds,
         [
-            "application.rejected",
-            "notification.created",
-            "application.created",
-            "application.approved",
-            "membership.created",
-            "notification.created"
+            kind::APPLICATION_REJECTED,
+            kind::NOTIFICATION_CREATED,
+            kind::APPLICATION_CREATED,
+            kind::APPLICATION_APPROVED,
+            kind::MEMBERSHIP_CREATED,
+            kind::NOTIFICATION_CREATED
         ]
     );
     back.assert_quiet(Duration::from_millis(300)).await;

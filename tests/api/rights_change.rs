@@ -7,6 +7,7 @@ use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::Cluster;
+use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn moving_a_union_ends_every_topic_of_it_for_the_old_ancestors_admin_on_every_node() {
@@ -87,5 +88,7 @@ async fn moving_a_union_ends_every_topic_of_it_for_the_old_ancestors_admin_on_ev
     assert_eq!(ended, expected);
     let refused = watcher.subscribe(&topics[0], None).await.unwrap_err();
     assert_eq!(refused.code, "forbidden");
-    member_socket.event_of(&topics[0], "union.updated").await;
+    member_socket
+        .event_of(&topics[0], kind::UNION_UPDATED)
+        .await;
 }

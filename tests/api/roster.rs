@@ -7,6 +7,7 @@ use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::{id_number, Cluster};
+use gonghui_protocol::events::kind;
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -126,8 +127,8 @@ async fn a_10000_row_workbook_imports_with_each_bad_row_named_and_a_second_uploa
     loop {
         let e = console.next_event().await;
         match e.kind.as_str() {
-            "import.progress" => progress.push(e.data["processed"].as_u64().unwrap()),
-            "members.imported" => {
+            kind::IMPORT_PROGRESS => progress.push(e.data["processed"].as_u64().unwrap()),
+            kind::MEMBERS_IMPORTED => {
                 assert_eq!(e.data["count"], 9_994);
                 assert_eq!(e.data["member_count"], 9_994);
                 break;
@@ -295,10 +296,10 @@ async fn retirement_and_removal_reach_the_member_live_and_sort_the_roster() {
         )
         .await;
     assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
-    let updated = app.event_of(&me, "membership.updated").await;
+    let updated = app.event_of(&me, kind::MEMBERSHIP_UPDATED).await;
     assert_eq!(updated.data["membership"]["status"], "retired");
     assert_eq!(updated.data["membership"]["retired_on"], today.as_str());
-    let notice = app.event_of(&me, "notification.created").await;
+    let notice = app.event_of(&me, kind::NOTIFICATION_CREATED).await;
     assert_eq!(notice.data["notification"]["kind"], "membership.retired");
     let again = cluster
         .post(0, &root, &retire, &json!({"retired_on": &today}))
@@ -359,9 +360,9 @@ async fn retirement_and_removal_reach_the_member_live_and_sort_the_roster() {
         (union_topic.as_str(), "forbidden"),
         "the union's stream ends"
     );
-    let ended = app.event_of(&me, "membership.ended").await;
+    let ended = app.event_of(&me, kind::MEMBERSHIP_ENDED).await;
     assert_eq!(ended.data["membership"]["status"], "left");
-    let told = app.event_of(&me, "notification.created").await;
+    let told = app.event_of(&me, kind::NOTIFICATION_CREATED).await;
     assert_eq!(told.data["notification"]["body"], "原因：调离本单位");
     assert_eq!(listed("left").await, [member]);
     let me_now: Value = cluster.get(1, &token, "/me").await.json().await.unwrap();

@@ -4,6 +4,7 @@ use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::Cluster;
+use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn a_transfer_approved_on_one_node_moves_the_membership_while_the_member_watches_on_another()
@@ -56,10 +57,10 @@ async fn a_transfer_approved_on_one_node_moves_the_membership_while_the_member_w
         (&mut console_a, &a_topics[1]),
         (&mut console_b, &b_topics[1]),
     ] {
-        let created = console.event_of(topic, "application.created").await;
+        let created = console.event_of(topic, kind::APPLICATION_CREATED).await;
         assert_eq!(created.data["application"]["id"], id);
     }
-    mini.event_of(&me_topic, "application.created").await;
+    mini.event_of(&me_topic, kind::APPLICATION_CREATED).await;
     assert_eq!(
         b_subs[1].snapshot.as_ref().unwrap()["pending"],
         json!([]),
@@ -92,12 +93,12 @@ async fn a_transfer_approved_on_one_node_moves_the_membership_while_the_member_w
         assert_eq!(e.topic, me_topic);
         kinds.push(e.kind.clone());
         match e.kind.as_str() {
-            "membership.ended" => {
+            kind::MEMBERSHIP_ENDED => {
                 assert_eq!(e.data["membership"]["union_id"], a);
                 assert_eq!(e.data["membership"]["status"], "left");
             }
-            "membership.created" => assert_eq!(e.data["membership"]["union_id"], b),
-            "notification.created" => {
+            kind::MEMBERSHIP_CREATED => assert_eq!(e.data["membership"]["union_id"], b),
+            kind::NOTIFICATION_CREATED => {
                 assert_eq!(e.data["notification"]["kind"], "transfer.approved");
                 assert_eq!(e.data["notification"]["body"], "您已成为乙公司工会的会员。");
                 assert_eq!(e.data["unread"], 2, "the join and the transfer");
@@ -108,21 +109,21 @@ async fn a_transfer_approved_on_one_node_moves_the_membership_while_the_member_w
     assert_eq!(
         kinds,
         [
-            "application.approved",
-            "membership.ended",
-            "membership.created",
-            "notification.created"
+            kind::APPLICATION_APPROVED,
+            kind::MEMBERSHIP_ENDED,
+            kind::MEMBERSHIP_CREATED,
+            kind::NOTIFICATION_CREATED
         ]
     );
-    let left = console_a.event_of(&a_topics[0], "member.left").await;
+    let left = console_a.event_of(&a_topics[0], kind::MEMBER_LEFT).await;
     assert_eq!(left.data["membership"]["user_id"], member_id);
     console_a
-        .event_of(&a_topics[1], "application.approved")
+        .event_of(&a_topics[1], kind::APPLICATION_APPROVED)
         .await;
-    let joined = console_b.event_of(&b_topics[0], "member.joined").await;
+    let joined = console_b.event_of(&b_topics[0], kind::MEMBER_JOINED).await;
     assert_eq!(joined.data["membership"]["user_id"], member_id);
     console_b
-        .event_of(&b_topics[1], "application.approved")
+        .event_of(&b_topics[1], kind::APPLICATION_APPROVED)
         .await;
 
     let me: Value = cluster.get(1, &member, "/me").await.json().await.unwrap();

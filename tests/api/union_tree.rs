@@ -7,6 +7,7 @@ use gonghui_protocol::{ClientKind, Codec};
 use serde_json::Value;
 
 use crate::helpers::{credit_code, Cluster};
+use gonghui_protocol::events::kind;
 
 const HEADER: &str = "工会名称,统一社会信用代码,上级工会信用代码,上级工会,地址,纬度,经度,联系人,联系电话,管理员姓名,管理员手机号,管理员权限";
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -139,16 +140,16 @@ async fn a_tree_imports_whole_live_and_its_admins_log_in_by_sms() {
     // Live, on the other node: progress on the province's admin topic (committed as it
     // goes, so first), then the new city union on its topic; the existing user learns they are an admin.
     let progress = console
-        .event_of(&format!("union:{province}:admin"), "import.progress")
+        .event_of(&format!("union:{province}:admin"), kind::IMPORT_PROGRESS)
         .await;
     assert_eq!(progress.data["operation_id"], report["operation_id"]);
     assert_eq!(progress.data["total"], 7, "4 unions and 3 admins");
     let created = console
-        .event_of(&format!("union:{province}"), "union.created")
+        .event_of(&format!("union:{province}"), kind::UNION_CREATED)
         .await;
     assert_eq!(created.data["union"]["id"], city);
     let appointed = theirs
-        .event_of(&format!("member:{existing_id}"), "admin.updated")
+        .event_of(&format!("member:{existing_id}"), kind::ADMIN_UPDATED)
         .await;
     assert_eq!(appointed.data["union_id"], district);
     assert_eq!(
@@ -406,7 +407,7 @@ async fn a_large_tree_reports_progress_every_thousand_writes() {
     assert_eq!(report["unions_created"], 2_050, "{}", report["failed"]);
     let mut seen = Vec::new();
     while seen.last() != Some(&2_050) {
-        let progress = console.event_of(&admin_topic, "import.progress").await;
+        let progress = console.event_of(&admin_topic, kind::IMPORT_PROGRESS).await;
         assert_eq!(progress.data["total"], 2_050);
         seen.push(progress.data["processed"].as_u64().unwrap());
     }

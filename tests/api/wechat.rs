@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{pg_base, Cluster};
 use crate::wechat_fake::{self, FakeWeChat, MINI_CODE};
+use gonghui_protocol::events::kind;
 
 /// `nodes` nodes against the fake; `poll_secs` 0 polls only when asked.
 async fn cluster_polling(fake: &FakeWeChat, poll_secs: u64, nodes: usize) -> Cluster {
@@ -96,7 +97,7 @@ async fn a_bound_account_imports_its_list_then_only_what_is_new_refreshing_an_ex
         "two pages, one message of two articles"
     );
     for _ in 0..24 {
-        mini.event_of(&topic, "news.published").await;
+        mini.event_of(&topic, kind::NEWS_PUBLISHED).await;
     }
     let nothing: Value = poll_now(&cluster, &root, &poll).await;
     assert_eq!(nothing["imported"], 0);
@@ -121,7 +122,7 @@ async fn a_bound_account_imports_its_list_then_only_what_is_new_refreshing_an_ex
         issued + 1,
         "refreshed once"
     );
-    let news = mini.event_of(&topic, "news.published").await;
+    let news = mini.event_of(&topic, kind::NEWS_PUBLISHED).await;
     assert_eq!(news.data["news"]["title"], "新文章");
     let feed: Value = cluster
         .get(0, &member, &format!("/unions/{union}/news?limit=100"))
@@ -154,7 +155,7 @@ async fn a_rate_limit_backs_off_and_a_refused_binding_is_reported_live() {
     fake.api.lock().unwrap().rate_limited = true;
     let limited = cluster.post(0, &root, &poll, &json!({})).await;
     assert_eq!(limited.status(), 429);
-    let told = console.event_of(&queue, "wechat.poll_failed").await;
+    let told = console.event_of(&queue, kind::WECHAT_POLL_FAILED).await;
     assert!(told.data["reason"].as_str().unwrap().contains("45009"));
     let account: Value = cluster
         .get(0, &root, &format!("/unions/{union}/wechat/account"))
@@ -177,7 +178,7 @@ async fn a_rate_limit_backs_off_and_a_refused_binding_is_reported_live() {
     }
     let refused = cluster.post(0, &root, &poll, &json!({})).await;
     assert_eq!(refused.status(), 409);
-    let broken = console.event_of(&queue, "wechat.binding_broken").await;
+    let broken = console.event_of(&queue, kind::WECHAT_BINDING_BROKEN).await;
     assert!(broken.data["reason"].as_str().unwrap().contains("48001"));
     let account: Value = cluster
         .get(0, &root, &format!("/unions/{union}/wechat/account"))
@@ -298,7 +299,7 @@ async fn a_bound_account_is_polled_on_schedule() {
     console.watch(&root, ClientKind::Console, &[&topic]).await;
     publish(&fake, "sched", &["定时拉取"]);
     assert_eq!(bind(&cluster, &root, union, "good").await.status(), 200);
-    let news = console.event_of(&topic, "news.published").await;
+    let news = console.event_of(&topic, kind::NEWS_PUBLISHED).await;
     assert_eq!(news.data["news"]["title"], "定时拉取");
 }
 
@@ -319,7 +320,7 @@ async fn articles_an_account_deleted_are_never_imported_and_withdrawn_if_they_we
     let first: Value = poll_now(&cluster, &root, &poll).await;
     assert_eq!(first["imported"], 1);
     let imported = console
-        .event_of(&format!("union:{union}"), "news.published")
+        .event_of(&format!("union:{union}"), kind::NEWS_PUBLISHED)
         .await;
 
     // The account deletes the old article and publishes two, deleting one of them too.
@@ -334,7 +335,7 @@ async fn articles_an_account_deleted_are_never_imported_and_withdrawn_if_they_we
     let second: Value = poll_now(&cluster, &root, &poll).await;
     assert_eq!(second["imported"], 1, "{second}");
     let withdrawn = console
-        .event_of(&format!("union:{union}"), "news.unpublished")
+        .event_of(&format!("union:{union}"), kind::NEWS_UNPUBLISHED)
         .await;
     assert_eq!(withdrawn.data["news_id"], imported.data["news"]["id"]);
     let titles: Vec<String> = cluster

@@ -73,6 +73,7 @@ pub(crate) async fn require(
 
 impl Store {
     /// The unions a user administers directly, with the permissions held on each.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn admin_of(&self, user_id: i64) -> Result<Vec<AdminOf>> {
         let conn = self.client().await?;
         let stmt = conn
@@ -89,6 +90,7 @@ impl Store {
     }
 
     /// Whether a union with this id exists.
+    #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn union_exists(&self, union_id: i64) -> Result<bool> {
         let conn = self.client().await?;
         let row = conn
@@ -102,6 +104,7 @@ impl Store {
 
     /// Whether `user_id` holds `permission` on `union_id` or on one of its ancestors,
     /// from the node's rights cache (loading what it lacks in one round trip).
+    #[tracing::instrument(skip_all, fields(user_id = user_id, union_id = union_id))]
     pub async fn has_permission(
         &self,
         user_id: i64,
@@ -149,6 +152,7 @@ impl Store {
     }
 
     /// Whether `user_id` may subscribe to `topic`.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn can_read(&self, user_id: i64, topic: Topic) -> Result<bool> {
         match topic {
             Topic::Member(id) => Ok(id == user_id),
@@ -164,8 +168,7 @@ impl Store {
                 let stmt = conn
                     .prepare_cached(
                         "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND union_id = $2 AND status IN ('active', 'retired'))
-                             OR EXISTS (SELECT 1 FROM unions u JOIN union_admins a ON a.union_id = ANY (u.path)
-                                        WHERE u.id = $2 AND a.user_id = $1)",
+                             OR EXISTS (SELECT 1 FROM admin_roles($1, $2))",
                     )
                     .await?;
                 Ok(conn.query_one(&stmt, &[&user_id, &union_id]).await?.get(0))
@@ -175,6 +178,7 @@ impl Store {
 
     /// The topics named in a hello reply: the user's own, their unions', and the admin
     /// queues of the unions they review (members or organisations) (subordinate unions may be subscribed to as well).
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn readable_topics(&self, user_id: i64) -> Result<Vec<String>> {
         let mut topics = vec![Topic::Member(user_id)];
         let (memberships, admin_of) =

@@ -21,6 +21,7 @@ use super::tokens::Principal;
 use super::Store;
 use crate::domain::{Permission, Phone};
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
 /// Selects an admin entry from `a` joined to `u`.
 const ADMIN: &str =
@@ -49,8 +50,7 @@ pub(crate) async fn held_in(
 ) -> Result<BTreeSet<String>> {
     let row = tx
         .query_opt(
-            "SELECT coalesce((SELECT array_agg(DISTINCT p) FROM union_admins a, unnest(a.permissions) p
-                              WHERE a.user_id = $1 AND a.union_id = ANY (u.path)), '{}')
+            "SELECT coalesce((SELECT array_agg(DISTINCT p) FROM admin_roles($1, u.id) a, unnest(a.permissions) p), '{}')
              FROM unions u WHERE u.id = $2",
             &[&user_id, &union_id],
         )
@@ -64,6 +64,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound` for no such union, `Forbidden` without `admins.manage` there.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn union_admins(&self, admin: &Principal, union_id: i64) -> Result<Vec<AdminEntry>> {
         let conn = self.client().await?;
         super::access::require(&conn, admin.user_id, union_id, Permission::AdminsManage).await?;
@@ -83,6 +84,7 @@ impl Store {
     /// `NotFound` for no such union or user (or, on removal, no such admin),
     /// `Forbidden` without `admins.manage`, for one's own rights, or for a permission
     /// granted or taken away that the acting admin does not hold.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id, target = target))]
     pub async fn set_admin(
         &self,
         admin: &Principal,
@@ -151,7 +153,7 @@ impl Store {
                 Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
                     return Err(Error::NotFound(format!("no user {target}")))
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(Error::from(e)),
             }
         };
         let action = match (current.is_empty(), wanted.is_empty()) {
@@ -170,9 +172,9 @@ impl Store {
         .await?;
         let mut events = EventBatch::new();
         let kind = if wanted.is_empty() {
-            "admin.removed"
+            kind::ADMIN_REMOVED
         } else {
-            "admin.updated"
+            kind::ADMIN_UPDATED
         };
         events.push(
             Topic::Member(target),

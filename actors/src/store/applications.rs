@@ -22,29 +22,31 @@ use super::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
 use super::Store;
 use crate::domain::{ApplicationKind, BoundedText, Decision, Permission, Phone};
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
-/// Selects an application with its applicant from `a` joined to `u`.
+/// Selects an application with its applicant from `a` joined to `u`, for
+/// [`application_from_row`], which reads it by column name.
 const APPLICATION: &str =
     "SELECT a.id, a.union_id, a.user_id, a.kind, a.from_union_id, a.status, u.name, u.phone,
             a.note, a.reason, a.created_at, a.decided_at, a.decided_by";
 
 fn application_from_row(r: &Row) -> Application {
     Application {
-        id: r.get(0),
-        union_id: r.get(1),
-        user_id: r.get(2),
-        kind: r.get(3),
-        from_union_id: r.get(4),
-        status: r.get(5),
+        id: r.get("id"),
+        union_id: r.get("union_id"),
+        user_id: r.get("user_id"),
+        kind: r.get("kind"),
+        from_union_id: r.get("from_union_id"),
+        status: r.get("status"),
         applicant: Applicant {
-            name: r.get(6),
-            phone_masked: Phone::masked(r.get(7)),
+            name: r.get("name"),
+            phone_masked: Phone::masked(r.get("phone")),
         },
-        note: r.get(8),
-        reason: r.get(9),
-        created_at: r.get(10),
-        decided_at: r.get(11),
-        decided_by: r.get(12),
+        note: r.get("note"),
+        reason: r.get("reason"),
+        created_at: r.get("created_at"),
+        decided_at: r.get("decided_at"),
+        decided_by: r.get("decided_by"),
     }
 }
 
@@ -55,6 +57,7 @@ impl Store {
     /// `NotFound` for no such union, `Forbidden` if the user is not verified, `Conflict`
     /// for a join by someone already a member, a transfer by someone who is not an
     /// active member elsewhere (or to their own union), or a second pending one.
+    #[tracing::instrument(skip_all, fields(user_id = user_id, union_id = union_id))]
     pub async fn create_application(
         &self,
         user_id: i64,
@@ -140,86 +143,76 @@ impl Store {
                     ApplicationKind::Transfer => "you already have a pending transfer".into(),
                 }))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(Error::from(e)),
         };
         let mut events = EventBatch::new();
-        push_everywhere(&mut events, &application, "application.created");
+        push_everywhere(&mut events, &application, kind::APPLICATION_CREATED);
         events.append(&tx).await?;
         tx.commit().await?;
         Ok(application)
     }
 
     /// A union's pending applications, oldest first.
+    #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn pending_applications(&self, union_id: i64) -> Result<Vec<Application>> {
         let conn = self.client().await?;
         pending_applications_in(&conn, union_id).await
     }
 
     /// Everything a user has applied for, newest first.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn applications_of(&self, user_id: i64) -> Result<Vec<Application>> {
         let conn = self.client().await?;
         applications_of_in(&conn, user_id).await
     }
 
     /// Decides a pending application once, for an admin with `members.review` on its
-    /// (receiving) union or an ancestor. Approval creates or moves the membership; every
-    /// decision tells the applicant in their inbox and writes an audit row.
+    /// (receiving) union or an ancestor, checked in the deciding statement itself (so a
+    /// right revoked meanwhile cannot decide). Approval creates or moves the membership;
+    /// every decision tells the applicant in their inbox and writes an audit row.
     ///
     /// # Errors
     /// `NotFound`, `Forbidden`, or `Conflict` when already decided (or, on approval, when
     /// the applicant's memberships changed meanwhile).
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, id = id))]
     pub async fn decide_application(
         &self,
         admin: &Principal,
         id: i64,
         decision: Decision,
     ) -> Result<Application> {
-        let (union_id, allowed) = {
-            let conn = self.client().await?;
-            let stmt = conn
-                .prepare_cached("SELECT union_id, holds_permission($2, union_id, $3) FROM applications WHERE id = $1")
-                .await?;
-            let row = conn
-                .query_opt(
-                    &stmt,
-                    &[&id, &admin.user_id, &Permission::MembersReview.as_str()],
-                )
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("no application {id}")))?;
-            (row.get::<_, i64>(0), row.get::<_, bool>(1))
-        };
-        if !allowed {
-            return Err(Error::Forbidden(
-                "you may not decide applications of this union".into(),
-            ));
-        }
         let (status, reason, kind, action) = match &decision {
             Decision::Approve => (
                 "approved",
                 None,
-                "application.approved",
+                kind::APPLICATION_APPROVED,
                 "application.approve",
             ),
             Decision::Reject(reason) => (
                 "rejected",
                 Some(reason.as_str()),
-                "application.rejected",
+                kind::APPLICATION_REJECTED,
                 "application.reject",
             ),
         };
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
+        let review = Permission::MembersReview.as_str();
         let decide = tx
             .prepare_cached(&format!(
                 "WITH a AS (UPDATE applications SET status = $2, reason = $3, decided_at = now(), decided_by = $4
-                            WHERE id = $1 AND status = 'pending' RETURNING *)
-                 {APPLICATION} FROM a JOIN users u ON u.id = a.user_id"
+                            WHERE id = $1 AND status = 'pending' AND holds_permission($4, union_id, $5)
+                            RETURNING *)
+                 {APPLICATION}, n.name AS union_name
+                 FROM a JOIN users u ON u.id = a.user_id JOIN unions n ON n.id = a.union_id"
             ))
             .await?;
-        let row = tx
-            .query_opt(&decide, &[&id, &status, &reason, &admin.user_id])
+        let Some(row) = tx
+            .query_opt(&decide, &[&id, &status, &reason, &admin.user_id, &review])
             .await?
-            .ok_or_else(|| Error::Conflict("this application has already been decided".into()))?;
+        else {
+            return Err(why_undecided(&tx, admin, id).await);
+        };
         let application = application_from_row(&row);
         let mut events = EventBatch::new();
         push_everywhere(&mut events, &application, kind);
@@ -229,10 +222,7 @@ impl Store {
             }
             join(&tx, &mut events, &application).await?;
         }
-        let union_name: String = tx
-            .query_one("SELECT name FROM unions WHERE id = $1", &[&union_id])
-            .await?
-            .get(0);
+        let union_name: String = row.get("union_name");
         notify(
             &tx,
             &mut events,
@@ -243,7 +233,7 @@ impl Store {
         audit::record(
             &tx,
             admin,
-            union_id,
+            application.union_id,
             action,
             ("application", id),
             json!({ "user_id": application.user_id, "kind": application.kind, "reason": reason }),
@@ -252,6 +242,25 @@ impl Store {
         events.append(&tx).await?;
         tx.commit().await?;
         Ok(application)
+    }
+}
+
+/// Why a decision updated no row, read in its transaction: no such application, the
+/// admin may not decide it, or it was decided already.
+async fn why_undecided(tx: &Transaction<'_>, admin: &Principal, id: i64) -> Error {
+    let row = tx
+        .query_opt(
+            "SELECT holds_permission($2, union_id, $3) FROM applications WHERE id = $1",
+            &[&id, &admin.user_id, &Permission::MembersReview.as_str()],
+        )
+        .await;
+    match row {
+        Err(e) => Error::from(e),
+        Ok(None) => Error::NotFound(format!("no application {id}")),
+        Ok(Some(r)) if !r.get::<_, bool>(0) => {
+            Error::Forbidden("you may not decide applications of this union".into())
+        }
+        Ok(Some(_)) => Error::Conflict("this application has already been decided".into()),
     }
 }
 
@@ -294,10 +303,10 @@ async fn leave_for_transfer(
     };
     events.push(
         Topic::Member(application.user_id),
-        "membership.ended",
+        kind::MEMBERSHIP_ENDED,
         &data,
     );
-    events.push(Topic::Union(from), "member.left", &data);
+    events.push(Topic::Union(from), kind::MEMBER_LEFT, &data);
     access_changed(tx, AccessChange::User(application.user_id)).await
 }
 
@@ -330,15 +339,19 @@ async fn join(
                 "the applicant has meanwhile become a member of another union".into(),
             ))
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(Error::from(e)),
     };
     let data = MembershipEvent { membership };
     events.push(
         Topic::Member(application.user_id),
-        "membership.created",
+        kind::MEMBERSHIP_CREATED,
         &data,
     );
-    events.push(Topic::Union(application.union_id), "member.joined", &data);
+    events.push(
+        Topic::Union(application.union_id),
+        kind::MEMBER_JOINED,
+        &data,
+    );
     Ok(())
 }
 
@@ -349,8 +362,8 @@ fn decision_notice<'a>(
     reason: Option<&str>,
 ) -> Notice<'a> {
     let (kind, title) = match (application.from_union_id.is_some(), reason.is_some()) {
-        (false, false) => ("application.approved", "入会申请已通过"),
-        (false, true) => ("application.rejected", "入会申请未通过"),
+        (false, false) => (kind::APPLICATION_APPROVED, "入会申请已通过"),
+        (false, true) => (kind::APPLICATION_REJECTED, "入会申请未通过"),
         (true, false) => ("transfer.approved", "会籍转移已完成"),
         (true, true) => ("transfer.rejected", "会籍转移未通过"),
     };

@@ -47,6 +47,7 @@ impl Store {
     ///
     /// # Errors
     /// `Forbidden` unless the caller is an admin (any permission) of the union or an ancestor.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id, limit = limit))]
     pub async fn audit_page(
         &self,
         admin: &Principal,
@@ -57,8 +58,7 @@ impl Store {
         let conn = self.client().await?;
         let admin_here: bool = conn
             .query_one(
-                "SELECT EXISTS (SELECT 1 FROM unions u JOIN union_admins a ON a.union_id = ANY (u.path)
-                                WHERE u.id = $2 AND a.user_id = $1)",
+                "SELECT EXISTS (SELECT 1 FROM admin_roles($1, $2))",
                 &[&admin.user_id, &union_id],
             )
             .await?

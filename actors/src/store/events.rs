@@ -26,8 +26,8 @@ impl EventBatch {
     /// Adds an event for `topic`; its seq is assigned on append.
     pub fn push(&mut self, topic: Topic, kind: &'static str, data: impl Serialize) {
         debug_assert!(
-            gonghui_protocol::events::is_event_kind(kind),
-            "event kind {kind} is not in the protocol's catalogue"
+            gonghui_protocol::events::carries(topic, kind),
+            "the protocol's catalogue does not list {kind} on {topic} topics"
         );
         let data = serde_json::to_value(data).expect("event data is plain JSON");
         self.items.push((topic.to_string(), kind, data));
@@ -36,6 +36,7 @@ impl EventBatch {
     /// Appends every event and notifies listeners (on commit), in one round trip.
     /// Topics are appended in name order, so two transactions touching the same topics
     /// lock their head rows in the same order and cannot deadlock.
+    #[tracing::instrument(skip_all)]
     pub async fn append(mut self, tx: &Transaction<'_>) -> Result<()> {
         if self.items.is_empty() {
             return Ok(());
@@ -73,6 +74,7 @@ impl LogBounds {
 
 impl Store {
     /// The head and floor of a topic's log.
+    #[tracing::instrument(skip_all)]
     pub async fn log_bounds(&self, topic: Topic) -> Result<LogBounds> {
         let client = self.client().await?;
         let row = client
@@ -88,6 +90,7 @@ impl Store {
     }
 
     /// Up to `limit` events of `topic` with seq > `after`, in order.
+    #[tracing::instrument(skip_all, fields(limit = limit))]
     pub async fn events_after(
         &self,
         topic: Topic,
@@ -115,6 +118,7 @@ impl Store {
     }
 
     /// Deletes events older than `retention`; topic heads stay, so seqs never restart.
+    #[tracing::instrument(skip_all)]
     pub async fn prune_events(&self, retention: Duration) -> Result<u64> {
         let client = self.client().await?;
         let secs = retention.as_secs_f64();

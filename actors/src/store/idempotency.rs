@@ -23,6 +23,7 @@ pub enum Claim {
 
 impl Store {
     /// Reserves `key` for this user and call, or reports what became of it.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn claim_idempotency_key(
         &self,
         user_id: i64,
@@ -58,6 +59,7 @@ impl Store {
     }
 
     /// Stores the answer to a reserved key.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn finish_idempotent(
         &self,
         user_id: i64,
@@ -75,6 +77,7 @@ impl Store {
     }
 
     /// Frees a reserved key whose request failed for reasons of the server's, so a retry runs.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn release_idempotency_key(&self, user_id: i64, key: &str) -> Result<()> {
         let conn = self.client().await?;
         conn.execute(
@@ -86,6 +89,7 @@ impl Store {
     }
 
     /// Forgets keys older than 24 hours.
+    #[tracing::instrument(skip_all)]
     pub async fn prune_idempotency_keys(&self) -> Result<u64> {
         let conn = self.client().await?;
         Ok(conn

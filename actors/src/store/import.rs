@@ -23,6 +23,7 @@ use crate::domain::day_start;
 use crate::domain::{Invalid, Permission};
 use crate::sheets::MemberRow;
 use crate::Result;
+use gonghui_protocol::events::kind;
 
 /// Rows written per batch.
 pub const BATCH: usize = 1000;
@@ -54,6 +55,7 @@ impl Store {
     /// # Errors
     /// `NotFound` for no such union, `Forbidden` without `members.manage`; a database
     /// failure rolls the whole import back.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn import_members(
         &self,
         admin: &Principal,
@@ -230,7 +232,11 @@ impl Store {
                     verified: true,
                     id_number_masked: Some(p.row.id_number.masked()),
                 };
-                events.push(Topic::Member(id), "user.updated", json!({ "user": user }));
+                events.push(
+                    Topic::Member(id),
+                    kind::USER_UPDATED,
+                    json!({ "user": user }),
+                );
             }
         }
         for p in row_of_phone.into_values() {
@@ -323,7 +329,7 @@ impl Store {
                     if existed {
                         events.push(
                             Topic::Member(user),
-                            "membership.created",
+                            kind::MEMBERSHIP_CREATED,
                             MembershipEvent { membership },
                         );
                     }
@@ -359,7 +365,11 @@ impl Store {
             let mut conn = self.client().await?;
             let tx = conn.transaction().await?;
             let mut events = EventBatch::new();
-            events.push(Topic::UnionAdmin(union_id), "import.progress", &progress);
+            events.push(
+                Topic::UnionAdmin(union_id),
+                kind::IMPORT_PROGRESS,
+                &progress,
+            );
             events.append(&tx).await?;
             tx.commit().await?;
             Ok::<_, crate::Error>(())

@@ -16,7 +16,6 @@ pub mod notifications;
 pub mod org;
 pub mod rights;
 pub mod roster;
-pub mod seed;
 pub mod sms;
 pub mod snapshots;
 pub mod tokens;
@@ -92,6 +91,7 @@ impl Store {
     }
 
     /// A pooled connection.
+    #[tracing::instrument(skip_all)]
     pub async fn client(&self) -> crate::Result<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
     }
@@ -119,6 +119,7 @@ impl Store {
     }
 
     /// Whether the database answers, for `/readyz`.
+    #[tracing::instrument(skip_all)]
     pub async fn ping(&self) -> bool {
         match self.pool.get().await {
             Ok(client) => client.simple_query("SELECT 1").await.is_ok(),

@@ -16,6 +16,7 @@ use super::{keyset, Store};
 use crate::domain::{link_key, Article, Scope};
 use crate::domain::{BoundedText, Permission};
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
 pub(crate) const COLUMNS: &str = "n.id, n.union_id, n.scope, n.source, n.title, n.author, n.account_name, n.cover_url,
                        n.digest, n.body_html, n.source_url, n.status, n.published_at, n.original_published_at";
@@ -68,6 +69,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound`/`Forbidden` without `news.publish` on the union.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn create_news(
         &self,
         admin: &Principal,
@@ -113,6 +115,7 @@ impl Store {
     ///
     /// # Errors
     /// `Conflict` while published (unpublish first); `Forbidden` without `news.publish`.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, id = id))]
     pub async fn update_news(&self, admin: &Principal, id: i64, draft: &Draft) -> Result<News> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -161,6 +164,7 @@ impl Store {
 
     /// Whether an article known by the key of `url` was imported into the union before,
     /// so the same link is refused without fetching it again.
+    #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn news_link_known(&self, union_id: i64, url: &str) -> Result<bool> {
         let Some(key) = link_key(url) else {
             return Ok(false);
@@ -174,6 +178,7 @@ impl Store {
     ///
     /// # Errors
     /// `Conflict` if this link was imported into the union before.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn import_news(
         &self,
         admin: &Principal,
@@ -226,7 +231,7 @@ impl Store {
                     "this article was imported here before".into(),
                 ))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(Error::from(e)),
         };
         audit::record(
             &tx,
@@ -248,6 +253,7 @@ impl Store {
     ///
     /// # Errors
     /// `Conflict` when it already has that status; `Forbidden` without `news.publish`.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, id = id))]
     pub async fn set_news_status(&self, admin: &Principal, id: i64, publish: bool) -> Result<News> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -286,6 +292,7 @@ impl Store {
 
     /// An article: published ones for anyone signed in, the others for admins with
     /// `news.publish` on the union.
+    #[tracing::instrument(skip_all, fields(viewer = viewer, id = id))]
     pub async fn news(&self, viewer: i64, id: i64) -> Result<News> {
         let conn = self.client().await?;
         let news = self.news_in(&conn, id, false).await?;
@@ -301,6 +308,7 @@ impl Store {
 
     /// A union's feed, newest first: its own published news and its ancestors' published
     /// to their subtrees, with ids below `before`.
+    #[tracing::instrument(skip_all, fields(union_id = union_id, limit = limit))]
     pub async fn feed(
         &self,
         union_id: i64,
@@ -386,9 +394,9 @@ pub(crate) async fn set_status(
         .await?;
     let news = news_from_row(&row);
     let (kind, data) = if to == "published" {
-        ("news.published", json!({ "news": summary(&news) }))
+        (kind::NEWS_PUBLISHED, json!({ "news": summary(&news) }))
     } else {
-        ("news.unpublished", json!({ "news_id": news.id }))
+        (kind::NEWS_UNPUBLISHED, json!({ "news_id": news.id }))
     };
     tx.execute(
         "SELECT append_event(t.topic, $2, $3) FROM (

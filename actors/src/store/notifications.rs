@@ -17,6 +17,7 @@ use super::tokens::Principal;
 use super::{keyset, Store};
 use crate::domain::{BoundedText, Permission};
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
 /// A CTE `visible` of the ids in the inbox of the user `user` names: their own
 /// notifications, and the announcements of their current union since they joined it.
@@ -95,7 +96,7 @@ pub(crate) async fn notify(
         let user_id: i64 = row.get(8);
         events.push(
             Topic::Member(user_id),
-            "notification.created",
+            kind::NOTIFICATION_CREATED,
             NotificationEvent {
                 notification: notification_from_row(&row),
                 unread: unread.get(&user_id).copied(),
@@ -134,6 +135,7 @@ async fn unread_of(conn: &impl GenericClient, user_ids: &[i64]) -> Result<HashMa
 
 impl Store {
     /// One page of a user's inbox, newest first, with ids below `before` if given.
+    #[tracing::instrument(skip_all, fields(user_id = user_id, limit = limit))]
     pub async fn inbox(&self, user_id: i64, before: Option<i64>, limit: i64) -> Result<Inbox> {
         let conn = self.client().await?;
         let limit = limit.clamp(1, MAX_PAGE);
@@ -170,6 +172,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound` if an id is not in the user's inbox (and then nothing is marked).
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn mark_read(&self, user_id: i64, ids: Option<&[i64]>) -> Result<ReadState> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -224,7 +227,7 @@ impl Store {
         };
         if !state.ids.is_empty() {
             let mut events = EventBatch::new();
-            events.push(Topic::Member(user_id), "notification.read", &state);
+            events.push(Topic::Member(user_id), kind::NOTIFICATION_READ, &state);
             events.append(&tx).await?;
         }
         tx.commit().await?;
@@ -236,6 +239,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound` for no such union, `Forbidden` without the permission.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn announce(
         &self,
         admin: &Principal,
@@ -272,7 +276,7 @@ impl Store {
         let mut events = EventBatch::new();
         events.push(
             Topic::Union(union_id),
-            "notification.created",
+            kind::NOTIFICATION_CREATED,
             NotificationEvent {
                 notification: notification.clone(),
                 unread: None,

@@ -138,7 +138,8 @@ impl RightsCache {
     }
 }
 
-/// Whether `grants` give `permission` on a union with `path` (root first).
+/// Whether `grants` give `permission` on a union with `path` (root first): the cache's
+/// mirror of `admin_roles` (migrations/V27), the one definition of an admin on the path.
 pub(crate) fn allows(
     grants: &[(i64, Vec<Permission>)],
     path: &[i64],

@@ -28,6 +28,7 @@ use crate::domain::{cst, day_start, BoundedText, Departed, Invalid, MemberStatus
 use crate::sheets::write::FileChunk;
 use crate::sheets::{Column, Format, Template};
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
 /// The most entries one roster page holds.
 pub const MAX_PAGE: i64 = 200;
@@ -85,6 +86,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound` for no such union, `Forbidden` without `members.manage`.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn roster(
         &self,
         admin: &Principal,
@@ -121,6 +123,7 @@ impl Store {
     /// # Errors
     /// `NotFound` if they are not a member of the union, `Conflict` if already retired,
     /// `Invalid` for a day before they joined.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id, user_id = user_id))]
     pub async fn retire(
         &self,
         admin: &Principal,
@@ -164,8 +167,8 @@ impl Store {
         let data = MembershipEvent {
             membership: membership.clone(),
         };
-        events.push(Topic::Member(user_id), "membership.updated", &data);
-        events.push(Topic::Union(union_id), "member.retired", &data);
+        events.push(Topic::Member(user_id), kind::MEMBERSHIP_UPDATED, &data);
+        events.push(Topic::Union(union_id), kind::MEMBER_RETIRED, &data);
         let notice = Notice {
             kind: "membership.retired",
             title: "退休登记已办理",
@@ -194,6 +197,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound` for no such union, `Forbidden` without `members.manage`.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn remove_members(
         &self,
         admin: &Principal,
@@ -283,7 +287,7 @@ impl Store {
         for membership in ended {
             events.push(
                 Topic::Member(membership.user_id),
-                "membership.ended",
+                kind::MEMBERSHIP_ENDED,
                 MembershipEvent { membership },
             );
         }
@@ -317,6 +321,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound` for no such union, `Forbidden` without `members.manage`.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn export_roster(
         &self,
         admin: &Principal,
@@ -415,9 +420,9 @@ pub(crate) async fn finish_bulk(
 ) -> Result<()> {
     if report.changed > 0 {
         let kind = if action == "members.import" {
-            "members.imported"
+            kind::MEMBERS_IMPORTED
         } else {
-            "members.removed"
+            kind::MEMBERS_REMOVED
         };
         events.push(
             Topic::Union(union_id),

@@ -70,6 +70,7 @@ impl Store {
     /// # Errors
     /// `RateLimited` (with the seconds to wait) within the resend interval, or past the
     /// address's or the cluster's hourly allowance.
+    #[tracing::instrument(skip_all)]
     pub async fn record_sms_code(
         &self,
         phone: &Phone,
@@ -134,6 +135,7 @@ impl Store {
 
     /// Uses up the phone's latest live code if `code_hash` matches it; a mismatch counts
     /// a wrong try against it. Returns whether the code was right.
+    #[tracing::instrument(skip_all)]
     pub async fn consume_sms_code(&self, phone: &Phone, code_hash: &[u8]) -> Result<bool> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -159,6 +161,7 @@ impl Store {
     }
 
     /// Deletes a code that never reached the user, so they may ask again at once.
+    #[tracing::instrument(skip_all)]
     pub async fn void_sms_code(&self, phone: &Phone, code_hash: &[u8]) -> Result<()> {
         let conn = self.client().await?;
         conn.execute(
@@ -177,6 +180,7 @@ impl Store {
     ///
     /// # Errors
     /// `RateLimited` with the seconds until an attempt may be made.
+    #[tracing::instrument(skip_all)]
     pub async fn reserve_password_attempt(
         &self,
         phone: &Phone,
@@ -229,6 +233,7 @@ impl Store {
     }
 
     /// Forgets the failures of `phone` from `addr` after a right password.
+    #[tracing::instrument(skip_all)]
     pub async fn clear_login_failures(&self, phone: &Phone, addr: IpAddr) -> Result<()> {
         let conn = self.client().await?;
         conn.execute(
@@ -240,6 +245,7 @@ impl Store {
     }
 
     /// Deletes login failures and used or expired codes older than a day.
+    #[tracing::instrument(skip_all)]
     pub async fn prune_login_records(&self) -> Result<u64> {
         let conn = self.client().await?;
         let failures = conn

@@ -16,6 +16,7 @@ use crate::Result;
 
 impl Store {
     /// A topic's state and the seq it reflects.
+    #[tracing::instrument(skip_all)]
     pub async fn snapshot(&self, topic: Topic) -> Result<(u64, Value)> {
         let mut conn = self.client().await?;
         let tx = conn

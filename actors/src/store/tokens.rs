@@ -26,6 +26,7 @@ pub struct Principal {
 
 impl Store {
     /// Issues a new token for `user_id` valid for `ttl`; returns it and its expiry.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn issue_token(
         &self,
         user_id: i64,
@@ -53,6 +54,7 @@ impl Store {
     ///
     /// # Errors
     /// `Unauthenticated` for any token that does not qualify.
+    #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
         let conn = self.client().await?;
         let stmt = conn
@@ -76,6 +78,7 @@ impl Store {
     }
 
     /// Revokes a token and tells every node, in one transaction.
+    #[tracing::instrument(skip_all, fields(token_id = token_id))]
     pub async fn revoke_token(&self, token_id: i64) -> Result<()> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -95,6 +98,7 @@ impl Store {
 
     /// Revokes every live token of `user_id` but `keep`, and tells every node, in one
     /// transaction: a password change or "log out everywhere".
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn revoke_user_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<()> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -104,6 +108,7 @@ impl Store {
     }
 
     /// Which of these tokens no longer work, for re-checking sockets after a lost connection.
+    #[tracing::instrument(skip_all)]
     pub async fn dead_tokens(&self, token_ids: &[i64]) -> Result<Vec<i64>> {
         let conn = self.client().await?;
         let rows = conn

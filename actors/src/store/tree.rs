@@ -23,12 +23,14 @@ fn page(items: Vec<Union>, limit: i64) -> Page {
 
 impl Store {
     /// One union.
+    #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn union(&self, union_id: i64) -> Result<Union> {
         let conn = self.client().await?;
         union_in(&conn, union_id).await
     }
 
     /// The unions directly below one, by id, after `after`.
+    #[tracing::instrument(skip_all, fields(union_id = union_id, after = after, limit = limit))]
     pub async fn children(&self, union_id: i64, after: i64, limit: i64) -> Result<Page> {
         let conn = self.client().await?;
         union_in(&conn, union_id).await?;
@@ -44,6 +46,7 @@ impl Store {
     }
 
     /// The unions above one, the root first.
+    #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn ancestors(&self, union_id: i64) -> Result<Vec<Union>> {
         let conn = self.client().await?;
         union_in(&conn, union_id).await?;
@@ -59,6 +62,7 @@ impl Store {
     }
 
     /// Unions whose name contains `text`, by id, after `after`.
+    #[tracing::instrument(skip_all, fields(after = after, limit = limit))]
     pub async fn search_unions(&self, text: &BoundedText, after: i64, limit: i64) -> Result<Page> {
         let conn = self.client().await?;
         let pattern = contains_pattern(text.as_str());
@@ -73,6 +77,7 @@ impl Store {
 
     /// Unions within `radius_m` metres of `at`, nearest first: candidates come from the
     /// location index by bounding box, then exact great-circle distances sort them.
+    #[tracing::instrument(skip_all, fields(limit = limit, offset = offset))]
     pub async fn nearby(
         &self,
         at: Coordinates,

@@ -22,6 +22,7 @@ impl Store {
     ///
     /// # Errors
     /// `Conflict` when a root union with another name exists.
+    #[tracing::instrument(skip_all)]
     pub async fn bootstrap(
         &self,
         union_name: &str,
@@ -76,6 +77,7 @@ impl Store {
     }
 
     /// A user's current memberships.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn memberships_of(&self, user_id: i64) -> Result<Vec<Membership>> {
         let conn = self.client().await?;
         memberships_in(&conn, user_id).await

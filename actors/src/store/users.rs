@@ -10,6 +10,7 @@ use super::events::EventBatch;
 use super::Store;
 use crate::domain::{IdNumber, PersonName, Phone};
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
 /// The columns [`user_from_row`] reads, in order.
 pub(crate) const USER_COLUMNS: &str =
@@ -28,6 +29,7 @@ pub(crate) fn user_from_row(row: &Row) -> User {
 
 impl Store {
     /// A user's id and password hash, for a password login.
+    #[tracing::instrument(skip_all)]
     pub async fn login_record(&self, phone: &Phone) -> Result<Option<(i64, Option<String>)>> {
         let client = self.client().await?;
         let row = client
@@ -40,6 +42,7 @@ impl Store {
     }
 
     /// The user with this phone, registering them if the phone is new (SMS login).
+    #[tracing::instrument(skip_all)]
     pub async fn user_for_phone(&self, phone: &Phone) -> Result<i64> {
         let client = self.client().await?;
         let row = client
@@ -53,6 +56,7 @@ impl Store {
     }
 
     /// A user's phone, for proving it is them again.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn user_phone(&self, user_id: i64) -> Result<Phone> {
         let client = self.client().await?;
         let row = client
@@ -63,6 +67,7 @@ impl Store {
     }
 
     /// Stores a new argon2id hash for a user's password.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> Result<()> {
         let client = self.client().await?;
         client
@@ -75,12 +80,14 @@ impl Store {
     }
 
     /// One user as clients see them.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn user(&self, user_id: i64) -> Result<User> {
         let client = self.client().await?;
         user_in(&client, user_id).await
     }
 
     /// Everything `GET /me` shows.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn me(&self, user_id: i64) -> Result<Me> {
         let user = self.user(user_id).await?;
         let memberships = self.memberships_of(user_id).await?;
@@ -94,6 +101,7 @@ impl Store {
 
     /// Records a real-name verification. Submitting the same number again is a no-op;
     /// a different number after verification, or a number another user holds, is a conflict.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn verify_identity(
         &self,
         user_id: i64,
@@ -140,12 +148,12 @@ impl Store {
                     "this ID number belongs to another account".into(),
                 ))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(Error::from(e)),
         };
         let mut events = EventBatch::new();
         events.push(
             Topic::Member(user_id),
-            "user.updated",
+            kind::USER_UPDATED,
             serde_json::json!({ "user": &user }),
         );
         events.append(&tx).await?;

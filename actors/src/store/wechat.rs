@@ -20,6 +20,7 @@ use crate::domain::Permission;
 use crate::domain::{link_key, AccountArticle};
 use crate::html::sanitize;
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
 fn account_from_row(r: &Row) -> WeChatAccount {
     WeChatAccount {
@@ -47,6 +48,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound`/`Forbidden` without `news.publish` on the union.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn bind_wechat_account(
         &self,
         admin: &Principal,
@@ -86,6 +88,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound` when none is bound.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn unbind_wechat_account(&self, admin: &Principal, union_id: i64) -> Result<()> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -116,6 +119,7 @@ impl Store {
     }
 
     /// A union's bound account.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn wechat_account(&self, admin: &Principal, union_id: i64) -> Result<WeChatAccount> {
         let conn = self.client().await?;
         require(&conn, admin.user_id, union_id, Permission::NewsPublish).await?;
@@ -127,6 +131,7 @@ impl Store {
     }
 
     /// A bound account's credentials.
+    #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn wechat_credentials(&self, union_id: i64) -> Result<Credentials> {
         let conn = self.client().await?;
         let row = conn
@@ -155,6 +160,7 @@ impl Store {
 
     /// Claims up to `limit` active accounts due for a poll; the next is pushed `every`
     /// ahead, so no other node takes them meanwhile.
+    #[tracing::instrument(skip_all, fields(limit = limit))]
     pub async fn claim_due_accounts(
         &self,
         limit: i64,
@@ -175,6 +181,7 @@ impl Store {
 
     /// Stores a pulled article once (by its link), published to the union at once;
     /// answers whether it was new.
+    #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn import_account_article(
         &self,
         union_id: i64,
@@ -218,6 +225,7 @@ impl Store {
 
     /// Unpublishes a pulled article its account has since deleted (if it is published
     /// here); every union in its audience hears `news.unpublished`.
+    #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn withdraw_account_article(&self, union_id: i64, url: &str) -> Result<()> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -244,6 +252,7 @@ impl Store {
     ///
     /// # Errors
     /// `make`'s error, or the database's.
+    #[tracing::instrument(skip_all)]
     pub async fn mini_code<F>(&self, scene: &str, page: &str, make: F) -> Result<Vec<u8>>
     where
         F: std::future::Future<Output = Result<Vec<u8>>>,
@@ -274,6 +283,7 @@ impl Store {
     }
 
     /// A poll went through: the account is healthy again.
+    #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn poll_succeeded(&self, union_id: i64) -> Result<()> {
         let conn = self.client().await?;
         conn.execute(
@@ -286,6 +296,7 @@ impl Store {
 
     /// A poll failed for a reason that may pass: the next waits `base` doubled per
     /// failure in a row (at most an hour), and the union's admins are told.
+    #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn poll_failed(&self, union_id: i64, reason: &str, base: Duration) -> Result<()> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -301,7 +312,7 @@ impl Store {
         let mut events = EventBatch::new();
         events.push(
             Topic::UnionAdmin(union_id),
-            "wechat.poll_failed",
+            kind::WECHAT_POLL_FAILED,
             json!({ "reason": reason, "retry_at": retry_at }),
         );
         events.append(&tx).await?;
@@ -311,6 +322,7 @@ impl Store {
 
     /// The account refused us for good: it is marked broken (no more polls) and the
     /// union's admins are told, until someone binds it again.
+    #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn binding_broken(&self, union_id: i64, reason: &str) -> Result<()> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -322,7 +334,7 @@ impl Store {
         let mut events = EventBatch::new();
         events.push(
             Topic::UnionAdmin(union_id),
-            "wechat.binding_broken",
+            kind::WECHAT_BINDING_BROKEN,
             json!({ "reason": reason }),
         );
         events.append(&tx).await?;
@@ -331,6 +343,7 @@ impl Store {
     }
 
     /// The user linked to a mini-program openid.
+    #[tracing::instrument(skip_all)]
     pub async fn user_for_openid(&self, openid: &str) -> Result<Option<i64>> {
         let conn = self.client().await?;
         Ok(conn
@@ -343,6 +356,7 @@ impl Store {
     ///
     /// # Errors
     /// `Conflict` if the user is linked to another WeChat user already.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn link_openid(&self, user_id: i64, openid: &str) -> Result<()> {
         let conn = self.client().await?;
         let linked = conn

@@ -16,6 +16,7 @@ use super::{finish, plan, raise_file_limit, seed, Common};
 use crate::histogram::Histogram;
 use crate::report::Outcome;
 use crate::wire::{self, open, Incoming};
+use gonghui_protocol::events::kind;
 
 /// The vote's options.
 const OPTIONS: [&str; 3] = ["a", "b", "c"];
@@ -80,7 +81,7 @@ pub async fn activity(c: &Common) -> anyhow::Result<bool> {
         tokio::spawn(async move {
             while let Ok(Some(Incoming::Msg(msg))) = wire::next(&mut socket, codec).await {
                 let ServerMsg::Event(e) = msg else { continue };
-                if e.kind == "activity.results" {
+                if e.kind == kind::ACTIVITY_RESULTS {
                     screen.updates.fetch_add(1, Ordering::Relaxed);
                     *screen.last.lock().unwrap() =
                         Some((e.data["results"].clone(), Instant::now()));

@@ -13,6 +13,7 @@ use super::{finish, plan, raise_file_limit, seed, Common};
 use crate::histogram::Histogram;
 use crate::report::Outcome;
 use crate::wire::{self, open, Incoming};
+use gonghui_protocol::events::kind;
 
 /// The approvals scenario's shared counters.
 #[derive(Default)]
@@ -61,7 +62,7 @@ pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
         tokio::spawn(async move {
             while let Ok(Some(Incoming::Msg(msg))) = wire::next(&mut socket, codec).await {
                 let ServerMsg::Event(e) = msg else { continue };
-                if e.kind != "application.created" {
+                if e.kind != kind::APPLICATION_CREATED {
                     continue;
                 }
                 tally.apply_visible.lock().unwrap().record_since(e.at);
@@ -109,7 +110,7 @@ pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
             let mut seen = HashSet::new();
             while let Ok(Some(Incoming::Msg(msg))) = wire::next(&mut socket, codec).await {
                 let ServerMsg::Event(e) = msg else { continue };
-                if e.kind == "application.approved" {
+                if e.kind == kind::APPLICATION_APPROVED {
                     tally.decide_visible.lock().unwrap().record_since(e.at);
                     let counter = if seen.insert(e.data["application"]["id"].clone()) {
                         &tally.approvals_seen

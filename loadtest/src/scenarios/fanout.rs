@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gonghui_actors::store::seed::Seeded;
 use gonghui_actors::store::Store;
+use gonghui_loadtest::seed::Seeded;
 
 use super::publisher::Publisher;
 use super::{connect_all, member_sessions, record_status, Common, Target};

@@ -11,8 +11,8 @@ use std::time::Instant;
 use futures_util::future::join_all;
 use gonghui_actors::domain::Password;
 use gonghui_actors::password::hash_password;
-use gonghui_actors::store::seed::Seeded;
 use gonghui_actors::store::Store;
+use gonghui_loadtest::seed::Seeded;
 use serde_json::json;
 
 use super::{proc_kib, Common, Target};
@@ -27,7 +27,7 @@ pub async fn login_flood(
     target: Target,
 ) -> anyhow::Result<Outcome> {
     let hash = hash_password(&Password::parse("password", "the-right-password")?).await?;
-    let phones = store.give_seeded_password(&seeded.run, &hash).await?;
+    let phones = gonghui_loadtest::seed::give_password(&store, &seeded.run, &hash).await?;
     let sources = c.source_ips()?;
     let clients: Vec<reqwest::Client> = if sources.is_empty() {
         vec![reqwest::Client::new()]

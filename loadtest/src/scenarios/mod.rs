@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use gonghui_actors::crypto::Secrets;
-use gonghui_actors::store::seed::{SeedPlan, Seeded};
 use gonghui_actors::store::Store;
+use gonghui_loadtest::seed::{SeedPlan, Seeded};
 use gonghui_protocol::Codec;
 use serde_json::json;
 
@@ -172,7 +172,9 @@ pub fn store(database_url: &str) -> anyhow::Result<Store> {
 pub(crate) async fn seed(c: &Common, plan: SeedPlan) -> anyhow::Result<(Store, Seeded)> {
     let store = store(&c.database_url)?;
     let started = Instant::now();
-    let seeded = store.seed(plan).await.context("seeding")?;
+    let seeded = gonghui_loadtest::seed::seed(&store, plan)
+        .await
+        .context("seeding")?;
     eprintln!(
         "seeded {} members, {} applicants, {} admins in {:.2}s (run {})",
         plan.members,
@@ -230,7 +232,7 @@ pub(crate) async fn finish(
         )?;
     }
     if !c.keep_seed {
-        store.unseed(Some(&seeded.run)).await?;
+        gonghui_loadtest::seed::unseed(store, Some(&seeded.run)).await?;
     }
     Ok(outcomes.iter().all(Outcome::clean))
 }

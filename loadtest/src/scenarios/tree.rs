@@ -145,19 +145,26 @@ pub async fn tree_import(c: &Common) -> anyhow::Result<bool> {
         }
     }
     // The imported unions and accounts go with the seed's run when it is removed.
-    db.execute(
-        "UPDATE unions SET seed_run = $1 WHERE path @> ARRAY[$2]::bigint[] AND id <> $2",
-        &[&seeded.run, &seeded.union_id],
-    )
-    .await?;
-    db.execute(
-        "UPDATE users SET seed_run = $1 WHERE seed_run IS NULL AND phone::bigint BETWEEN $2 AND $3",
-        &[
-            &seeded.run,
-            &(FIRST_PHONE as i64),
-            &(FIRST_PHONE as i64 + rows as i64),
-        ],
-    )
-    .await?;
+    let imported: Vec<i64> = db
+        .query(
+            "SELECT id FROM unions WHERE path @> ARRAY[$1]::bigint[] AND id <> $1",
+            &[&seeded.union_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
+    gonghui_loadtest::seed::adopt(&db, &seeded.run, "union", &imported).await?;
+    let accounts: Vec<i64> = db
+        .query(
+            "SELECT id FROM users WHERE phone::bigint BETWEEN $1 AND $2
+             AND id NOT IN (SELECT id FROM loadtest_seeded WHERE kind = 'user')",
+            &[&(FIRST_PHONE as i64), &(FIRST_PHONE as i64 + rows as i64)],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
+    gonghui_loadtest::seed::adopt(&db, &seeded.run, "user", &accounts).await?;
     super::finish("tree-import", c, &store, &seeded, &[outcome]).await
 }

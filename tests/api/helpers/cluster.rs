@@ -116,22 +116,20 @@ impl Cluster {
 
     /// `members` verified members of a new union under the root, with tokens, made
     /// directly in the database by the load tester's seeder.
-    pub async fn seed_members(&self, members: i64) -> gonghui_actors::store::seed::Seeded {
+    pub async fn seed_members(&self, members: i64) -> gonghui_loadtest::seed::Seeded {
         let store = gonghui_actors::store::Store::connect(
             &self.database_url,
             2,
             gonghui_actors::crypto::Secrets::from_hex(TEST_DATA_KEY).unwrap(),
         )
         .unwrap();
-        store
-            .seed(gonghui_actors::store::seed::SeedPlan {
-                members,
-                applicants: 0,
-                admins: 0,
-                token_ttl: Duration::from_secs(3600),
-            })
-            .await
-            .unwrap()
+        let plan = gonghui_loadtest::seed::SeedPlan {
+            members,
+            applicants: 0,
+            admins: 0,
+            token_ttl: Duration::from_secs(3600),
+        };
+        gonghui_loadtest::seed::seed(&store, plan).await.unwrap()
     }
 
     /// A child union of `parent`, made directly in the database (registration is another issue).

@@ -17,6 +17,7 @@ use crate::store::events::EventBatch;
 use crate::store::tokens::Principal;
 use crate::store::Store;
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
 /// A lottery draw: a fresh 32-byte seed from the OS's secure generator decides, given
 /// the prizes left, whether this draw wins and which prize. Everything it used is
@@ -61,6 +62,7 @@ impl Store {
     /// `NotFound` (no such activity or a draft), `Forbidden` outside the audience,
     /// `Conflict` outside the time window, once closed, when full, or a second answer;
     /// `Invalid` for an answer that does not fit the activity.
+    #[tracing::instrument(skip_all, fields(user = user.user_id, id = id))]
     pub async fn answer(&self, user: &Principal, id: i64, raw: &Value) -> Result<Receipt> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -148,7 +150,7 @@ impl Store {
                     "you have already taken part in this activity".into(),
                 ))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(Error::from(e)),
         };
         let receipt = Receipt {
             activity_id: id,
@@ -163,7 +165,7 @@ impl Store {
         let mut events = EventBatch::new();
         events.push(
             Topic::Member(user.user_id),
-            "activity.answered",
+            kind::ACTIVITY_ANSWERED,
             json!({ "receipt": receipt }),
         );
         events.append(&tx).await?;
@@ -176,6 +178,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound` for an activity they may not see, or when they have not taken part.
+    #[tracing::instrument(skip_all, fields(viewer = viewer, id = id))]
     pub async fn receipt(&self, viewer: i64, id: i64) -> Result<Receipt> {
         let conn = self.client().await?;
         self.visible(&conn, viewer, id).await?;

@@ -36,6 +36,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound`, `Forbidden` without `activities.manage`.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, id = id))]
     pub async fn export_activity(
         &self,
         admin: &Principal,

@@ -31,6 +31,7 @@ use crate::store::events::EventBatch;
 use crate::store::tokens::Principal;
 use crate::store::Store;
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
 pub use answers::roll;
 pub use export::ActivityFile;
@@ -162,6 +163,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound`/`Forbidden` without `activities.manage` on the union.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn create_activity(
         &self,
         admin: &Principal,
@@ -204,6 +206,7 @@ impl Store {
     ///
     /// # Errors
     /// `Conflict` once published; `Forbidden` without `activities.manage`.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, id = id))]
     pub async fn update_activity(
         &self,
         admin: &Principal,
@@ -249,6 +252,7 @@ impl Store {
     ///
     /// # Errors
     /// `Conflict` from any other status; `Forbidden` without `activities.manage`.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, id = id))]
     pub async fn set_activity_status(
         &self,
         admin: &Principal,
@@ -281,9 +285,9 @@ impl Store {
         let mut activity = stored.shown(false);
         activity.status = to.to_owned();
         let kind = if to == "published" {
-            "activity.published"
+            kind::ACTIVITY_PUBLISHED
         } else {
-            "activity.closed"
+            kind::ACTIVITY_CLOSED
         };
         let mut events = EventBatch::new();
         events.push(
@@ -318,6 +322,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound` for a draft or an activity outside the viewer's audience.
+    #[tracing::instrument(skip_all, fields(viewer = viewer, id = id))]
     pub async fn activity(&self, viewer: i64, id: i64) -> Result<Activity> {
         let conn = self.client().await?;
         let (stored, admin) = self.visible(&conn, viewer, id).await?;
@@ -356,6 +361,7 @@ impl Store {
 
     /// A union's activities, newest first: every one for its admins; for anyone else,
     /// the published and closed ones whose audience they are in.
+    #[tracing::instrument(skip_all, fields(viewer = viewer, union_id = union_id))]
     pub async fn activities_of(&self, viewer: i64, union_id: i64) -> Result<Vec<Activity>> {
         let conn = self.client().await?;
         let admin = self

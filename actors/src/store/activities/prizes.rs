@@ -18,6 +18,7 @@ use crate::store::notifications::{notify, Notice};
 use crate::store::tokens::Principal;
 use crate::store::Store;
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
 /// A claim's columns, in order, from [`ADDRESS_AT`] on: what [`address_at`] reads.
 const CLAIM: &str = "c.recipient, c.phone, c.province, c.city, c.county, c.detail, c.postal_code,
@@ -124,6 +125,7 @@ impl Store {
     /// # Errors
     /// `NotFound` unless the caller won a prize in this activity; `Conflict` once it
     /// has shipped.
+    #[tracing::instrument(skip_all, fields(user = user.user_id, id = id))]
     pub async fn claim_prize(&self, user: &Principal, id: i64, to: &ShippingAddress) -> Result<()> {
         let conn = self.client().await?;
         let a = to.fields();
@@ -170,6 +172,7 @@ impl Store {
     }
 
     /// The winners of an activity and where their prizes go, for its admins.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, id = id))]
     pub async fn fulfilments(&self, admin: &Principal, id: i64) -> Result<Vec<Fulfilment>> {
         let conn = self.client().await?;
         self.managed(&conn, admin, id, false).await?;
@@ -185,6 +188,7 @@ impl Store {
     }
 
     /// The prizes the caller won, newest first.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn my_prizes(&self, user_id: i64) -> Result<Vec<MyPrize>> {
         let conn = self.client().await?;
         let rows = conn.query(MINE.as_str(), &[&user_id, &None::<i64>]).await?;
@@ -196,6 +200,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound` without a claim; `Conflict` if already shipped.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, id = id, winner = winner))]
     pub async fn ship_prize(
         &self,
         admin: &Principal,
@@ -235,11 +240,11 @@ impl Store {
         let mut events = EventBatch::new();
         events.push(
             Topic::Member(winner),
-            "prize.shipped",
+            kind::PRIZE_SHIPPED,
             json!({ "prize": prize }),
         );
         let notice = Notice {
-            kind: "prize.shipped",
+            kind: kind::PRIZE_SHIPPED,
             title: "您的奖品已发货",
             body: format!(
                 "「{}」的奖品{}已发货{}",

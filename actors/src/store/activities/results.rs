@@ -11,6 +11,7 @@ use super::{stored_from_row, COLUMNS};
 use crate::store::events::EventBatch;
 use crate::store::Store;
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
 /// The least time between two results events of one activity.
 pub const RESULTS_EVERY_MS: i64 = 250;
@@ -18,6 +19,7 @@ pub const RESULTS_EVERY_MS: i64 = 250;
 impl Store {
     /// Results as the viewer may see them: admins always in full, the audience as the
     /// activity's visibility allows.
+    #[tracing::instrument(skip_all, fields(viewer = viewer, id = id))]
     pub async fn results(&self, viewer: i64, id: i64) -> Result<Results> {
         let conn = self.client().await?;
         let (stored, admin) = self.visible(&conn, viewer, id).await?;
@@ -42,6 +44,7 @@ impl Store {
     /// `force`) the last was at least [`RESULTS_EVERY_MS`] ago: `activity.results` with
     /// what members may see on `activity:{id}`, and in full on the union's admin topic.
     /// Answers `true` when nothing is left to publish, `false` when it is too soon.
+    #[tracing::instrument(skip_all, fields(id = id))]
     pub async fn publish_results(&self, id: i64, force: bool) -> Result<bool> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
@@ -76,12 +79,12 @@ impl Store {
         let mut events = EventBatch::new();
         events.push(
             Topic::Activity(id),
-            "activity.results",
+            kind::ACTIVITY_RESULTS,
             json!({ "results": public(&activity, full.clone()) }),
         );
         events.push(
             Topic::UnionAdmin(activity.union_id),
-            "activity.results",
+            kind::ACTIVITY_RESULTS,
             json!({ "results": full }),
         );
         events.append(&tx).await?;

@@ -17,6 +17,7 @@ use crate::store::rights::AccessChange;
 use crate::store::tokens::Principal;
 use crate::store::unions::{union_from_row, UNION_COLUMNS};
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
 /// Applies an approved request; answers whose rights it changed (the registrant's, or the
 /// tree's on a move), already announced.
@@ -53,7 +54,7 @@ pub(super) async fn apply(
             access_changed(tx, change).await?;
             events.push(
                 Topic::Member(request.submitted_by),
-                "admin.updated",
+                kind::ADMIN_UPDATED,
                 AdminChanged {
                     union_id: union.id,
                     permissions: all.iter().map(|p| p.to_string()).collect(),
@@ -61,7 +62,7 @@ pub(super) async fn apply(
             );
             events.push(
                 Topic::Union(new.parent_id),
-                "union.created",
+                kind::UNION_CREATED,
                 UnionEvent { union },
             );
             Ok(Some(change))
@@ -82,7 +83,7 @@ pub(super) async fn apply(
             let union = modify(tx, union_id, &edit).await?;
             events.push(
                 Topic::Union(union_id),
-                "union.updated",
+                kind::UNION_UPDATED,
                 UnionEvent { union },
             );
             Ok(moved)
@@ -109,7 +110,7 @@ pub(super) async fn apply(
             let term = insert_term(tx, union_id, &term, request.id).await?;
             events.push(
                 Topic::Union(union_id),
-                "committee.updated",
+                kind::COMMITTEE_UPDATED,
                 json!({ "term": term }),
             );
             Ok(None)
@@ -173,7 +174,7 @@ async fn register(tx: &Transaction<'_>, new: &NewUnion) -> Result<Union> {
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(Error::Conflict(
             "a union with this credit code was registered meanwhile".into(),
         )),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(Error::from(e)),
     }
 }
 

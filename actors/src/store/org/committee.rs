@@ -63,6 +63,7 @@ pub(super) async fn insert_term(
 
 impl Store {
     /// A union's committee: the current one and every earlier term and replacement.
+    #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn committee(&self, union_id: i64) -> Result<Committee> {
         let conn = self.client().await?;
         union_in(&conn, union_id).await?;

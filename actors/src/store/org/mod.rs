@@ -26,6 +26,7 @@ use crate::domain::{Decision, NewUnion, Permission, SeatChange, Term, UnionEdit}
 use crate::{Error, Result};
 use apply::{apply, check_move};
 use committee::current_term;
+use gonghui_protocol::events::kind;
 
 /// Selects a request from `r`.
 const REQUEST: &str =
@@ -115,6 +116,7 @@ impl Store {
     /// `NotFound` for no such union, `Conflict` for a credit code in use or a request of
     /// the same kind already pending, `Invalid` for a move that would make a cycle or a
     /// replacement of someone not on the committee.
+    #[tracing::instrument(skip_all, fields(user = user.user_id))]
     pub async fn submit_org_request(
         &self,
         user: &Principal,
@@ -188,10 +190,10 @@ impl Store {
                     "a request of this kind is already pending for this union (or this credit code)".into(),
                 ))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(Error::from(e)),
         };
         let mut events = EventBatch::new();
-        push_everywhere(&mut events, &request, "org_request.created");
+        push_everywhere(&mut events, &request, kind::ORG_REQUEST_CREATED);
         events.append(&tx).await?;
         tx.commit().await?;
         Ok(request)
@@ -201,6 +203,7 @@ impl Store {
     ///
     /// # Errors
     /// `Forbidden` without `org.manage` on the union or an ancestor.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, union_id = union_id))]
     pub async fn pending_org_requests(
         &self,
         admin: &Principal,
@@ -212,6 +215,7 @@ impl Store {
     }
 
     /// A user's own requests, newest first.
+    #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn org_requests_of(&self, user_id: i64) -> Result<Vec<OrgRequest>> {
         let conn = self.client().await?;
         let rows = conn
@@ -230,6 +234,7 @@ impl Store {
     /// `NotFound`, `Forbidden` (also for moving a union under one the admin does not
     /// manage), `Conflict` when already decided or the tree changed so that it cannot
     /// apply, `Invalid` when a move has become a cycle.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, id = id))]
     pub async fn decide_org_request(
         &self,
         admin: &Principal,
@@ -269,9 +274,9 @@ impl Store {
             Decision::Reject(_) => None,
         };
         let kind = if reason.is_some() {
-            "org_request.rejected"
+            kind::ORG_REQUEST_REJECTED
         } else {
-            "org_request.approved"
+            kind::ORG_REQUEST_APPROVED
         };
         push_everywhere(&mut events, &request, kind);
         let title = if reason.is_some() {

@@ -40,6 +40,7 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound` for no such union, `Forbidden` without `org.manage`.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, root = root))]
     pub async fn export_tree(
         &self,
         admin: &Principal,

@@ -36,6 +36,7 @@ impl Store {
     /// `NotFound` for no such union; `Forbidden` without `org.manage` there, or without
     /// `admins.manage` for a file that names admins; `Conflict` when a union of the file
     /// was registered meanwhile; a database failure rolls everything back.
+    #[tracing::instrument(skip_all, fields(user = admin.user_id, root = root))]
     pub async fn import_tree(
         &self,
         admin: &Principal,

@@ -15,6 +15,7 @@ use crate::store::tokens::Principal;
 use crate::store::unions::{union_from_row, UNION_COLUMNS};
 use crate::store::Store;
 use crate::{Error, Result};
+use gonghui_protocol::events::kind;
 
 /// Where an import's progress is told, and out of how many writes.
 pub(super) struct Progress<'a> {
@@ -86,7 +87,7 @@ impl Store {
                 columns.push(id, parent, &path, &new.cells);
                 events.push(
                     Topic::Union(parent),
-                    "union.created",
+                    kind::UNION_CREATED,
                     UnionEvent {
                         union: union_of(id, parent, &new.cells),
                     },
@@ -118,7 +119,7 @@ impl Store {
                             .into(),
                     ))
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(Error::from(e)),
             }
             done += chunk.len() as u32;
             self.import_progress(progress.root, progress.operation, done, progress.total)
@@ -196,7 +197,7 @@ impl Store {
                     changed.insert(user);
                     events.push(
                         Topic::Member(user),
-                        "admin.updated",
+                        kind::ADMIN_UPDATED,
                         AdminChanged {
                             union_id,
                             permissions: permissions.clone(),
@@ -258,7 +259,7 @@ pub(super) async fn write_updates(
         let union = union_from_row(row);
         events.push(
             Topic::Union(union.id),
-            "union.updated",
+            kind::UNION_UPDATED,
             UnionEvent { union },
         );
     }
