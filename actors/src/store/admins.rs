@@ -29,13 +29,13 @@ const ADMIN: &str =
 
 fn admin_from_row(r: &Row) -> AdminEntry {
     AdminEntry {
-        union_id: r.get(0),
-        user_id: r.get(1),
-        name: r.get(2),
-        phone_masked: Phone::masked(r.get(3)),
-        permissions: r.get(4),
-        granted_by: r.get(5),
-        granted_at: r.get(6),
+        union_id: r.get("union_id"),
+        user_id: r.get("user_id"),
+        name: r.get("name"),
+        phone_masked: Phone::masked(r.get("phone")),
+        permissions: r.get("permissions"),
+        granted_by: r.get("granted_by"),
+        granted_at: r.get("granted_at"),
     }
 }
 

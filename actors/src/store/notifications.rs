@@ -34,18 +34,18 @@ fn visible(user: &str) -> String {
 
 /// The columns [`notification_from_row`] reads, from `n` and the caller's read row `r`.
 const COLUMNS: &str =
-    "n.id, n.kind, n.title, n.body, n.data, n.union_id, n.created_at, r.user_id IS NOT NULL";
+    "n.id, n.kind, n.title, n.body, n.data, n.union_id, n.created_at, r.user_id IS NOT NULL AS read";
 
 fn notification_from_row(r: &Row) -> Notification {
     Notification {
-        id: r.get(0),
-        kind: r.get(1),
-        title: r.get(2),
-        body: r.get(3),
-        data: r.get(4),
-        union_id: r.get(5),
-        created_at: r.get(6),
-        read: r.get(7),
+        id: r.get("id"),
+        kind: r.get("kind"),
+        title: r.get("title"),
+        body: r.get("body"),
+        data: r.get("data"),
+        union_id: r.get("union_id"),
+        created_at: r.get("created_at"),
+        read: r.get("read"),
     }
 }
 

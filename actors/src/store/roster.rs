@@ -59,25 +59,25 @@ pub(crate) fn operation_id() -> String {
 }
 
 fn entry_from_row(r: &Row, pii: Option<&Secrets>) -> RosterEntry {
-    let sealed: Option<Vec<u8>> = r.get(5);
+    let sealed: Option<Vec<u8>> = r.get("id_number_enc");
     let id_number = match (pii, sealed) {
         (Some(secrets), Some(sealed)) => secrets.decrypt(&sealed),
-        _ => r.get(4),
+        _ => r.get("id_number_masked"),
     };
     RosterEntry {
-        membership_id: r.get(0),
-        user_id: r.get(1),
-        name: r.get(2),
-        phone: r.get(3),
+        membership_id: r.get("id"),
+        user_id: r.get("user_id"),
+        name: r.get("name"),
+        phone: r.get("phone"),
         id_number,
-        employer: r.get(6),
-        job: r.get(7),
-        status: r.get(8),
-        joined_at: r.get(9),
-        retired_on: r.get(10),
-        retired_note: r.get(11),
-        left_at: r.get(12),
-        left_reason: r.get(13),
+        employer: r.get("employer"),
+        job: r.get("job"),
+        status: r.get("status"),
+        joined_at: r.get("joined_at"),
+        retired_on: r.get("retired_on"),
+        retired_note: r.get("retired_note"),
+        left_at: r.get("left_at"),
+        left_reason: r.get("left_reason"),
     }
 }
 

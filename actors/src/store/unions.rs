@@ -88,15 +88,15 @@ impl Store {
 pub(crate) const MEMBERSHIP_COLUMNS: &str =
     "union_id, user_id, status, joined_at, retired_on, left_at";
 
-/// Builds a [`Membership`] from a row selected with [`MEMBERSHIP_COLUMNS`] first.
+/// Builds a [`Membership`] from a row selected with [`MEMBERSHIP_COLUMNS`], by column name.
 pub(crate) fn membership_from_row(row: &tokio_postgres::Row) -> Membership {
     Membership {
-        union_id: row.get(0),
-        user_id: row.get(1),
-        status: row.get(2),
-        joined_at: row.get(3),
-        retired_on: row.get(4),
-        left_at: row.get(5),
+        union_id: row.get("union_id"),
+        user_id: row.get("user_id"),
+        status: row.get("status"),
+        joined_at: row.get("joined_at"),
+        retired_on: row.get("retired_on"),
+        left_at: row.get("left_at"),
     }
 }
 
@@ -119,18 +119,18 @@ pub(crate) async fn memberships_in(
 pub(crate) const UNION_COLUMNS: &str =
     "u.id, u.name, u.parent_id, u.credit_code, u.address, u.lat, u.lng, u.contact_name, u.contact_phone";
 
-/// Builds a [`Union`] from a row selected with [`UNION_COLUMNS`] first.
+/// Builds a [`Union`] from a row selected with [`UNION_COLUMNS`], by column name.
 pub(crate) fn union_from_row(row: &tokio_postgres::Row) -> Union {
     Union {
-        id: row.get(0),
-        name: row.get(1),
-        parent_id: row.get(2),
-        credit_code: row.get(3),
-        address: row.get(4),
-        lat: row.get(5),
-        lng: row.get(6),
-        contact_name: row.get(7),
-        contact_phone: row.get(8),
+        id: row.get("id"),
+        name: row.get("name"),
+        parent_id: row.get("parent_id"),
+        credit_code: row.get("credit_code"),
+        address: row.get("address"),
+        lat: row.get("lat"),
+        lng: row.get("lng"),
+        contact_name: row.get("contact_name"),
+        contact_phone: row.get("contact_phone"),
     }
 }
 

@@ -14,16 +14,16 @@ use gonghui_protocol::events::kind;
 
 /// The columns [`user_from_row`] reads, in order.
 pub(crate) const USER_COLUMNS: &str =
-    "u.id, u.phone, u.name, u.verified_at IS NOT NULL, u.id_number_masked";
+    "u.id, u.phone, u.name, u.verified_at IS NOT NULL AS verified, u.id_number_masked";
 
-/// Builds a [`User`] from a row selected with [`USER_COLUMNS`] first.
+/// Builds a [`User`] from a row selected with [`USER_COLUMNS`], by column name.
 pub(crate) fn user_from_row(row: &Row) -> User {
     User {
-        id: row.get(0),
-        phone: row.get(1),
-        name: row.get(2),
-        verified: row.get(3),
-        id_number_masked: row.get(4),
+        id: row.get("id"),
+        phone: row.get("phone"),
+        name: row.get("name"),
+        verified: row.get("verified"),
+        id_number_masked: row.get("id_number_masked"),
     }
 }
 

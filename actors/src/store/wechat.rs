@@ -24,12 +24,12 @@ use gonghui_protocol::events::kind;
 
 fn account_from_row(r: &Row) -> WeChatAccount {
     WeChatAccount {
-        union_id: r.get(0),
-        app_id: r.get(1),
-        status: r.get(2),
-        broken_reason: r.get(3),
-        last_polled_at: r.get(4),
-        next_poll_at: r.get(5),
+        union_id: r.get("union_id"),
+        app_id: r.get("app_id"),
+        status: r.get("status"),
+        broken_reason: r.get("broken_reason"),
+        last_polled_at: r.get("last_polled_at"),
+        next_poll_at: r.get("next_poll_at"),
     }
 }
 

@@ -106,7 +106,12 @@ impl Cluster {
         Cluster {
             nodes,
             sms,
-            http: reqwest::Client::new(),
+            // Idle connections are dropped before the nodes' 5 s keep-alive would close
+            // them, so a request never goes out on a socket the node is closing.
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(3))
+                .build()
+                .unwrap(),
             db,
             root_union,
             root_admin,

@@ -48,24 +48,24 @@ pub(crate) struct Stored {
 }
 
 fn stored_from_row(r: &Row, public_url: &str) -> Result<Stored> {
-    let kind: String = r.get(3);
-    let raw: Value = r.get(6);
+    let kind: String = r.get("kind");
+    let raw: Value = r.get("config");
     let config = Config::parse(&kind, &raw)
         .map_err(|e| Error::Unavailable(format!("a stored activity does not read: {e}")))?;
-    let id: i64 = r.get(0);
+    let id: i64 = r.get("id");
     Ok(Stored {
         activity: Activity {
             id,
-            union_id: r.get(1),
-            include_subordinates: r.get(2),
+            union_id: r.get("union_id"),
+            include_subordinates: r.get("include_subordinates"),
             kind,
-            title: r.get(4),
-            description: r.get(5),
+            title: r.get("title"),
+            description: r.get("description"),
             config: raw,
-            starts_at: r.get(7),
-            ends_at: r.get(8),
-            results_visibility: r.get(9),
-            status: r.get(10),
+            starts_at: r.get("starts_at"),
+            ends_at: r.get("ends_at"),
+            results_visibility: r.get("results_visibility"),
+            status: r.get("status"),
             link: format!("{public_url}/activities/{id}"),
         },
         config,
