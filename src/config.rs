@@ -40,6 +40,9 @@ pub struct Settings {
     /// Database connections per node [default: 16]
     #[arg(long, env = "GONGHUI_DB_POOL", global = true)]
     pub db_pool: Option<usize>,
+    /// Milliseconds a call waits for a free database connection before it is answered 503 with Retry-After [default: 1000]
+    #[arg(long, env = "GONGHUI_DB_POOL_WAIT_MS", global = true)]
+    pub db_pool_wait_ms: Option<u64>,
     /// HTTP worker threads [default: number of cores]
     #[arg(long, env = "GONGHUI_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -158,6 +161,7 @@ impl Settings {
             sms: self.sms.or(file.sms),
             sms_webhook: self.sms_webhook.or(file.sms_webhook),
             db_pool: self.db_pool.or(file.db_pool),
+            db_pool_wait_ms: self.db_pool_wait_ms.or(file.db_pool_wait_ms),
             workers: self.workers.or(file.workers),
             token_ttl_secs: self.token_ttl_secs.or(file.token_ttl_secs),
             session_queue: self.session_queue.or(file.session_queue),
@@ -227,6 +231,8 @@ pub struct Config {
     pub sms: SmsGateway,
     /// Database connections.
     pub db_pool: usize,
+    /// How long a call waits for a database connection.
+    pub db_pool_wait: Duration,
     /// HTTP workers.
     pub workers: usize,
     /// Login limits.
@@ -392,6 +398,9 @@ impl Config {
             secrets,
             sms,
             db_pool: s.db_pool.unwrap_or(16).max(2),
+            db_pool_wait: s
+                .db_pool_wait_ms
+                .map_or(gonghui_actors::store::POOL_WAIT, Duration::from_millis),
             workers: s
                 .workers
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),

@@ -19,10 +19,10 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use gonghui_actors::auth::Auth;
-use gonghui_actors::hub::bridge;
 use gonghui_actors::hub::messages::Shutdown;
 use gonghui_actors::hub::registry::Registry;
 use gonghui_actors::hub::results::ResultsPublisher;
+use gonghui_actors::hub::{bridge, log_writer};
 use gonghui_actors::store::{self, Store};
 use gonghui_actors::wechat::WeChat;
 use utoipa::OpenApi;
@@ -65,6 +65,7 @@ impl Application {
         prepare_database(&config.database_url, config.db_connect_timeout).await?;
         let store = Store::connect(&config.database_url, config.db_pool, config.secrets.clone())?
             .with_public_url(&config.public_url)
+            .with_pool_wait(config.db_pool_wait)
             .with_export_limits(config.exports.clone());
         let auth = Auth::new(store.clone(), config.sms.clone(), config.auth.clone());
         let arbiters = (0..config.workers.max(1))
@@ -77,6 +78,7 @@ impl Application {
             registry.clone(),
             bridge_listening.clone(),
         ));
+        actix::spawn(log_writer::run(store.clone()));
         actix::spawn(prune(store.clone(), config.event_retention));
 
         let results = ResultsPublisher::new(store.clone()).start();

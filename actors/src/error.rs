@@ -160,7 +160,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Error::RateLimited { retry_after, .. } => Some(*retry_after),
-            Error::Busy(_) => Some(1),
+            Error::Busy(_) | Error::Pool { .. } => Some(1),
             _ => None,
         }
     }

@@ -43,6 +43,12 @@ enum Command {
         /// Admins deciding (two race for every application)
         #[arg(long, default_value_t = 4)]
         admins: usize,
+        /// Apply first, then decide the whole queue as fast as possible: the decision rate one union sustains
+        #[arg(long)]
+        backlog: bool,
+        /// Approvals each admin keeps in flight in a --backlog run
+        #[arg(long, default_value_t = 16)]
+        in_flight: usize,
     },
     /// N members watch a vote and all vote at --rate per second: votes/s, coalesced results, final tally on every screen
     Activity(Common),
@@ -99,8 +105,18 @@ fn main() -> anyhow::Result<()> {
                 )
                 .await
             }
-            Command::Approvals { common, admins } => {
-                scenarios::approvals::approvals(&common, admins).await
+            Command::Approvals {
+                common,
+                admins,
+                backlog,
+                in_flight,
+            } => {
+                let deciding = scenarios::approvals::Deciding {
+                    admins,
+                    backlog,
+                    in_flight,
+                };
+                scenarios::approvals::approvals(&common, deciding).await
             }
             Command::Activity(c) => scenarios::activity::activity(&c).await,
             Command::TreeImport(c) => scenarios::tree::tree_import(&c).await,

@@ -213,6 +213,7 @@ pub async fn unseed(store: &Store, run: Option<&str>) -> anyhow::Result<u64> {
         ),
         format!("DELETE FROM memberships WHERE user_id IN ({users}) OR union_id IN ({unions})"),
         format!("DELETE FROM union_admins WHERE user_id IN ({users}) OR union_id IN ({unions})"),
+        format!("DELETE FROM outbox WHERE topic IN ({topics})"),
         format!("DELETE FROM events WHERE topic IN ({topics})"),
         format!("DELETE FROM topics WHERE topic IN ({topics})"),
     ] {

@@ -6,11 +6,11 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::{stream, StreamExt};
 use gonghui_actors::sheets::{read_table, Format};
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::{Cluster, WsClient};
-use gonghui_protocol::events::kind;
 
 /// Creates and publishes an activity of `union` open from a minute ago for an hour.
 pub async fn published(

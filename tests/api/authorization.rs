@@ -1,8 +1,8 @@
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::json;
 
 use crate::helpers::Cluster;
-use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn a_member_can_neither_list_nor_subscribe_to_an_admin_queue_or_another_members_topic() {

@@ -2,11 +2,11 @@
 
 use std::time::{Duration, Instant};
 
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::Cluster;
-use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn reading_on_the_app_clears_the_badge_on_the_miniprogram_within_the_same_second() {

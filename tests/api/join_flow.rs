@@ -1,8 +1,8 @@
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::Value;
 
 use crate::helpers::Cluster;
-use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn an_application_on_one_node_reaches_admins_and_every_device_of_the_member_on_another() {

@@ -17,6 +17,7 @@ mod login_limits;
 mod news;
 mod openapi;
 mod org;
+mod outbox;
 mod prizes;
 mod races;
 mod resume;

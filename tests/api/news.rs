@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::{pg_base, Cluster};
 use crate::wechat_fake::{self, FakeWeChat};
-use gonghui_protocol::events::kind;
 
 async fn cluster_with(fake: &FakeWeChat, nodes: usize) -> Cluster {
     let (host, ca) = (fake.host.clone(), fake.ca_file.clone());

@@ -1,11 +1,11 @@
 //! Union organisations: registration and changes reviewed by the parent, admins and
 //! their rights, the tree and the map, and what happens on open sockets.
 
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::{credit_code, union_form, Cluster};
-use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn a_registration_approved_by_the_parent_makes_the_registrant_its_admin_at_once() {

@@ -2,12 +2,12 @@
 //! until it ships, the shipment heard live on every device and in the inbox, and the
 //! winner's own list of prizes.
 
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::activities::published;
 use crate::helpers::Cluster;
-use gonghui_protocol::events::kind;
 
 /// What `wx.chooseAddress` returns, as the mini-program sends it.
 fn chosen(detail: &str) -> Value {

@@ -1,10 +1,10 @@
 use std::time::Duration;
 
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::{json_of, Cluster};
-use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn a_client_resuming_on_the_other_node_gets_exactly_the_missed_events_in_order() {
@@ -147,6 +147,7 @@ async fn a_since_older_than_the_retained_log_gets_reset_and_a_fresh_snapshot() {
     let (token, member) = cluster.verified_user(0, "13822220000", "app", 22).await;
     cluster.apply(0, &token, cluster.root_union, "old").await;
     let topic = format!("member:{member}");
+    cluster.logged().await;
     let head: i64 = cluster
         .db
         .query_one("SELECT head FROM topics WHERE topic = $1", &[&topic])

@@ -3,11 +3,11 @@
 //! them on its union, admin and activity topics alike, while its own members stay.
 
 use chrono::Utc;
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::Cluster;
-use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn moving_a_union_ends_every_topic_of_it_for_the_old_ancestors_admin_on_every_node() {

@@ -3,11 +3,11 @@
 use std::time::Instant;
 
 use gonghui_actors::sheets::{read_table, Format};
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::{id_number, Cluster};
-use gonghui_protocol::events::kind;
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 

@@ -1,10 +1,10 @@
 //! Transfers (会籍转移): a member of A moves to B when B's admins approve.
 
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::Cluster;
-use gonghui_protocol::events::kind;
 
 #[actix_rt::test]
 async fn a_transfer_approved_on_one_node_moves_the_membership_while_the_member_watches_on_another()

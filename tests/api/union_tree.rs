@@ -3,11 +3,11 @@
 //! credit code, and exported in the same format.
 
 use gonghui_actors::sheets::{read_table, Format};
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::Value;
 
 use crate::helpers::{credit_code, Cluster};
-use gonghui_protocol::events::kind;
 
 const HEADER: &str = "工会名称,统一社会信用代码,上级工会信用代码,上级工会,地址,纬度,经度,联系人,联系电话,管理员姓名,管理员手机号,管理员权限";
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -180,6 +180,7 @@ async fn the_same_file_twice_changes_nothing_and_an_export_imports_back_unchange
     let first = import(&cluster, &root, province, "text/csv", csv(&tree_file())).await;
     assert_eq!(first["applied"], true, "{first}");
     let logged = "SELECT count(*) FROM events WHERE kind <> 'import.progress'";
+    cluster.logged().await;
     let (before, events) = (unions(&cluster).await, cluster.count(logged, &[]).await);
 
     let again = import(&cluster, &root, province, "text/csv", csv(&tree_file())).await;
@@ -188,6 +189,7 @@ async fn the_same_file_twice_changes_nothing_and_an_export_imports_back_unchange
     assert_eq!(again["unions_created"], 0);
     assert_eq!(again["admins_appointed"], 0);
     assert_eq!(unions(&cluster).await, before);
+    cluster.logged().await;
     assert_eq!(
         cluster.count(logged, &[]).await,
         events,
@@ -412,6 +414,7 @@ async fn a_large_tree_reports_progress_every_thousand_writes() {
         seen.push(progress.data["processed"].as_u64().unwrap());
     }
     assert_eq!(seen, [1_000, 2_000, 2_050]);
+    cluster.logged().await;
     assert_eq!(
         cluster
             .count(

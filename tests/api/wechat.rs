@@ -1,12 +1,12 @@
 //! The WeChat adapter against a fake WeChat on loopback: a bound official account pulled
 //! for news (tokens, rate limits, refusals), and the mini-program's login and codes.
 
+use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::{json, Value};
 
 use crate::helpers::{pg_base, Cluster};
 use crate::wechat_fake::{self, FakeWeChat, MINI_CODE};
-use gonghui_protocol::events::kind;
 
 /// `nodes` nodes against the fake; `poll_secs` 0 polls only when asked.
 async fn cluster_polling(fake: &FakeWeChat, poll_secs: u64, nodes: usize) -> Cluster {

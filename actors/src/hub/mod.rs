@@ -1,4 +1,5 @@
-//! The actors that deliver events: the [`registry::Registry`] (one per node) starts a
+//! The actors that deliver events: the [`log_writer`] moves committed events from the
+//! outbox into the log, giving them their seqs; the [`registry::Registry`] (one per node) starts a
 //! [`owner::TopicOwner`] per union, member or activity on demand; the [`bridge`] LISTENs to
 //! Postgres and hands every announced event to the registry; session actors (in the
 //! binary) subscribe through the registry and receive [`messages::ToSession`]; the
@@ -7,6 +8,7 @@
 //! no actor or database in it.
 
 pub mod bridge;
+pub mod log_writer;
 pub mod messages;
 pub mod owner;
 pub mod registry;

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use deadpool_postgres::Transaction;
 use gonghui_protocol::dto::{AdminChanged, AdminEntry};
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use serde_json::json;
 use tokio_postgres::error::SqlState;
@@ -21,7 +22,6 @@ use super::tokens::Principal;
 use super::Store;
 use crate::domain::{Permission, Phone};
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 /// Selects an admin entry from `a` joined to `u`.
 const ADMIN: &str =
@@ -185,8 +185,7 @@ impl Store {
             },
         );
         access_changed(&tx, AccessChange::User(target)).await?;
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         self.rights().forget(AccessChange::User(target));
         Ok(entry)
     }

@@ -7,6 +7,7 @@
 
 use deadpool_postgres::Transaction;
 use gonghui_protocol::dto::{Applicant, Application, ApplicationEvent, MembershipEvent};
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use serde_json::json;
 use tokio_postgres::error::SqlState;
@@ -22,7 +23,6 @@ use super::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
 use super::Store;
 use crate::domain::{ApplicationKind, BoundedText, Decision, Permission, Phone};
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 /// Selects an application with its applicant from `a` joined to `u`, for
 /// [`application_from_row`], which reads it by column name.
@@ -147,8 +147,7 @@ impl Store {
         };
         let mut events = EventBatch::new();
         push_everywhere(&mut events, &application, kind::APPLICATION_CREATED);
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(application)
     }
 
@@ -239,8 +238,7 @@ impl Store {
             json!({ "user_id": application.user_id, "kind": application.kind, "reason": reason }),
         )
         .await?;
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(application)
     }
 }

@@ -11,6 +11,10 @@ use serde_json::Value;
 use super::Store;
 use crate::Result;
 
+/// The advisory lock `sequence_outbox` (migrations/V29) takes for each batch; a snapshot
+/// holds it while it moves its topic's waiting events into the log itself.
+pub(crate) const SEQUENCING_LOCK: i64 = 7_291_001;
+
 /// The events of one transaction, appended together just before it commits.
 #[derive(Default)]
 pub struct EventBatch {
@@ -33,9 +37,15 @@ impl EventBatch {
         self.items.push((topic.to_string(), kind, data));
     }
 
-    /// Appends every event and notifies listeners (on commit), in one round trip.
-    /// Topics are appended in name order, so two transactions touching the same topics
-    /// lock their head rows in the same order and cannot deadlock.
+    /// Whether it holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Puts every event in the outbox in one round trip, grouped by topic name (each
+    /// topic's in the order pushed, so they reach every node in the order they always
+    /// have); the log writer gives them their seqs once the transaction commits (see
+    /// [`Store::commit`]).
     #[tracing::instrument(skip_all)]
     pub async fn append(mut self, tx: &Transaction<'_>) -> Result<()> {
         if self.items.is_empty() {
@@ -46,7 +56,11 @@ impl EventBatch {
         let kinds: Vec<&str> = self.items.iter().map(|i| i.1).collect();
         let data: Vec<&Value> = self.items.iter().map(|i| &i.2).collect();
         let stmt = tx
-            .prepare_cached("SELECT append_events($1, $2, $3)")
+            .prepare_cached(
+                "INSERT INTO outbox (topic, kind, data)
+                 SELECT t, k, d FROM unnest($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS e(t, k, d, n)
+                 ORDER BY n",
+            )
             .await?;
         tx.execute(&stmt, &[&topics, &kinds, &data]).await?;
         Ok(())
@@ -73,6 +87,32 @@ impl LogBounds {
 }
 
 impl Store {
+    /// Puts `events` in the outbox, commits `tx`, and wakes this node's log writer to
+    /// move them into the log: the one way a change and its events are committed.
+    pub(crate) async fn commit(&self, tx: Transaction<'_>, events: EventBatch) -> Result<()> {
+        let any = !events.is_empty();
+        events.append(&tx).await?;
+        tx.commit().await?;
+        if any {
+            self.outbox.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Moves up to `limit` events from the outbox into the log (all there are, for
+    /// `None`), assigning seqs and notifying every node; answers how many it moved.
+    #[tracing::instrument(skip_all)]
+    pub async fn sequence_outbox(&self, limit: Option<i32>) -> Result<i32> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached("SELECT sequence_outbox($1)").await?;
+        Ok(client.query_one(&stmt, &[&limit]).await?.get(0))
+    }
+
+    /// What the log writer waits on: a change committed events to the outbox.
+    pub fn outbox_written(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.outbox.clone()
+    }
+
     /// The head and floor of a topic's log.
     #[tracing::instrument(skip_all)]
     pub async fn log_bounds(&self, topic: Topic) -> Result<LogBounds> {

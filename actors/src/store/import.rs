@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use deadpool_postgres::Transaction;
 use gonghui_protocol::dto::{BulkReport, ImportProgress, MembershipEvent, RowReport, User};
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use serde_json::json;
 
@@ -23,7 +24,6 @@ use crate::domain::day_start;
 use crate::domain::{Invalid, Permission};
 use crate::sheets::MemberRow;
 use crate::Result;
-use gonghui_protocol::events::kind;
 
 /// Rows written per batch.
 pub const BATCH: usize = 1000;
@@ -104,7 +104,7 @@ impl Store {
         let report = finish_report(operation, report);
         finish_bulk(
             &tx,
-            events,
+            &mut events,
             admin,
             union_id,
             "members.import",
@@ -112,7 +112,7 @@ impl Store {
             json!({}),
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(report)
     }
 
@@ -370,8 +370,7 @@ impl Store {
                 kind::IMPORT_PROGRESS,
                 &progress,
             );
-            events.append(&tx).await?;
-            tx.commit().await?;
+            self.commit(tx, events).await?;
             Ok::<_, crate::Error>(())
         };
         if let Err(e) = sent.await {

@@ -52,7 +52,16 @@ pub struct Store {
     public_url: std::sync::Arc<str>,
     /// The downloads running.
     exports: std::sync::Arc<export::ExportGate>,
+    /// Woken when a change commits events to the outbox (see `hub::log_writer`).
+    outbox: std::sync::Arc<tokio::sync::Notify>,
+    /// How long a call waits for a free connection before it is answered 503.
+    pool_wait: Duration,
 }
+
+/// How long a call waits for a free connection by default: long enough to ride out a
+/// burst, short enough that an overloaded node answers 503 with `Retry-After` quickly
+/// rather than holding every caller for seconds (docs/BENCHMARKS.md, approvals).
+pub const POOL_WAIT: Duration = Duration::from_millis(1000);
 
 impl Store {
     /// Opens a pool of at most `max_connections` to `database_url`.
@@ -87,13 +96,28 @@ impl Store {
             rights: rights::RightsCache::default(),
             public_url: std::sync::Arc::from("https://gonghui.example.com"),
             exports: std::sync::Arc::new(export::ExportGate::new(export::ExportLimits::default())),
+            outbox: std::sync::Arc::default(),
+            pool_wait: POOL_WAIT,
         })
     }
 
-    /// A pooled connection.
-    #[tracing::instrument(skip_all)]
-    pub async fn client(&self) -> crate::Result<deadpool_postgres::Object> {
-        Ok(self.pool.get().await?)
+    /// A pooled connection. The pool's error is converted by the caller's `?`, so a
+    /// 503 names the operation and line that waited in vain.
+    pub async fn client(
+        &self,
+    ) -> std::result::Result<deadpool_postgres::Object, deadpool_postgres::PoolError> {
+        let timeouts = deadpool_postgres::Timeouts {
+            wait: Some(self.pool_wait),
+            create: Some(Duration::from_secs(5)),
+            recycle: None,
+        };
+        self.pool.timeout_get(&timeouts).await
+    }
+
+    /// The same store, waiting at most `wait` for a free connection.
+    pub fn with_pool_wait(mut self, wait: Duration) -> Self {
+        self.pool_wait = wait;
+        self
     }
 
     /// The same store, linking to the clients at `public_url`.

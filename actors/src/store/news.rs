@@ -5,18 +5,20 @@
 //! of them sees it at once.
 
 use gonghui_protocol::dto::{News, NewsSummary};
+use gonghui_protocol::events::kind;
+use gonghui_protocol::Topic;
 use serde_json::json;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
 use super::access::require;
 use super::audit;
+use super::events::EventBatch;
 use super::tokens::Principal;
 use super::{keyset, Store};
 use crate::domain::{link_key, Article, Scope};
 use crate::domain::{BoundedText, Permission};
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 pub(crate) const COLUMNS: &str = "n.id, n.union_id, n.scope, n.source, n.title, n.author, n.account_name, n.cover_url,
                        n.digest, n.body_html, n.source_url, n.status, n.published_at, n.original_published_at";
@@ -242,10 +244,11 @@ impl Store {
             json!({ "url": url }),
         )
         .await?;
+        let mut events = EventBatch::new();
         if publish {
-            news = set_status(&tx, &news, "published").await?;
+            news = set_status(&tx, &mut events, &news, "published").await?;
         }
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(news)
     }
 
@@ -272,7 +275,8 @@ impl Store {
                 current.status
             )));
         }
-        let news = set_status(&tx, &current, to).await?;
+        let mut events = EventBatch::new();
+        let news = set_status(&tx, &mut events, &current, to).await?;
         audit::record(
             &tx,
             admin,
@@ -286,7 +290,7 @@ impl Store {
             json!({}),
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(news)
     }
 
@@ -379,6 +383,7 @@ pub(crate) async fn imported_before(
 
 pub(crate) async fn set_status(
     tx: &deadpool_postgres::Transaction<'_>,
+    events: &mut EventBatch,
     news: &News,
     to: &str,
 ) -> Result<News> {
@@ -398,13 +403,14 @@ pub(crate) async fn set_status(
     } else {
         (kind::NEWS_UNPUBLISHED, json!({ "news_id": news.id }))
     };
-    tx.execute(
-        "SELECT append_event(t.topic, $2, $3) FROM (
-             SELECT 'union:' || u.id AS topic FROM unions u
-             WHERE u.id = $1 OR ($4 AND u.path @> ARRAY[$1]::bigint[])
-             ORDER BY ('union:' || u.id) COLLATE \"C\") t",
-        &[&news.union_id, &kind, &data, &(news.scope == "subtree")],
-    )
-    .await?;
+    let audience = tx
+        .query(
+            "SELECT id FROM unions WHERE id = $1 OR ($2 AND path @> ARRAY[$1]::bigint[]) ORDER BY id",
+            &[&news.union_id, &(news.scope == "subtree")],
+        )
+        .await?;
+    for union in audience {
+        events.push(Topic::Union(union.get("id")), kind, &data);
+    }
     Ok(news)
 }

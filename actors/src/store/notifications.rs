@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use deadpool_postgres::{GenericClient, Transaction};
 use gonghui_protocol::dto::{Inbox, Notification, NotificationEvent, ReadState};
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use serde_json::{json, Value};
 use tokio_postgres::Row;
@@ -17,7 +18,6 @@ use super::tokens::Principal;
 use super::{keyset, Store};
 use crate::domain::{BoundedText, Permission};
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 /// A CTE `visible` of the ids in the inbox of the user `user` names: their own
 /// notifications, and the announcements of their current union since they joined it.
@@ -225,12 +225,11 @@ impl Store {
             ids: newly,
             unread: unread_in(&tx, user_id).await?,
         };
+        let mut events = EventBatch::new();
         if !state.ids.is_empty() {
-            let mut events = EventBatch::new();
             events.push(Topic::Member(user_id), kind::NOTIFICATION_READ, &state);
-            events.append(&tx).await?;
         }
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(state)
     }
 
@@ -282,8 +281,7 @@ impl Store {
                 unread: None,
             },
         );
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(notification)
     }
 }

@@ -10,6 +10,7 @@ use deadpool_postgres::Transaction;
 use gonghui_protocol::dto::{
     BulkReport, MembersChanged, Membership, MembershipEvent, RosterEntry, RowReport,
 };
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -28,7 +29,6 @@ use crate::domain::{cst, day_start, BoundedText, Departed, Invalid, MemberStatus
 use crate::sheets::write::FileChunk;
 use crate::sheets::{Column, Format, Template};
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 /// The most entries one roster page holds.
 pub const MAX_PAGE: i64 = 200;
@@ -185,8 +185,7 @@ impl Store {
             json!({ "retired_on": retired_on, "note": note.map(BoundedText::as_str) }),
         )
         .await?;
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(membership)
     }
 
@@ -303,7 +302,7 @@ impl Store {
         let report = finish_report(operation, report);
         finish_bulk(
             &tx,
-            events,
+            &mut events,
             admin,
             union_id,
             "members.remove",
@@ -311,7 +310,7 @@ impl Store {
             json!({ "reason": reason.as_str(), "user_ids": removed }),
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(report)
     }
 
@@ -408,10 +407,10 @@ pub(crate) fn finish_report(operation_id: String, mut rows: Vec<RowReport>) -> B
 }
 
 /// Ends a bulk operation inside its transaction: the union's `members.*` event when
-/// anything changed, the audit row, and every event appended.
+/// anything changed, and the audit row.
 pub(crate) async fn finish_bulk(
     tx: &Transaction<'_>,
-    mut events: EventBatch,
+    events: &mut EventBatch,
     admin: &Principal,
     union_id: i64,
     action: &'static str,
@@ -438,6 +437,5 @@ pub(crate) async fn finish_bulk(
     detail["total"] = json!(report.total);
     detail["changed"] = json!(report.changed);
     detail["failed"] = json!(report.failed);
-    audit::record(tx, admin, union_id, action, ("union", union_id), detail).await?;
-    events.append(tx).await
+    audit::record(tx, admin, union_id, action, ("union", union_id), detail).await
 }

@@ -2,6 +2,7 @@
 //! verification with the ID number encrypted and blind-indexed.
 
 use gonghui_protocol::dto::{Me, User};
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
@@ -10,7 +11,6 @@ use super::events::EventBatch;
 use super::Store;
 use crate::domain::{IdNumber, PersonName, Phone};
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 /// The columns [`user_from_row`] reads, in order.
 pub(crate) const USER_COLUMNS: &str =
@@ -156,8 +156,7 @@ impl Store {
             kind::USER_UPDATED,
             serde_json::json!({ "user": &user }),
         );
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(user)
     }
 }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use gonghui_protocol::dto::WeChatAccount;
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use serde_json::json;
 use tokio_postgres::Row;
@@ -20,7 +21,6 @@ use crate::domain::Permission;
 use crate::domain::{link_key, AccountArticle};
 use crate::html::sanitize;
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 fn account_from_row(r: &Row) -> WeChatAccount {
     WeChatAccount {
@@ -218,8 +218,9 @@ impl Store {
         let Some(row) = row else {
             return Ok(false);
         };
-        set_status(&tx, &news_from_row(&row), "published").await?;
-        tx.commit().await?;
+        let mut events = EventBatch::new();
+        set_status(&tx, &mut events, &news_from_row(&row), "published").await?;
+        self.commit(tx, events).await?;
         Ok(true)
     }
 
@@ -238,11 +239,12 @@ impl Store {
                 &[&union_id, &url],
             )
             .await?;
+        let mut events = EventBatch::new();
         if let Some(row) = row {
-            set_status(&tx, &news_from_row(&row), "unpublished").await?;
+            set_status(&tx, &mut events, &news_from_row(&row), "unpublished").await?;
             tracing::info!(union_id, url, "withdrew an article its account deleted");
         }
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(())
     }
 
@@ -315,8 +317,7 @@ impl Store {
             kind::WECHAT_POLL_FAILED,
             json!({ "reason": reason, "retry_at": retry_at }),
         );
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(())
     }
 
@@ -337,8 +338,7 @@ impl Store {
             kind::WECHAT_BINDING_BROKEN,
             json!({ "reason": reason }),
         );
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(())
     }
 

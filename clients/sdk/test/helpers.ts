@@ -137,6 +137,11 @@ export async function until(check: () => boolean, what: string, ms = 20_000): Pr
   }
 }
 
+/** Waits until the nodes' log writers have moved every committed event into the log. */
+export async function logged(cluster: Cluster): Promise<void> {
+  await until(() => Number(cluster.sqlValue("SELECT count(*) FROM outbox")) === 0, "the outbox to empty");
+}
+
 /** The head seq of a topic in the database. */
 export function head(cluster: Cluster, topic: string): number {
   return Number(cluster.sqlValue(`SELECT head FROM topics WHERE topic = '${topic}'`));

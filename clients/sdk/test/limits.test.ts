@@ -4,6 +4,7 @@ import {
   bootCluster,
   announce,
   head,
+  logged,
   realtime,
   rest,
   sockets,
@@ -61,6 +62,7 @@ it("hands a fresh snapshot to onReset when the events since its seq were pruned"
   const storage = memoryStorage();
   const last = await visitAndLeave(topic, storage);
   await announce(cluster, admin, root, 2);
+  await logged(cluster);
   // What retention does after GONGHUI_EVENT_RETENTION_SECS: the oldest events go.
   cluster.sqlValue(`DELETE FROM events WHERE topic = '${topic}' AND seq <= ${(last ?? 0) + 1}`);
 

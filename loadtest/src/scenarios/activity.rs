@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use gonghui_protocol::events::kind;
 use gonghui_protocol::ServerMsg;
 use serde_json::{json, Value};
 
@@ -16,7 +17,6 @@ use super::{finish, plan, raise_file_limit, seed, Common};
 use crate::histogram::Histogram;
 use crate::report::Outcome;
 use crate::wire::{self, open, Incoming};
-use gonghui_protocol::events::kind;
 
 /// The vote's options.
 const OPTIONS: [&str; 3] = ["a", "b", "c"];

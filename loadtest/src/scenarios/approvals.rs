@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+use gonghui_protocol::events::kind;
 use gonghui_protocol::ServerMsg;
 use serde_json::json;
 
@@ -13,7 +15,6 @@ use super::{finish, plan, raise_file_limit, seed, Common};
 use crate::histogram::Histogram;
 use crate::report::Outcome;
 use crate::wire::{self, open, Incoming};
-use gonghui_protocol::events::kind;
 
 /// The approvals scenario's shared counters.
 #[derive(Default)]
@@ -26,13 +27,48 @@ struct Tally {
     conflicts: AtomicU64,
     errors: AtomicU64,
     decided: Mutex<Vec<Instant>>,
+    /// In `--backlog` runs, the decisions each admin will make once everyone applied.
+    queued: Mutex<Vec<(usize, String)>>,
+}
+
+impl Tally {
+    /// Approves one application as an admin, counting the answer.
+    async fn decide(&self, http: &reqwest::Client, url: String, token: &str) {
+        match http
+            .post(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+        {
+            Ok(200) => {
+                self.wins.fetch_add(1, Ordering::Relaxed);
+                self.decided.lock().unwrap().push(Instant::now());
+            }
+            Ok(409) => drop(self.conflicts.fetch_add(1, Ordering::Relaxed)),
+            _ => drop(self.errors.fetch_add(1, Ordering::Relaxed)),
+        }
+    }
+}
+
+/// How the admins decide.
+#[derive(Debug, Clone, Copy)]
+pub struct Deciding {
+    /// Admins deciding; two race for every application.
+    pub admins: usize,
+    /// Whether they wait until every application is in and then decide the whole queue
+    /// as fast as they can (the decision rate a union can sustain), rather than each as
+    /// it arrives.
+    pub backlog: bool,
+    /// Approvals each admin has in flight at once in a backlog run.
+    pub in_flight: usize,
 }
 
 /// `approvals`: applicants apply over HTTP; admins on every node see the queue and two
 /// of them race to approve each application; each applicant must see exactly one approval.
-pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
+pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
     raise_file_limit();
-    let admins = admins.max(1);
+    let admins = deciding.admins.max(1);
     let (store, seeded) = seed(c, plan(0, c.sessions, admins)).await?;
     let codec = c.codec();
     let nodes = c.targets(false).remove(0).ws;
@@ -72,28 +108,13 @@ pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
                 if !mine {
                     continue;
                 }
-                let (tally, http, url, token) = (
-                    tally.clone(),
-                    http.clone(),
-                    format!("{base}/api/v1/applications/{id}/approve"),
-                    token.clone(),
-                );
-                tokio::spawn(async move {
-                    match http
-                        .post(url)
-                        .bearer_auth(token)
-                        .send()
-                        .await
-                        .map(|r| r.status().as_u16())
-                    {
-                        Ok(200) => {
-                            tally.wins.fetch_add(1, Ordering::Relaxed);
-                            tally.decided.lock().unwrap().push(Instant::now());
-                        }
-                        Ok(409) => drop(tally.conflicts.fetch_add(1, Ordering::Relaxed)),
-                        _ => drop(tally.errors.fetch_add(1, Ordering::Relaxed)),
-                    }
-                });
+                let url = format!("{base}/api/v1/applications/{id}/approve");
+                if deciding.backlog {
+                    tally.queued.lock().unwrap().push((k, url));
+                    continue;
+                }
+                let (tally, http, token) = (tally.clone(), http.clone(), token.clone());
+                tokio::spawn(async move { tally.decide(&http, url, &token).await });
             }
         });
     }
@@ -148,6 +169,34 @@ pub async fn approvals(c: &Common, admins: usize) -> anyhow::Result<bool> {
     }
     let applied_in = started.elapsed();
     let m = c.sessions as u64;
+    if deciding.backlog {
+        let racers = if admins > 1 { 2 } else { 1 };
+        let expected = ((m - apply_failures) * racers) as usize;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while tally.queued.lock().unwrap().len() < expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let queued = std::mem::take(&mut *tally.queued.lock().unwrap());
+        let mut deciders = Vec::new();
+        for (k, admin) in seeded.admins.iter().enumerate() {
+            let urls: Vec<String> = queued
+                .iter()
+                .filter(|(of, _)| *of == k)
+                .map(|(_, url)| url.clone())
+                .collect();
+            let (tally, http, token) = (tally.clone(), http.clone(), seeded.token(*admin));
+            deciders.push(tokio::spawn(async move {
+                futures_util::stream::iter(urls)
+                    .for_each_concurrent(deciding.in_flight.max(1), |url| {
+                        tally.decide(&http, url, &token)
+                    })
+                    .await;
+            }));
+        }
+        for decider in deciders {
+            decider.await?;
+        }
+    }
     let deadline = Instant::now() + Duration::from_secs(60);
     while tally.approvals_seen.load(Ordering::Relaxed) < m - apply_failures
         && Instant::now() < deadline

@@ -32,11 +32,16 @@ impl Publisher {
     async fn publish(&mut self, topic: &str, n: u64) -> anyhow::Result<()> {
         match self {
             Publisher::Log(store) => {
+                // As a node writes: the event to the outbox, then the log writer's batch.
                 let conn = store.client().await?;
                 let stmt = conn
-                    .prepare_cached("SELECT append_event($1, 'loadtest.tick', $2)")
+                    .prepare_cached(
+                        "INSERT INTO outbox (topic, kind, data) VALUES ($1, 'loadtest.tick', $2)",
+                    )
                     .await?;
-                conn.query_one(&stmt, &[&topic, &json!({ "n": n })]).await?;
+                conn.execute(&stmt, &[&topic, &json!({ "n": n })]).await?;
+                drop(conn);
+                store.sequence_outbox(Some(500)).await?;
             }
             Publisher::Peer(socket) => {
                 let frame = json!({"type": "publish", "id": n, "topic": topic, "kind": "loadtest.tick", "data": {"n": n}});

@@ -332,6 +332,19 @@ impl Cluster {
         self.db.query_one(sql, params).await.unwrap().get(0)
     }
 
+    /// Waits until the log writers have moved every committed event into the log, for a
+    /// test that reads the `events` or `topics` table itself.
+    pub async fn logged(&self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.count("SELECT count(*) FROM outbox", &[]).await > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the outbox did not empty"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn ws(&self, node: usize, codec: Codec) -> WsClient {
         WsClient::connect(&self.nodes[node].ws, codec).await
     }

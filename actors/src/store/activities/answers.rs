@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use gonghui_protocol::dto::{Draw, Receipt};
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use rand::RngCore;
 use serde_json::{json, Value};
@@ -17,7 +18,6 @@ use crate::store::events::EventBatch;
 use crate::store::tokens::Principal;
 use crate::store::Store;
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 /// A lottery draw: a fresh 32-byte seed from the OS's secure generator decides, given
 /// the prizes left, whether this draw wins and which prize. Everything it used is
@@ -168,8 +168,7 @@ impl Store {
             kind::ACTIVITY_ANSWERED,
             json!({ "receipt": receipt }),
         );
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(receipt)
     }
 

@@ -20,6 +20,7 @@ mod results;
 
 use deadpool_postgres::{GenericClient, Transaction};
 use gonghui_protocol::dto::Activity;
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use serde_json::{json, Value};
 use tokio_postgres::Row;
@@ -31,7 +32,6 @@ use crate::store::events::EventBatch;
 use crate::store::tokens::Principal;
 use crate::store::Store;
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 pub use answers::roll;
 pub use export::ActivityFile;
@@ -309,8 +309,7 @@ impl Store {
             json!({}),
         )
         .await?;
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         if to == "closed" {
             self.publish_results(id, true).await?;
         }

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use gonghui_protocol::dto::{Address, Delivery, Fulfilment, MyPrize};
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use serde_json::json;
 use tokio_postgres::Row;
@@ -18,7 +19,6 @@ use crate::store::notifications::{notify, Notice};
 use crate::store::tokens::Principal;
 use crate::store::Store;
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 /// A claim's columns, in order, from [`ADDRESS_AT`] on: what [`address_at`] reads.
 const CLAIM: &str = "c.recipient, c.phone, c.province, c.city, c.county, c.detail, c.postal_code,
@@ -260,8 +260,7 @@ impl Store {
             data: json!({ "activity_id": id }),
         };
         notify(&tx, &mut events, &[winner], notice).await?;
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(())
     }
 }

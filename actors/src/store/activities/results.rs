@@ -3,6 +3,7 @@
 
 use deadpool_postgres::GenericClient;
 use gonghui_protocol::dto::{Activity, ActivitySnapshot, Results};
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use serde_json::{json, Value};
 use tokio_postgres::Row;
@@ -11,7 +12,6 @@ use super::{stored_from_row, COLUMNS};
 use crate::store::events::EventBatch;
 use crate::store::Store;
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 /// The least time between two results events of one activity.
 pub const RESULTS_EVERY_MS: i64 = 250;
@@ -87,8 +87,7 @@ impl Store {
             kind::ACTIVITY_RESULTS,
             json!({ "results": full }),
         );
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(true)
     }
 }

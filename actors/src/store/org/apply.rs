@@ -5,6 +5,7 @@ use gonghui_protocol::dto::{
     AdminChanged, CommitteeForm, OrgRequest, Replacement, Union, UnionChanges, UnionEvent,
     UnionForm,
 };
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use serde_json::json;
 use tokio_postgres::error::SqlState;
@@ -17,7 +18,6 @@ use crate::store::rights::AccessChange;
 use crate::store::tokens::Principal;
 use crate::store::unions::{union_from_row, UNION_COLUMNS};
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 /// Applies an approved request; answers whose rights it changed (the registrant's, or the
 /// tree's on a move), already announced.

@@ -194,8 +194,7 @@ impl Store {
         };
         let mut events = EventBatch::new();
         push_everywhere(&mut events, &request, kind::ORG_REQUEST_CREATED);
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         Ok(request)
     }
 
@@ -307,8 +306,7 @@ impl Store {
             json!({ "kind": request.kind, "reason": reason }),
         )
         .await?;
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         if let Some(change) = rights_changed {
             // What the bridge will also hear; forgotten here too so this node reads its writes.
             self.rights().forget(change);

@@ -104,8 +104,7 @@ impl Store {
             }),
         )
         .await?;
-        events.append(&tx).await?;
-        tx.commit().await?;
+        self.commit(tx, events).await?;
         for user in changed_users {
             self.rights().forget(AccessChange::User(user));
         }

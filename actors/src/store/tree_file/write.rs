@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use deadpool_postgres::Transaction;
 use gonghui_protocol::dto::{AdminChanged, Union, UnionEvent};
+use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use tokio_postgres::error::SqlState;
 
@@ -15,7 +16,6 @@ use crate::store::tokens::Principal;
 use crate::store::unions::{union_from_row, UNION_COLUMNS};
 use crate::store::Store;
 use crate::{Error, Result};
-use gonghui_protocol::events::kind;
 
 /// Where an import's progress is told, and out of how many writes.
 pub(super) struct Progress<'a> {

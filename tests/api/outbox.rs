@@ -1,0 +1,101 @@
+//! Events wait in the outbox between their change's commit and a log writer's batch: a
+//! snapshot taken meanwhile still matches its seq, and events no node was woken for (its
+//! node died right after the commit) are moved by another's sweep.
+
+use std::time::Duration;
+
+use gonghui_protocol::events::kind;
+use gonghui_protocol::{ClientKind, Codec};
+use serde_json::json;
+
+use crate::helpers::Cluster;
+
+/// The advisory lock every log writer batch takes (migrations/V29).
+const SEQUENCING_LOCK: i64 = 7_291_001;
+
+#[actix_rt::test]
+async fn a_snapshot_taken_while_its_events_wait_counts_them_and_they_never_come_again() {
+    let cluster = Cluster::start(1).await;
+    let (token, member) = cluster.verified_user(0, "13833330000", "app", 33).await;
+    cluster.logged().await;
+    let topic = format!("member:{member}");
+    let mut socket = cluster.ws(0, Codec::Json).await;
+    socket.hello(&token, ClientKind::App).await;
+
+    // Hold the log writers back: the application commits, its events wait.
+    cluster
+        .db
+        .execute("SELECT pg_advisory_lock($1)", &[&SEQUENCING_LOCK])
+        .await
+        .unwrap();
+    let applied = cluster.apply(0, &token, cluster.root_union, "等待中").await;
+    let waiting = cluster
+        .count("SELECT count(*) FROM outbox WHERE topic = $1", &[&topic])
+        .await;
+    assert!(waiting > 0, "the application's events wait in the outbox");
+
+    let (reply, _) = tokio::join!(socket.subscribe(&topic, None), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cluster
+            .db
+            .execute("SELECT pg_advisory_unlock($1)", &[&SEQUENCING_LOCK])
+            .await
+            .unwrap();
+    });
+    let reply = reply.unwrap();
+    let snapshot = reply.snapshot.unwrap();
+    assert_eq!(snapshot["applications"][0]["id"], applied, "{snapshot}");
+    cluster.logged().await;
+    let head: i64 = cluster
+        .db
+        .query_one("SELECT head FROM topics WHERE topic = $1", &[&topic])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(reply.seq, head as u64, "the snapshot counts what it shows");
+
+    // The next change is the first event this subscriber hears, right after its seq.
+    let root = cluster.root_admin_token().await;
+    let r = cluster
+        .post(
+            0,
+            &root,
+            &format!("/applications/{applied}/reject"),
+            &json!({ "reason": "材料不全" }),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let next = socket.next_event().await;
+    assert_eq!(
+        (next.seq, next.kind.as_str()),
+        (reply.seq + 1, kind::APPLICATION_REJECTED)
+    );
+}
+
+#[actix_rt::test]
+async fn events_no_node_was_woken_for_are_moved_by_a_sweep() {
+    let cluster = Cluster::start(2).await;
+    let (token, member) = cluster.verified_user(1, "13833330001", "app", 34).await;
+    let topic = format!("member:{member}");
+    let mut socket = cluster.ws(1, Codec::MsgPack).await;
+    let replies = socket.watch(&token, ClientKind::App, &[&topic]).await;
+
+    // What a node killed between its commit and its log writer leaves behind.
+    cluster
+        .db
+        .execute(
+            "INSERT INTO outbox (topic, kind, data) VALUES ($1, $2, $3)",
+            &[
+                &topic,
+                &kind::NOTIFICATION_READ,
+                &json!({ "ids": [], "unread": 0 }),
+            ],
+        )
+        .await
+        .unwrap();
+    let moved = socket.next_event().await;
+    assert_eq!(
+        (moved.seq, moved.kind.as_str()),
+        (replies[0].seq + 1, kind::NOTIFICATION_READ)
+    );
+}
