@@ -52,34 +52,40 @@ stop_peer() {
     PEER_PID=; PEER_ARGS=()
 }
 
-run() { # $1: scenario, $2: nodes, rest: arguments
-    local scenario=$1 nodes=$2
-    shift 2
-    echo "== $scenario"
+run() { # $1: results name, $2: scenario, $3: nodes, rest: arguments
+    local name=$1 scenario=$2 nodes=$3
+    shift 3
+    echo "== $name"
     start_nodes "$nodes"
     local joined pids
     joined=$(IFS=,; echo "${NODES[*]}")
     pids=$(IFS=,; echo "${PIDS[*]}")
     "$BIN/gonghui-loadtest" "$scenario" --nodes "$joined" --server-pid "$pids" \
-        --json "$RESULTS/$scenario.json" "$@"
+        --json "$RESULTS/$name.json" "$@" || FAILED+=("$name")
     stop_nodes
 }
+FAILED=()
 
 wanted() { [ $# -eq 0 ] || [[ " $* " == *" $SCENARIO "* ]]; }
 
-for SCENARIO in idle fanout approvals activity reconnect-storm login-flood tree-import; do
+for SCENARIO in idle fanout approvals approvals-backlog activity reconnect-storm login-flood tree-import; do
     wanted "$@" || continue
     case $SCENARIO in
         idle) start_peer
-              run idle 1 --sessions 19700 --duration 5 --rate 800 --workers 2 "${PEER_ARGS[@]}"
+              run idle idle 1 --sessions 19700 --duration 5 --rate 800 --workers 2 "${PEER_ARGS[@]}"
               stop_peer ;;
         fanout) start_peer
-                run fanout 1 --sessions 10000 --duration 10 --rate 30 --connect-rate 1000 --workers 2 "${PEER_ARGS[@]}"
+                run fanout fanout 1 --sessions 10000 --duration 10 --rate 30 --connect-rate 1000 --workers 2 "${PEER_ARGS[@]}"
                 stop_peer ;;
-        approvals) run approvals 2 --sessions 3000 --rate 1000 --admins 4 ;;
-        activity) run activity 2 --sessions 5000 --rate 700 ;;
-        reconnect-storm) run reconnect-storm 2 --sessions 10000 --rate 800 --workers 2 ;;
-        login-flood) run login-flood 1 --sessions 500 --source-ips 127.0.0.2-127.0.0.40 ;;
-        tree-import) run tree-import 1 --sessions 20000 ;;
+        approvals) run approvals approvals 2 --sessions 3000 --rate 1000 --admins 4 ;;
+        approvals-backlog) run approvals-backlog approvals 2 --sessions 6000 --rate 2000 --admins 4 --backlog ;;
+        activity) run activity activity 2 --sessions 5000 --rate 700 ;;
+        reconnect-storm) run reconnect-storm reconnect-storm 2 --sessions 10000 --rate 800 --workers 2 ;;
+        login-flood) run login-flood login-flood 1 --sessions 500 --source-ips 127.0.0.2-127.0.0.40 ;;
+        tree-import) run tree-import tree-import 1 --sessions 20000 ;;
     esac
 done
+if [ ${#FAILED[@]} -gt 0 ]; then
+    echo "failed (results still written): ${FAILED[*]}"
+    exit 1
+fi
