@@ -40,7 +40,7 @@ pub struct Settings {
     /// Database connections per node [default: 16]
     #[arg(long, env = "GONGHUI_DB_POOL", global = true)]
     pub db_pool: Option<usize>,
-    /// Milliseconds a call waits for a free database connection before it is answered 503 with Retry-After [default: 1000]
+    /// Milliseconds a call waits for a free database connection before it is answered 503 with Retry-After [default: 5000]
     #[arg(long, env = "GONGHUI_DB_POOL_WAIT_MS", global = true)]
     pub db_pool_wait_ms: Option<u64>,
     /// HTTP worker threads [default: number of cores]

@@ -78,7 +78,10 @@ impl Application {
             registry.clone(),
             bridge_listening.clone(),
         ));
-        actix::spawn(log_writer::run(store.clone()));
+        actix::spawn(log_writer::run(
+            config.database_url.clone(),
+            store.outbox_written(),
+        ));
         actix::spawn(prune(store.clone(), config.event_retention));
 
         let results = ResultsPublisher::new(store.clone()).start();

@@ -199,8 +199,10 @@ impl Store {
         let review = Permission::MembersReview.as_str();
         let decide = tx
             .prepare_cached(&format!(
-                "WITH a AS (UPDATE applications SET status = $2, reason = $3, decided_at = now(), decided_by = $4
-                            WHERE id = $1 AND status = 'pending' AND holds_permission($4, union_id, $5)
+                "WITH free AS (SELECT id FROM applications WHERE id = $1 AND status = 'pending'
+                               FOR UPDATE SKIP LOCKED),
+                      a AS (UPDATE applications SET status = $2, reason = $3, decided_at = now(), decided_by = $4
+                            WHERE id = (SELECT id FROM free) AND holds_permission($4, union_id, $5)
                             RETURNING *)
                  {APPLICATION}, n.name AS union_name
                  FROM a JOIN users u ON u.id = a.user_id JOIN unions n ON n.id = a.union_id"
@@ -244,19 +246,24 @@ impl Store {
 }
 
 /// Why a decision updated no row, read in its transaction: no such application, the
-/// admin may not decide it, or it was decided already.
+/// admin may not decide it, it was decided already, or another decision holds it right
+/// now (a racing decision does not wait for the winner's commit: it is answered at once,
+/// and its connection goes back to the pool).
 async fn why_undecided(tx: &Transaction<'_>, admin: &Principal, id: i64) -> Error {
     let row = tx
         .query_opt(
-            "SELECT holds_permission($2, union_id, $3) FROM applications WHERE id = $1",
+            "SELECT holds_permission($2, union_id, $3) AS allowed, status FROM applications WHERE id = $1",
             &[&id, &admin.user_id, &Permission::MembersReview.as_str()],
         )
         .await;
     match row {
         Err(e) => Error::from(e),
         Ok(None) => Error::NotFound(format!("no application {id}")),
-        Ok(Some(r)) if !r.get::<_, bool>(0) => {
+        Ok(Some(r)) if !r.get::<_, bool>("allowed") => {
             Error::Forbidden("you may not decide applications of this union".into())
+        }
+        Ok(Some(r)) if r.get::<_, &str>("status") == "pending" => {
+            Error::Conflict("another admin is deciding this application right now".into())
         }
         Ok(Some(_)) => Error::Conflict("this application has already been decided".into()),
     }
