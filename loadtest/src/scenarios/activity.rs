@@ -34,11 +34,7 @@ pub async fn activity(c: &Common) -> anyhow::Result<bool> {
     let (store, seeded) = seed(c, plan(c.sessions, 0, 1)).await?;
     let codec = c.codec();
     let ws = c.targets(false).remove(0).ws;
-    let http_nodes: Vec<String> = c
-        .nodes
-        .iter()
-        .map(|n| n.trim_end_matches('/').to_owned())
-        .collect();
+    let http_nodes = c.http_nodes();
     let http = reqwest::Client::new();
     let admin = seeded.token(seeded.admins[0]);
     let form = json!({

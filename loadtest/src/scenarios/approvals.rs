@@ -72,11 +72,7 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
     let (store, seeded) = seed(c, plan(0, c.sessions, admins)).await?;
     let codec = c.codec();
     let nodes = c.targets(false).remove(0).ws;
-    let http_nodes: Vec<String> = c
-        .nodes
-        .iter()
-        .map(|n| n.trim_end_matches('/').to_owned())
-        .collect();
+    let http_nodes = c.http_nodes();
     let http = reqwest::Client::new();
     let tally = Arc::new(Tally::default());
     let union = seeded.union_id;

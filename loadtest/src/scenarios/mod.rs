@@ -108,6 +108,14 @@ impl Common {
         }
     }
 
+    /// The nodes' HTTP base URLs, without a trailing slash.
+    pub(crate) fn http_nodes(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| n.trim_end_matches('/').to_owned())
+            .collect()
+    }
+
     pub(crate) fn source_ips(&self) -> anyhow::Result<Vec<IpAddr>> {
         self.source_ips
             .as_deref()
