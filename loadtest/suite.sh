@@ -68,7 +68,7 @@ FAILED=()
 
 wanted() { [ $# -eq 0 ] || [[ " $* " == *" $SCENARIO "* ]]; }
 
-for SCENARIO in idle fanout approvals approvals-backlog activity reconnect-storm login-flood tree-import; do
+for SCENARIO in idle fanout approvals approvals-backlog approvals-wide activity reconnect-storm login-flood tree-import; do
     wanted "$@" || continue
     case $SCENARIO in
         idle) start_peer
@@ -79,6 +79,7 @@ for SCENARIO in idle fanout approvals approvals-backlog activity reconnect-storm
                 stop_peer ;;
         approvals) run approvals approvals 2 --sessions 3000 --rate 1000 --admins 4 ;;
         approvals-backlog) run approvals-backlog approvals 2 --sessions 6000 --rate 2000 --admins 4 --backlog ;;
+        approvals-wide) run approvals-wide approvals 2 --sessions 3000 --rate 1000 --admins 4 --unions 100 ;;
         activity) run activity activity 2 --sessions 5000 --rate 700 ;;
         reconnect-storm) run reconnect-storm reconnect-storm 2 --sessions 10000 --rate 800 --workers 2 ;;
         login-flood) run login-flood login-flood 1 --sessions 500 --source-ips 127.0.0.2-127.0.0.40 ;;

@@ -49,6 +49,9 @@ enum Command {
         /// Approvals each admin keeps in flight in a --backlog run
         #[arg(long, default_value_t = 16)]
         in_flight: usize,
+        /// Spread the applicants over this many unions below the admins' (0: one hot union)
+        #[arg(long, default_value_t = 0)]
+        unions: usize,
     },
     /// N members watch a vote and all vote at --rate per second: votes/s, coalesced results, final tally on every screen
     Activity(Common),
@@ -110,11 +113,13 @@ fn main() -> anyhow::Result<()> {
                 admins,
                 backlog,
                 in_flight,
+                unions,
             } => {
                 let deciding = scenarios::approvals::Deciding {
                     admins,
                     backlog,
                     in_flight,
+                    unions,
                 };
                 scenarios::approvals::approvals(&common, deciding).await
             }

@@ -38,6 +38,8 @@ pub struct SeedPlan {
     pub applicants: i64,
     /// Admins of the seeded union with `members.review` and `activities.manage`.
     pub admins: i64,
+    /// Unions below the seeded one (its admins review them too), for runs spread wide.
+    pub children: i64,
     /// How long the tokens last.
     pub token_ttl: Duration,
 }
@@ -57,6 +59,9 @@ pub struct Seeded {
     pub applicants: Vec<i64>,
     /// Admin user ids.
     pub admins: Vec<i64>,
+    /// The unions below the seeded one.
+    #[serde(default)]
+    pub children: Vec<i64>,
 }
 
 impl Seeded {
@@ -92,6 +97,20 @@ pub async fn seed(store: &Store, plan: SeedPlan) -> anyhow::Result<Seeded> {
         )
         .await?
         .get("id");
+    let children: Vec<i64> = tx
+        .query(
+            "WITH u AS (INSERT INTO unions (id, parent_id, name, path)
+                        SELECT n.id, p.id, $1 || '-' || n.id, p.path || n.id
+                        FROM (SELECT nextval('unions_id_seq') AS id FROM generate_series(1, $3::bigint)) n,
+                             unions p WHERE p.id = $2
+                        RETURNING id)
+             INSERT INTO loadtest_seeded (run, kind, id) SELECT $1, 'union', id FROM u RETURNING id",
+            &[&run, &union_id, &plan.children],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
     let first_phone: i64 = tx
         .query_one(
             "SELECT coalesce(max(u.phone::bigint) + 1, 19000000000) AS phone
@@ -150,6 +169,7 @@ pub async fn seed(store: &Store, plan: SeedPlan) -> anyhow::Result<Seeded> {
         members: members.to_vec(),
         applicants: applicants.to_vec(),
         admins: admins.to_vec(),
+        children,
     })
 }
 

@@ -120,32 +120,56 @@ mod tests {
     }
 }
 
-/// Opens a console session: hello with `token`, then one subscription to `topic`.
-pub async fn open(url: &str, codec: Codec, token: String, topic: String) -> anyhow::Result<Socket> {
+/// Subscribes a socket waits for at once: a node checks a socket's subscribes one at a
+/// time and refuses those beyond 32 waiting.
+const SUBSCRIBES_AT_ONCE: usize = 32;
+/// Frames a node takes from a socket at once, and per second after (`session/budget.rs`),
+/// less a margin.
+const FRAME_BURST: usize = 90;
+const FRAMES_PER_SECOND: f64 = 19.0;
+
+/// Opens a console session: hello with `token`, then a subscription to each of `topics`.
+pub async fn open(
+    url: &str,
+    codec: Codec,
+    token: String,
+    topics: &[String],
+) -> anyhow::Result<Socket> {
     let mut socket = connect(url, codec, None).await?;
-    send(
-        &mut socket,
-        codec,
-        &ClientMsg::Hello {
-            id: RequestId::Int(1),
-            token,
-            client: ClientKind::Console,
-        },
-    )
-    .await?;
-    send(
-        &mut socket,
-        codec,
-        &ClientMsg::Subscribe {
-            id: RequestId::Int(2),
-            topic,
-            since: None,
-        },
-    )
-    .await?;
-    for _ in 0..2 {
-        match next(&mut socket, codec).await? {
-            Some(Incoming::Msg(ServerMsg::Reply { ok: true, .. })) => {}
+    let hello = ClientMsg::Hello {
+        id: RequestId::Int(0),
+        token,
+        client: ClientKind::Console,
+    };
+    send(&mut socket, codec, &hello).await?;
+    replied(&mut socket, codec, 1).await?;
+    let mut sent = 1;
+    for (k, chunk) in topics.chunks(SUBSCRIBES_AT_ONCE).enumerate() {
+        if sent + chunk.len() > FRAME_BURST {
+            let wait = chunk.len() as f64 / FRAMES_PER_SECOND;
+            tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
+        }
+        sent += chunk.len();
+        for (n, topic) in chunk.iter().enumerate() {
+            let subscribe = ClientMsg::Subscribe {
+                id: RequestId::Int((k * SUBSCRIBES_AT_ONCE + n) as i64 + 1),
+                topic: topic.clone(),
+                since: None,
+            };
+            send(&mut socket, codec, &subscribe).await?;
+        }
+        replied(&mut socket, codec, chunk.len()).await?;
+    }
+    Ok(socket)
+}
+
+/// Reads until `count` successful replies came, passing over events.
+async fn replied(socket: &mut Socket, codec: Codec, count: usize) -> anyhow::Result<()> {
+    let mut replies = 0;
+    while replies < count {
+        match next(socket, codec).await? {
+            Some(Incoming::Msg(ServerMsg::Reply { ok: true, .. })) => replies += 1,
+            Some(Incoming::Msg(ServerMsg::Event(_))) => {}
             other => anyhow::bail!(
                 "hello or subscribe refused: {:?}",
                 other.map(|i| match i {
@@ -155,5 +179,5 @@ pub async fn open(url: &str, codec: Codec, token: String, topic: String) -> anyh
             ),
         }
     }
-    Ok(socket)
+    Ok(())
 }

@@ -19,6 +19,7 @@ async fn two_runs_at_once_unseed_in_any_order() {
         members: 50,
         applicants: 5,
         admins: 2,
+        children: 0,
         token_ttl: Duration::from_secs(60),
     };
     let (a, b) = tokio::join!(seed(&store, plan), seed(&store, plan));

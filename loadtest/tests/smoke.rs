@@ -125,6 +125,26 @@ async fn every_scenario_runs_small_without_loss() {
     assert_eq!(metric(&approvals, "approvals (200)"), 100.0);
     assert_eq!(metric(&approvals, "racing approvals refused (409)"), 100.0);
 
+    let wide = harness(
+        &[
+            "approvals",
+            "--sessions",
+            "60",
+            "--rate",
+            "100",
+            "--admins",
+            "2",
+            "--unions",
+            "40",
+            "--backlog",
+        ],
+        &db,
+        &nodes,
+    )
+    .await;
+    assert_eq!(metric(&wide, "approvals (200)"), 60.0);
+    assert_eq!(metric(&wide, "racing approvals refused (409)"), 60.0);
+
     let vote = harness(
         &["activity", "--sessions", "300", "--rate", "1000"],
         &db,

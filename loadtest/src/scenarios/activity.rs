@@ -69,7 +69,7 @@ pub async fn activity(c: &Common) -> anyhow::Result<bool> {
             &ws[i % ws.len()],
             codec,
             seeded.token(*member),
-            format!("activity:{id}"),
+            &[format!("activity:{id}")],
         )
         .await?;
         let screen = Arc::new(Screen::default());

@@ -62,6 +62,9 @@ pub struct Deciding {
     pub backlog: bool,
     /// Approvals each admin has in flight at once in a backlog run.
     pub in_flight: usize,
+    /// Unions below the seeded one to spread the applicants over (0: all apply to the
+    /// seeded union itself, the hot case); the admins, of the union above, review them all.
+    pub unions: usize,
 }
 
 /// `approvals`: applicants apply over HTTP; admins on every node see the queue and two
@@ -69,20 +72,29 @@ pub struct Deciding {
 pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
     raise_file_limit();
     let admins = deciding.admins.max(1);
-    let (store, seeded) = seed(c, plan(0, c.sessions, admins)).await?;
+    let mut wanted = plan(0, c.sessions, admins);
+    wanted.children = deciding.unions as i64;
+    let (store, seeded) = seed(c, wanted).await?;
     let codec = c.codec();
     let nodes = c.targets(false).remove(0).ws;
     let http_nodes = c.http_nodes();
     let http = reqwest::Client::new();
     let tally = Arc::new(Tally::default());
     let union = seeded.union_id;
+    // Where applicants apply: the seeded union, or its children in turn.
+    let targets = if seeded.children.is_empty() {
+        vec![union]
+    } else {
+        seeded.children.clone()
+    };
+    let queues: Vec<String> = targets.iter().map(|u| format!("union:{u}:admin")).collect();
 
     for (k, admin) in seeded.admins.iter().enumerate() {
         let mut socket = open(
             &nodes[k % nodes.len()],
             codec,
             seeded.token(*admin),
-            format!("union:{union}:admin"),
+            &queues,
         )
         .await?;
         let (tally, http, base, token) = (
@@ -119,7 +131,7 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
             &nodes[i % nodes.len()],
             codec,
             seeded.token(*applicant),
-            format!("member:{applicant}"),
+            &[format!("member:{applicant}")],
         )
         .await?;
         let tally = tally.clone();
@@ -146,8 +158,9 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
     for (i, applicant) in seeded.applicants.iter().enumerate() {
         tokio::time::sleep_until(tokio::time::Instant::from_std(started) + gap * i as u32).await;
         let url = format!(
-            "{}/api/v1/unions/{union}/applications",
-            http_nodes[i % http_nodes.len()]
+            "{}/api/v1/unions/{}/applications",
+            http_nodes[i % http_nodes.len()],
+            targets[i % targets.len()]
         );
         let request = http
             .post(url)
@@ -212,15 +225,15 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
     let conn = store.client().await?;
     let approved: i64 = conn
         .query_one(
-            "SELECT count(*) FROM applications WHERE union_id = $1 AND status = 'approved'",
-            &[&union],
+            "SELECT count(*) FROM applications WHERE union_id = ANY($1) AND status = 'approved'",
+            &[&targets],
         )
         .await?
         .get(0);
     let audited: i64 = conn
         .query_one(
-            "SELECT count(*) FROM audit_log WHERE union_id = $1",
-            &[&union],
+            "SELECT count(*) FROM audit_log WHERE union_id = ANY($1)",
+            &[&targets],
         )
         .await?
         .get(0);

@@ -199,6 +199,7 @@ pub(crate) fn plan(members: usize, applicants: usize, admins: usize) -> SeedPlan
         members: members as i64,
         applicants: applicants as i64,
         admins: admins as i64,
+        children: 0,
         token_ttl: Duration::from_secs(24 * 3600),
     }
 }

@@ -132,6 +132,7 @@ impl Cluster {
             members,
             applicants: 0,
             admins: 0,
+            children: 0,
             token_ttl: Duration::from_secs(3600),
         };
         gonghui_loadtest::seed::seed(&store, plan).await.unwrap()
