@@ -4,14 +4,12 @@
 
 use std::time::Duration;
 
+use gonghui_actors::store::events::SEQUENCING_LOCK;
 use gonghui_protocol::events::kind;
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::json;
 
 use crate::helpers::Cluster;
-
-/// The advisory lock every log writer batch takes (migrations/V29).
-const SEQUENCING_LOCK: i64 = 7_291_001;
 
 #[actix_rt::test]
 async fn a_snapshot_taken_while_its_events_wait_counts_them_and_they_never_come_again() {

@@ -13,7 +13,7 @@ use crate::Result;
 
 /// The advisory lock `sequence_outbox` (migrations/V29) takes for each batch; a snapshot
 /// holds it while it moves its topic's waiting events into the log itself.
-pub(crate) const SEQUENCING_LOCK: i64 = 7_291_001;
+pub const SEQUENCING_LOCK: i64 = 7_291_001;
 
 /// The events of one transaction, appended together just before it commits.
 #[derive(Default)]
