@@ -97,3 +97,60 @@ async fn events_no_node_was_woken_for_are_moved_by_a_sweep() {
         (replies[0].seq + 1, kind::NOTIFICATION_READ)
     );
 }
+
+#[actix_rt::test]
+async fn one_batch_numbers_each_topics_events_in_the_order_they_were_written() {
+    let cluster = Cluster::start(1).await;
+    let (token, member) = cluster.verified_user(0, "13833330002", "app", 35).await;
+    let mine = format!("member:{member}");
+    let other = "member:999999".to_string();
+    let mut socket = cluster.ws(0, Codec::Json).await;
+    let replies = socket.watch(&token, ClientKind::App, &[&mine]).await;
+
+    // Seven events over two topics wait together, so one batch moves them all.
+    cluster
+        .db
+        .execute("SELECT pg_advisory_lock($1)", &[&SEQUENCING_LOCK])
+        .await
+        .unwrap();
+    let written = [&mine, &other, &mine, &mine, &other, &mine, &other];
+    for (i, topic) in written.iter().enumerate() {
+        cluster
+            .db
+            .execute(
+                "INSERT INTO outbox (topic, kind, data) VALUES ($1, $2, $3)",
+                &[
+                    topic,
+                    &kind::NOTIFICATION_READ,
+                    &json!({ "ids": [i], "unread": 0 }),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    cluster
+        .db
+        .execute("SELECT pg_advisory_unlock($1)", &[&SEQUENCING_LOCK])
+        .await
+        .unwrap();
+
+    let mut heard = Vec::new();
+    for _ in 0..4 {
+        let e = socket.next_event().await;
+        heard.push((e.seq - replies[0].seq, e.data["ids"][0].as_u64().unwrap()));
+    }
+    assert_eq!(heard, [(1, 0), (2, 2), (3, 3), (4, 5)]);
+    cluster.logged().await;
+    let logged: Vec<(i64, i64)> = cluster
+        .db
+        .query(
+            "SELECT seq, (data->'ids'->>0)::bigint FROM events WHERE topic = $1 ORDER BY seq",
+            &[&other],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(logged, [(1, 1), (2, 4), (3, 6)]);
+}

@@ -67,32 +67,27 @@ impl Store {
     ) -> Result<Application> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
-        if tx
-            .query_opt("SELECT 1 FROM unions WHERE id = $1", &[&union_id])
-            .await?
-            .is_none()
-        {
+        let standing = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM unions WHERE id = $2) AS union_exists,
+                        u.verified_at IS NOT NULL AS verified, m.union_id, m.status
+                 FROM users u
+                 LEFT JOIN memberships m ON m.user_id = u.id AND m.status IN ('active', 'retired')
+                 WHERE u.id = $1",
+            )
+            .await?;
+        let standing = tx.query_one(&standing, &[&user_id, &union_id]).await?;
+        if !standing.get::<_, bool>("union_exists") {
             return Err(Error::NotFound(format!("no union {union_id}")));
         }
-        let verified: bool = tx
-            .query_one(
-                "SELECT verified_at IS NOT NULL FROM users WHERE id = $1",
-                &[&user_id],
-            )
-            .await?
-            .get(0);
-        if !verified {
+        if !standing.get::<_, bool>("verified") {
             return Err(Error::Forbidden(
                 "complete real-name verification before applying".into(),
             ));
         }
-        let current = tx
-            .query_opt(
-                "SELECT union_id, status FROM memberships WHERE user_id = $1 AND status IN ('active', 'retired')",
-                &[&user_id],
-            )
-            .await?
-            .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)));
+        let current = standing
+            .get::<_, Option<i64>>("union_id")
+            .map(|union| (union, standing.get::<_, String>("status")));
         let from_union_id = match (kind, current) {
             (_, Some((current, _))) if current == union_id => {
                 return Err(Error::Conflict(
@@ -117,13 +112,16 @@ impl Store {
             }
             (ApplicationKind::Transfer, Some((current, _))) => Some(current),
         };
+        let insert = tx
+            .prepare_cached(&format!(
+                "WITH a AS (INSERT INTO applications (union_id, user_id, kind, from_union_id, note)
+                            VALUES ($1, $2, $3, $4, $5) RETURNING *)
+                 {APPLICATION} FROM a JOIN users u ON u.id = a.user_id"
+            ))
+            .await?;
         let inserted = tx
             .query_one(
-                &format!(
-                    "WITH a AS (INSERT INTO applications (union_id, user_id, kind, from_union_id, note)
-                                VALUES ($1, $2, $3, $4, $5) RETURNING *)
-                     {APPLICATION} FROM a JOIN users u ON u.id = a.user_id"
-                ),
+                &insert,
                 &[
                     &union_id,
                     &user_id,
@@ -250,12 +248,18 @@ impl Store {
 /// now (a racing decision does not wait for the winner's commit: it is answered at once,
 /// and its connection goes back to the pool).
 async fn why_undecided(tx: &Transaction<'_>, admin: &Principal, id: i64) -> Error {
-    let row = tx
-        .query_opt(
+    let row = match tx
+        .prepare_cached(
             "SELECT holds_permission($2, union_id, $3) AS allowed, status FROM applications WHERE id = $1",
-            &[&id, &admin.user_id, &Permission::MembersReview.as_str()],
         )
-        .await;
+        .await
+    {
+        Ok(stmt) => {
+            tx.query_opt(&stmt, &[&id, &admin.user_id, &Permission::MembersReview.as_str()])
+                .await
+        }
+        Err(e) => Err(e),
+    };
     match row {
         Err(e) => Error::from(e),
         Ok(None) => Error::NotFound(format!("no application {id}")),
@@ -321,21 +325,26 @@ async fn join(
     events: &mut EventBatch,
     application: &Application,
 ) -> Result<()> {
+    // A transfer carries the employer and job over from the membership it ends; two
+    // statements rather than one with a flag, so each keeps one cached plan.
     let stmt = tx
-        .prepare_cached(&format!(
-            "INSERT INTO memberships (union_id, user_id, status, employer, job)
-             SELECT $1, $2, 'active', l.employer, l.job
-             FROM (SELECT 1) one LEFT JOIN LATERAL (
-                 SELECT employer, job FROM memberships WHERE user_id = $2 AND $3 ORDER BY id DESC LIMIT 1) l ON true
-             RETURNING {MEMBERSHIP_COLUMNS}"
-        ))
+        .prepare_cached(&if application.from_union_id.is_some() {
+            format!(
+                "INSERT INTO memberships (union_id, user_id, status, employer, job)
+                 SELECT $1, $2, 'active', l.employer, l.job
+                 FROM (SELECT 1) one LEFT JOIN LATERAL (
+                     SELECT employer, job FROM memberships WHERE user_id = $2 ORDER BY id DESC LIMIT 1) l ON true
+                 RETURNING {MEMBERSHIP_COLUMNS}"
+            )
+        } else {
+            format!(
+                "INSERT INTO memberships (union_id, user_id, status) VALUES ($1, $2, 'active')
+                 RETURNING {MEMBERSHIP_COLUMNS}"
+            )
+        })
         .await?;
-    let is_transfer = application.from_union_id.is_some();
     let inserted = tx
-        .query_one(
-            &stmt,
-            &[&application.union_id, &application.user_id, &is_transfer],
-        )
+        .query_one(&stmt, &[&application.union_id, &application.user_id])
         .await;
     let membership = match inserted {
         Ok(row) => membership_from_row(&row),

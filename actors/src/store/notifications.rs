@@ -108,22 +108,24 @@ pub(crate) async fn notify(
 
 /// Unread messages in a user's inbox, through any client or transaction.
 pub(crate) async fn unread_in(conn: &impl GenericClient, user_id: i64) -> Result<i64> {
-    Ok(unread_of(conn, &[user_id])
-        .await?
-        .get(&user_id)
-        .copied()
-        .unwrap_or(0))
+    let stmt = conn
+        .prepare_cached(&unread_query("(VALUES ($1::bigint)) AS one(uid)"))
+        .await?;
+    Ok(conn.query_one(&stmt, &[&user_id]).await?.get(1))
 }
 
-/// Unread counts of several users in one statement.
+/// Unread counts of several users in one statement (one user's goes through
+/// [`unread_in`]: a statement over an array is planned again at every call, because
+/// its plan depends on the array's length).
 async fn unread_of(conn: &impl GenericClient, user_ids: &[i64]) -> Result<HashMap<i64, i64>> {
+    if let [user_id] = user_ids {
+        return Ok(HashMap::from([(
+            *user_id,
+            unread_in(conn, *user_id).await?,
+        )]));
+    }
     let stmt = conn
-        .prepare_cached(&format!(
-            "SELECT uid, (WITH {} SELECT count(*) FROM visible v WHERE NOT EXISTS (
-                 SELECT 1 FROM notification_reads r WHERE r.user_id = uid AND r.notification_id = v.id))
-             FROM unnest($1::bigint[]) AS uid",
-            visible("uid")
-        ))
+        .prepare_cached(&unread_query("unnest($1::bigint[]) AS uid"))
         .await?;
     Ok(conn
         .query(&stmt, &[&user_ids])
@@ -131,6 +133,16 @@ async fn unread_of(conn: &impl GenericClient, user_ids: &[i64]) -> Result<HashMa
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect())
+}
+
+/// Each user of `users` (a FROM item with a column `uid`) with their unread count.
+fn unread_query(users: &str) -> String {
+    format!(
+        "SELECT uid, (WITH {} SELECT count(*) FROM visible v WHERE NOT EXISTS (
+             SELECT 1 FROM notification_reads r WHERE r.user_id = uid AND r.notification_id = v.id))
+         FROM {users}",
+        visible("uid")
+    )
 }
 
 impl Store {
