@@ -29,18 +29,48 @@ struct Tally {
     decided: Mutex<Vec<Instant>>,
     /// In `--backlog` runs, the decisions each admin will make once everyone applied.
     queued: Mutex<Vec<(usize, String)>>,
+    /// Calls answered 503 (each tried again after its `Retry-After`).
+    refused: AtomicU64,
+    /// How fast the 503s came.
+    refused_in: Mutex<Histogram>,
+    /// Applications, from the first try to the final answer.
+    apply_calls: Mutex<Histogram>,
 }
 
+/// How long a call is tried again while it is answered 503.
+const GIVE_UP: Duration = Duration::from_secs(60);
+
 impl Tally {
+    /// Sends a call until it is answered other than 503, waiting out each `Retry-After`
+    /// (spread over up to twice that, so refused callers do not all come back at once),
+    /// as a client that honours it does. Counts the 503s and how fast they came.
+    async fn send(&self, request: reqwest::RequestBuilder) -> reqwest::Result<u16> {
+        let started = Instant::now();
+        loop {
+            let attempt = Instant::now();
+            let Some(request) = request.try_clone() else {
+                return request.send().await.map(|r| r.status().as_u16());
+            };
+            let answer = request.send().await?;
+            let status = answer.status().as_u16();
+            if status != 503 || started.elapsed() > GIVE_UP {
+                return Ok(status);
+            }
+            let refused = self.refused.fetch_add(1, Ordering::Relaxed);
+            self.refused_in.lock().unwrap().record(attempt.elapsed());
+            let wait = answer
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.parse::<f64>().ok())
+                .unwrap_or(1.0);
+            let spread = (refused * 618 % 1000) as f64 / 1000.0;
+            tokio::time::sleep(Duration::from_secs_f64(wait * (1.0 + spread))).await;
+        }
+    }
+
     /// Approves one application as an admin, counting the answer.
     async fn decide(&self, http: &reqwest::Client, url: String, token: &str) {
-        match http
-            .post(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-        {
+        match self.send(http.post(url).bearer_auth(token)).await {
             Ok(200) => {
                 self.wins.fetch_add(1, Ordering::Relaxed);
                 self.decided.lock().unwrap().push(Instant::now());
@@ -166,8 +196,12 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
             .post(url)
             .bearer_auth(seeded.token(*applicant))
             .json(&json!({"kind": "join"}));
+        let tally = tally.clone();
         applies.push(tokio::spawn(async move {
-            request.send().await.map(|r| r.status().as_u16())
+            let started = Instant::now();
+            let answer = tally.send(request).await;
+            tally.apply_calls.lock().unwrap().record(started.elapsed());
+            answer
         }));
     }
     let mut apply_failures = 0;
@@ -255,6 +289,15 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
         tally.conflicts.load(Ordering::Relaxed) as f64,
     );
     outcome.metric("decisions/s", wins as f64 / window);
+    let calls = tally.apply_calls.lock().unwrap().clone();
+    outcome.metric("apply call p50 ms", calls.quantile_ms(0.5));
+    outcome.metric("apply call p99 ms", calls.quantile_ms(0.99));
+    let refused = tally.refused.load(Ordering::Relaxed);
+    outcome.metric("calls answered 503 and retried", refused as f64);
+    if refused > 0 {
+        let refused_in = tally.refused_in.lock().unwrap().clone();
+        outcome.metric("503 answered in p99 ms", refused_in.quantile_ms(0.99));
+    }
     let apply = tally.apply_visible.lock().unwrap().clone();
     let decide = tally.decide_visible.lock().unwrap().clone();
     outcome.metric("apply->queue-visible p50 ms", apply.quantile_ms(0.5));
