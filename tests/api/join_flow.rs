@@ -140,6 +140,11 @@ async fn logout_closes_that_tokens_sockets_on_every_node_with_4001() {
         204
     );
     assert_eq!(
+        cluster.get(1, &token, "/me").await.status(),
+        401,
+        "the node that logged out knows at once, before any announcement"
+    );
+    assert_eq!(
         on_a.until_closed().await.0,
         crate::helpers::Ended::Closed(gonghui_protocol::close::UNAUTHENTICATED)
     );

@@ -126,8 +126,9 @@ impl Handler<Resync> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: Resync, ctx: &mut Self::Context) {
-        // Rights changes announced while the bridge was away were not heard.
+        // Rights changes and revocations announced while the bridge was away were not heard.
         self.store.rights().clear();
+        self.store.tokens().clear();
         for entry in self.owners.values() {
             entry.addr.do_send(msg);
         }
@@ -230,6 +231,7 @@ impl Handler<TokenRevoked> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: TokenRevoked, _: &mut Self::Context) {
+        self.store.tokens().forget(&[msg.token_id]);
         self.close_token(msg.token_id);
     }
 }

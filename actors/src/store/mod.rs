@@ -18,6 +18,7 @@ pub mod rights;
 pub mod roster;
 pub mod sms;
 pub mod snapshots;
+pub mod token_cache;
 pub mod tokens;
 pub mod tree;
 pub mod tree_file;
@@ -48,6 +49,8 @@ pub struct Store {
     pool: Pool,
     secrets: Secrets,
     rights: rights::RightsCache,
+    /// Live tokens seen lately (`token_cache.rs`).
+    tokens: std::sync::Arc<token_cache::TokenCache>,
     /// The clients' public address, for links (an activity's code).
     public_url: std::sync::Arc<str>,
     /// The downloads running.
@@ -94,6 +97,7 @@ impl Store {
             pool,
             secrets,
             rights: rights::RightsCache::default(),
+            tokens: std::sync::Arc::default(),
             public_url: std::sync::Arc::from("https://gonghui.example.com"),
             exports: std::sync::Arc::new(export::ExportGate::new(export::ExportLimits::default())),
             outbox: std::sync::Arc::default(),
@@ -130,6 +134,11 @@ impl Store {
     pub fn with_export_limits(mut self, limits: export::ExportLimits) -> Self {
         self.exports = std::sync::Arc::new(export::ExportGate::new(limits));
         self
+    }
+
+    /// The node's cache of live tokens, for the bridge to invalidate.
+    pub fn tokens(&self) -> &token_cache::TokenCache {
+        &self.tokens
     }
 
     /// The node's cache of admin rights, for the bridge to invalidate.

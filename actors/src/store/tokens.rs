@@ -56,6 +56,11 @@ impl Store {
     /// `Unauthenticated` for any token that does not qualify.
     #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+        let hash = token_hash(token);
+        let generation = match self.tokens.get(&hash) {
+            Ok(principal) => return Ok(principal),
+            Err(generation) => generation,
+        };
         let conn = self.client().await?;
         let stmt = conn
             .prepare_cached(
@@ -63,18 +68,17 @@ impl Store {
                  WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
             )
             .await?;
-        let row = conn
-            .query_opt(&stmt, &[&token_hash(token)])
-            .await?
-            .ok_or_else(|| {
-                Error::Unauthenticated("the token is invalid, expired or logged out".into())
-            })?;
-        Ok(Principal {
+        let row = conn.query_opt(&stmt, &[&hash]).await?.ok_or_else(|| {
+            Error::Unauthenticated("the token is invalid, expired or logged out".into())
+        })?;
+        let principal = Principal {
             user_id: row.get(0),
             token_id: row.get(1),
             client: ClientKind::from_name(row.get(2)).unwrap_or(ClientKind::App),
             expires_at: row.get(3),
-        })
+        };
+        self.tokens.put(generation, hash, principal);
+        Ok(principal)
     }
 
     /// Revokes a token and tells every node, in one transaction.
@@ -93,6 +97,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.tokens.forget(&[token_id]);
         Ok(())
     }
 
@@ -102,8 +107,9 @@ impl Store {
     pub async fn revoke_user_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<()> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
-        revoke_all_in(&tx, user_id, keep).await?;
+        let revoked = revoke_all_in(&tx, user_id, keep).await?;
         tx.commit().await?;
+        self.tokens.forget(&revoked);
         Ok(())
     }
 
@@ -122,19 +128,21 @@ impl Store {
     }
 }
 
-/// Revokes every live token of `user_id` but `keep` within `tx`, announcing each on commit.
+/// Revokes every live token of `user_id` but `keep` within `tx`, announcing each on
+/// commit; answers their ids, for the caller to forget once committed.
 pub(crate) async fn revoke_all_in(
     tx: &deadpool_postgres::Transaction<'_>,
     user_id: i64,
     keep: Option<i64>,
-) -> Result<()> {
-    tx.execute(
-        "WITH gone AS (
-             UPDATE auth_tokens SET revoked_at = now()
-             WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2 RETURNING id)
-         SELECT pg_notify($3, id::text) FROM gone",
-        &[&user_id, &keep, &REVOKED_CHANNEL],
-    )
-    .await?;
-    Ok(())
+) -> Result<Vec<i64>> {
+    let rows = tx
+        .query(
+            "WITH gone AS (
+                 UPDATE auth_tokens SET revoked_at = now()
+                 WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2 RETURNING id)
+             SELECT id, pg_notify($3, id::text) FROM gone",
+            &[&user_id, &keep, &REVOKED_CHANNEL],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }

@@ -69,10 +69,13 @@ impl Store {
             &[&union_id, &user_id, &all],
         )
         .await?;
-        if end_sessions {
-            super::tokens::revoke_all_in(&tx, user_id, None).await?;
-        }
+        let revoked = if end_sessions {
+            super::tokens::revoke_all_in(&tx, user_id, None).await?
+        } else {
+            Vec::new()
+        };
         tx.commit().await?;
+        self.tokens().forget(&revoked);
         Ok(Bootstrapped { union_id, user_id })
     }
 
