@@ -241,3 +241,67 @@ async fn a_subscribe_sent_right_behind_hello_waits_for_it() {
         }
     }
 }
+
+#[actix_rt::test]
+async fn approving_a_join_once_the_applicant_belongs_elsewhere_is_refused_and_writes_nothing() {
+    let cluster = Cluster::start(1).await;
+    let other = cluster.child_union(cluster.root_union, "第二工会").await;
+    let (token, user) = cluster.verified_user(0, "13700000009", "app", 9).await;
+    let first = cluster.apply(0, &token, cluster.root_union, "甲").await;
+    let second = cluster.apply(0, &token, other, "乙").await;
+    let root = cluster.root_admin_token().await;
+    let approve = |id: i64| {
+        let (cluster, root) = (&cluster, &root);
+        async move {
+            cluster
+                .post(
+                    0,
+                    root,
+                    &format!("/applications/{id}/approve"),
+                    &serde_json::json!({}),
+                )
+                .await
+        }
+    };
+    assert_eq!(approve(first).await.status(), 200);
+
+    let refused = approve(second).await;
+    assert_eq!(refused.status(), 409);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("meanwhile become a member"),
+        "{body}"
+    );
+    assert_eq!(
+        cluster
+            .count(
+                "SELECT count(*) FROM notifications WHERE user_id = $1",
+                &[&user]
+            )
+            .await,
+        1,
+        "only the first decision told the applicant"
+    );
+    assert_eq!(
+        cluster
+            .count(
+                "SELECT count(*) FROM audit_log WHERE subject_type = 'application' AND subject_id = $1",
+                &[&second]
+            )
+            .await,
+        0
+    );
+    assert_eq!(
+        cluster
+            .count(
+                "SELECT count(*) FROM applications WHERE id = $1 AND status = 'pending'",
+                &[&second]
+            )
+            .await,
+        1,
+        "the refused decision left its application pending"
+    );
+}
