@@ -213,42 +213,31 @@ impl Store {
             return Err(why_undecided(&tx, admin, id).await);
         };
         let application = application_from_row(&row);
-        let union_name: String = row.get("union_name");
         let mut events = EventBatch::new();
         push_everywhere(&mut events, &application, kind);
-        let approve = matches!(decision, Decision::Approve);
-        if let (true, Some(from)) = (approve, application.from_union_id) {
-            leave_for_transfer(&tx, &mut events, &application, from).await?;
+        if let Decision::Approve = decision {
+            if let Some(from) = application.from_union_id {
+                leave_for_transfer(&tx, &mut events, &application, from).await?;
+            }
+            join(&tx, &mut events, &application).await?;
         }
-        // The membership, the inbox message and the audit row depend on none of each
-        // other: sent together, they cost one round trip instead of three.
-        let (mut joined, mut told) = (EventBatch::new(), EventBatch::new());
-        let applicant = [application.user_id];
-        tokio::try_join!(
-            async {
-                if approve {
-                    join(&tx, &mut joined, &application).await
-                } else {
-                    Ok(())
-                }
-            },
-            notify(
-                &tx,
-                &mut told,
-                &applicant,
-                decision_notice(&application, &union_name, reason),
-            ),
-            audit::record(
-                &tx,
-                admin,
-                application.union_id,
-                action,
-                ("application", id),
-                json!({ "user_id": application.user_id, "kind": application.kind, "reason": reason }),
-            ),
-        )?;
-        events.extend(joined);
-        events.extend(told);
+        let union_name: String = row.get("union_name");
+        notify(
+            &tx,
+            &mut events,
+            &[application.user_id],
+            decision_notice(&application, &union_name, reason),
+        )
+        .await?;
+        audit::record(
+            &tx,
+            admin,
+            application.union_id,
+            action,
+            ("application", id),
+            json!({ "user_id": application.user_id, "kind": application.kind, "reason": reason }),
+        )
+        .await?;
         self.commit(tx, events).await?;
         Ok(application)
     }

@@ -37,11 +37,6 @@ impl EventBatch {
         self.items.push((topic.to_string(), kind, data));
     }
 
-    /// Adds another batch's events after this one's.
-    pub fn extend(&mut self, other: EventBatch) {
-        self.items.extend(other.items);
-    }
-
     /// Whether it holds no event.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
