@@ -248,18 +248,16 @@ impl Store {
 /// now (a racing decision does not wait for the winner's commit: it is answered at once,
 /// and its connection goes back to the pool).
 async fn why_undecided(tx: &Transaction<'_>, admin: &Principal, id: i64) -> Error {
-    let row = match tx
-        .prepare_cached(
-            "SELECT holds_permission($2, union_id, $3) AS allowed, status FROM applications WHERE id = $1",
-        )
-        .await
-    {
-        Ok(stmt) => {
-            tx.query_opt(&stmt, &[&id, &admin.user_id, &Permission::MembersReview.as_str()])
-                .await
-        }
-        Err(e) => Err(e),
-    };
+    let row = async {
+        let stmt = tx
+            .prepare_cached(
+                "SELECT holds_permission($2, union_id, $3) AS allowed, status FROM applications WHERE id = $1",
+            )
+            .await?;
+        tx.query_opt(&stmt, &[&id, &admin.user_id, &Permission::MembersReview.as_str()])
+            .await
+    }
+    .await;
     match row {
         Err(e) => Error::from(e),
         Ok(None) => Error::NotFound(format!("no application {id}")),
