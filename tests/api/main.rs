@@ -7,6 +7,7 @@ mod bootstrap;
 mod console;
 mod contract;
 mod database_restart;
+mod decision_groups;
 mod download_limits;
 mod hostile_files;
 mod hostile_input;

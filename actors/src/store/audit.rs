@@ -9,6 +9,42 @@ use super::tokens::Principal;
 use super::{keyset, Store};
 use crate::{Error, Result};
 
+/// The columns an action's row is written with, in [`record`]'s and [`record_each`]'s order.
+const COLUMNS: &str = "(union_id, actor_id, client, action, subject_type, subject_id, detail)";
+
+/// One admin action, for [`record_each`].
+pub(crate) struct Entry<'a> {
+    pub admin: &'a Principal,
+    pub union_id: i64,
+    pub action: &'a str,
+    pub subject: (&'a str, i64),
+    pub detail: Value,
+}
+
+/// Writes several admin actions inside `tx` in one statement (one action goes through
+/// [`record`], whose single-row statement keeps one cached plan).
+pub(crate) async fn record_each(tx: &Transaction<'_>, entries: &[Entry<'_>]) -> Result<()> {
+    let stmt = tx
+        .prepare_cached(&format!(
+            "INSERT INTO audit_log {COLUMNS}
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::jsonb[])"
+        ))
+        .await?;
+    let unions: Vec<i64> = entries.iter().map(|e| e.union_id).collect();
+    let actors: Vec<i64> = entries.iter().map(|e| e.admin.user_id).collect();
+    let clients: Vec<&str> = entries.iter().map(|e| e.admin.client.as_str()).collect();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action).collect();
+    let types: Vec<&str> = entries.iter().map(|e| e.subject.0).collect();
+    let ids: Vec<i64> = entries.iter().map(|e| e.subject.1).collect();
+    let details: Vec<&Value> = entries.iter().map(|e| &e.detail).collect();
+    tx.execute(
+        &stmt,
+        &[&unions, &actors, &clients, &actions, &types, &ids, &details],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Writes one admin action inside `tx`: who (`admin`, and from which client), on which
 /// union, what (`application.approve`), to what (`("application", 7)`), and anything
 /// else worth keeping.
@@ -21,10 +57,9 @@ pub async fn record(
     detail: Value,
 ) -> Result<()> {
     let stmt = tx
-        .prepare_cached(
-            "INSERT INTO audit_log (union_id, actor_id, client, action, subject_type, subject_id, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
+        .prepare_cached(&format!(
+            "INSERT INTO audit_log {COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
         .await?;
     tx.execute(
         &stmt,

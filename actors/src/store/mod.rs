@@ -59,6 +59,8 @@ pub struct Store {
     outbox: std::sync::Arc<tokio::sync::Notify>,
     /// How long a call waits for a free connection before it is answered 503.
     pool_wait: Duration,
+    /// Decisions on applications waiting to be made together (`applications/group.rs`).
+    decisions: std::sync::Arc<applications::Decisions>,
 }
 
 /// How long a call waits for a free connection by default: long enough for a reconnect
@@ -102,6 +104,7 @@ impl Store {
             exports: std::sync::Arc::new(export::ExportGate::new(export::ExportLimits::default())),
             outbox: std::sync::Arc::default(),
             pool_wait: POOL_WAIT,
+            decisions: std::sync::Arc::default(),
         })
     }
 

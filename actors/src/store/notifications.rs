@@ -91,6 +91,46 @@ pub(crate) async fn notify(
             ],
         )
         .await?;
+    created(tx, events, &rows, user_ids).await
+}
+
+/// Puts each notice in its user's inbox inside `tx` (a user may have several), with
+/// their `notification.created` events: two statements however many there are.
+pub(crate) async fn notify_each(
+    tx: &Transaction<'_>,
+    events: &mut EventBatch,
+    notices: &[(i64, Notice<'_>)],
+) -> Result<()> {
+    let stmt = tx
+        .prepare_cached(&format!(
+            "WITH n AS (INSERT INTO notifications (user_id, kind, title, body, data)
+                        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+                        RETURNING *)
+             SELECT {COLUMNS}, n.user_id FROM n LEFT JOIN notification_reads r ON false"
+        ))
+        .await?;
+    let users: Vec<i64> = notices.iter().map(|(u, _)| *u).collect();
+    let kinds: Vec<&str> = notices.iter().map(|(_, n)| n.kind).collect();
+    let titles: Vec<&str> = notices.iter().map(|(_, n)| n.title).collect();
+    let bodies: Vec<&str> = notices.iter().map(|(_, n)| n.body.as_str()).collect();
+    let data: Vec<&Value> = notices.iter().map(|(_, n)| &n.data).collect();
+    let rows = tx
+        .query(&stmt, &[&users, &kinds, &titles, &bodies, &data])
+        .await?;
+    let mut distinct = users;
+    distinct.sort_unstable();
+    distinct.dedup();
+    created(tx, events, &rows, &distinct).await
+}
+
+/// The `notification.created` event of each inserted row, with its user's unread count
+/// read after every insert (`user_ids`: the distinct users of `rows`).
+async fn created(
+    tx: &Transaction<'_>,
+    events: &mut EventBatch,
+    rows: &[Row],
+    user_ids: &[i64],
+) -> Result<()> {
     let unread = unread_of(tx, user_ids).await?;
     for row in rows {
         let user_id: i64 = row.get(8);
@@ -98,7 +138,7 @@ pub(crate) async fn notify(
             Topic::Member(user_id),
             kind::NOTIFICATION_CREATED,
             NotificationEvent {
-                notification: notification_from_row(&row),
+                notification: notification_from_row(row),
                 unread: unread.get(&user_id).copied(),
             },
         );

@@ -6,7 +6,9 @@
 //! the same transaction, so the member is never in two unions, nor in none.
 
 use deadpool_postgres::Transaction;
-use gonghui_protocol::dto::{Applicant, Application, ApplicationEvent, MembershipEvent};
+use gonghui_protocol::dto::{
+    Applicant, Application, ApplicationEvent, Membership, MembershipEvent,
+};
 use gonghui_protocol::events::kind;
 use gonghui_protocol::Topic;
 use serde_json::json;
@@ -20,9 +22,13 @@ use super::notifications::{notify, Notice};
 use super::rights::AccessChange;
 use super::tokens::Principal;
 use super::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
+
+mod group;
+
 use super::Store;
 use crate::domain::{ApplicationKind, BoundedText, Decision, Permission, Phone};
 use crate::{Error, Result};
+pub(crate) use group::Decisions;
 
 /// Selects an application with its applicant from `a` joined to `u`, for
 /// [`application_from_row`], which reads it by column name.
@@ -163,35 +169,17 @@ impl Store {
         applications_of_in(&conn, user_id).await
     }
 
-    /// Decides a pending application once, for an admin with `members.review` on its
-    /// (receiving) union or an ancestor, checked in the deciding statement itself (so a
-    /// right revoked meanwhile cannot decide). Approval creates or moves the membership;
-    /// every decision tells the applicant in their inbox and writes an audit row.
-    ///
-    /// # Errors
-    /// `NotFound`, `Forbidden`, or `Conflict` when already decided (or, on approval, when
-    /// the applicant's memberships changed meanwhile).
+    /// Decides one pending application in a transaction of its own: the path a
+    /// decision takes alone, and every decision of a group that could not be decided
+    /// together (see `group.rs`).
     #[tracing::instrument(skip_all, fields(user = admin.user_id, id = id))]
-    pub async fn decide_application(
+    async fn decide_one(
         &self,
         admin: &Principal,
         id: i64,
-        decision: Decision,
+        decision: &Decision,
     ) -> Result<Application> {
-        let (status, reason, kind, action) = match &decision {
-            Decision::Approve => (
-                "approved",
-                None,
-                kind::APPLICATION_APPROVED,
-                "application.approve",
-            ),
-            Decision::Reject(reason) => (
-                "rejected",
-                Some(reason.as_str()),
-                kind::APPLICATION_REJECTED,
-                "application.reject",
-            ),
-        };
+        let (status, reason, kind, action) = decision_parts(decision);
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
         let review = Permission::MembersReview.as_str();
@@ -221,12 +209,11 @@ impl Store {
             }
             join(&tx, &mut events, &application).await?;
         }
-        let union_name: String = row.get("union_name");
         notify(
             &tx,
             &mut events,
             &[application.user_id],
-            decision_notice(&application, &union_name, reason),
+            decision_notice(&application, row.get("union_name"), reason),
         )
         .await?;
         audit::record(
@@ -235,7 +222,7 @@ impl Store {
             application.union_id,
             action,
             ("application", id),
-            json!({ "user_id": application.user_id, "kind": application.kind, "reason": reason }),
+            audit_detail(&application),
         )
         .await?;
         self.commit(tx, events).await?;
@@ -243,10 +230,7 @@ impl Store {
     }
 }
 
-/// Why a decision updated no row, read in its transaction: no such application, the
-/// admin may not decide it, it was decided already, or another decision holds it right
-/// now (a racing decision does not wait for the winner's commit: it is answered at once,
-/// and its connection goes back to the pool).
+/// Why a decision updated no row, read in its transaction (see [`undecided`]).
 async fn why_undecided(tx: &Transaction<'_>, admin: &Principal, id: i64) -> Error {
     let row = async {
         let stmt = tx
@@ -260,15 +244,51 @@ async fn why_undecided(tx: &Transaction<'_>, admin: &Principal, id: i64) -> Erro
     .await;
     match row {
         Err(e) => Error::from(e),
-        Ok(None) => Error::NotFound(format!("no application {id}")),
-        Ok(Some(r)) if !r.get::<_, bool>("allowed") => {
+        Ok(row) => undecided(
+            id,
+            row.as_ref().map(|r| (r.get("allowed"), r.get("status"))),
+        ),
+    }
+}
+
+/// Why the application `id` was not decided, from whether it was `found` with the admin
+/// allowed to decide it and its status: no such application, the admin may not decide
+/// it, it was decided already, or another decision holds it right now (a racing
+/// decision does not wait for the winner's commit: it is answered at once).
+fn undecided(id: i64, found: Option<(bool, &str)>) -> Error {
+    match found {
+        None => Error::NotFound(format!("no application {id}")),
+        Some((false, _)) => {
             Error::Forbidden("you may not decide applications of this union".into())
         }
-        Ok(Some(r)) if r.get::<_, &str>("status") == "pending" => {
+        Some((true, "pending")) => {
             Error::Conflict("another admin is deciding this application right now".into())
         }
-        Ok(Some(_)) => Error::Conflict("this application has already been decided".into()),
+        Some(_) => Error::Conflict("this application has already been decided".into()),
     }
+}
+
+/// The status and reason a decision writes, the event it makes and its audit action.
+fn decision_parts(decision: &Decision) -> (&'static str, Option<&str>, &'static str, &'static str) {
+    match decision {
+        Decision::Approve => (
+            "approved",
+            None,
+            kind::APPLICATION_APPROVED,
+            "application.approve",
+        ),
+        Decision::Reject(reason) => (
+            "rejected",
+            Some(reason.as_str()),
+            kind::APPLICATION_REJECTED,
+            "application.reject",
+        ),
+    }
+}
+
+/// What the audit log keeps of a decision besides its action.
+fn audit_detail(application: &Application) -> serde_json::Value {
+    json!({ "user_id": application.user_id, "kind": application.kind, "reason": application.reason })
 }
 
 /// Adds an `application.*` event to every topic that shows the application: the
@@ -305,16 +325,17 @@ async fn leave_for_transfer(
                 "the applicant is no longer an active member of union {from}"
             ))
         })?;
-    let data = MembershipEvent {
-        membership: membership_from_row(&row),
-    };
-    events.push(
-        Topic::Member(application.user_id),
-        kind::MEMBERSHIP_ENDED,
-        &data,
-    );
-    events.push(Topic::Union(from), kind::MEMBER_LEFT, &data);
+    push_left(events, membership_from_row(&row));
     access_changed(tx, AccessChange::User(application.user_id)).await
+}
+
+/// The events of a membership ended by a transfer: on the member's topic and the union
+/// they left.
+fn push_left(events: &mut EventBatch, membership: Membership) {
+    let (user, union) = (membership.user_id, membership.union_id);
+    let data = MembershipEvent { membership };
+    events.push(Topic::Member(user), kind::MEMBERSHIP_ENDED, &data);
+    events.push(Topic::Union(union), kind::MEMBER_LEFT, &data);
 }
 
 /// Makes the applicant an active member of the application's union.
@@ -353,18 +374,16 @@ async fn join(
         }
         Err(e) => return Err(Error::from(e)),
     };
-    let data = MembershipEvent { membership };
-    events.push(
-        Topic::Member(application.user_id),
-        kind::MEMBERSHIP_CREATED,
-        &data,
-    );
-    events.push(
-        Topic::Union(application.union_id),
-        kind::MEMBER_JOINED,
-        &data,
-    );
+    push_joined(events, membership);
     Ok(())
+}
+
+/// The events of a new membership: on the member's topic and their new union's.
+fn push_joined(events: &mut EventBatch, membership: Membership) {
+    let (user, union) = (membership.user_id, membership.union_id);
+    let data = MembershipEvent { membership };
+    events.push(Topic::Member(user), kind::MEMBERSHIP_CREATED, &data);
+    events.push(Topic::Union(union), kind::MEMBER_JOINED, &data);
 }
 
 /// What the applicant's inbox says about a decision.
