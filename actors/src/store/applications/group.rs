@@ -38,6 +38,11 @@ use crate::{Error, Result};
 /// The most decisions one transaction makes; a longer queue is written in several.
 pub const MAX_GROUP: usize = 128;
 
+/// How long a group waits for a row another transaction holds before it gives up and
+/// its decisions are made one by one: the node's next decisions wait behind a group, so
+/// one blocked applicant must not hold them all.
+const LOCK_WAIT: &str = "SET LOCAL lock_timeout = '1s'";
+
 /// A node's decisions waiting for the next group, and whose turn it is to write one.
 #[derive(Default)]
 pub(crate) struct Decisions {
@@ -126,6 +131,7 @@ impl Store {
     async fn decide_together(&self, group: &[Waiting]) -> Result<Vec<Result<Application>>> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
+        tx.batch_execute(LOCK_WAIT).await?;
         let mut seen = HashSet::new();
         let first: Vec<&Waiting> = group.iter().filter(|w| seen.insert(w.id)).collect();
         let decided = claim(&tx, &first).await?;
