@@ -68,6 +68,14 @@ impl Tally {
         }
     }
 
+    /// Decision calls answered so far, however.
+    fn answered(&self) -> u64 {
+        [&self.wins, &self.conflicts, &self.errors]
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Approves one application as an admin, counting the answer.
     async fn decide(&self, http: &reqwest::Client, url: String, token: &str) {
         match self.send(http.post(url).bearer_auth(token)).await {
@@ -212,8 +220,8 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
     }
     let applied_in = started.elapsed();
     let m = c.sessions as u64;
+    let racers = if admins > 1 { 2 } else { 1 };
     if deciding.backlog {
-        let racers = if admins > 1 { 2 } else { 1 };
         let expected = ((m - apply_failures) * racers) as usize;
         let deadline = Instant::now() + Duration::from_secs(60);
         while tally.queued.lock().unwrap().len() < expected && Instant::now() < deadline {
@@ -254,6 +262,11 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!();
+    // Every racing call answered too: a loser's 409 may come after every member saw the
+    // winner's approval.
+    while tally.answered() < (m - apply_failures) * racers && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let conn = store.client().await?;

@@ -1,7 +1,7 @@
 //! Decisions committed in groups. A busy union's admins decide hundreds of applications
 //! a second, and one transaction per decision costs Postgres a dozen statements each:
-//! measured with pgbench on the decision's own statements, 540 decisions/s one at a time
-//! against 2,300/s twenty to a transaction (docs/BENCHMARKS.md). So the decisions that
+//! measured with pgbench on the decision's own statements, 562 decisions/s one at a time
+//! against 2,888/s twenty to a transaction (docs/BENCHMARKS.md). So the decisions that
 //! arrive at a node while one group is being written wait for it and then go together:
 //! one transaction, one statement per step for all of them. A lone decision goes alone,
 //! exactly as before, with no wait.
