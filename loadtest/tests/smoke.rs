@@ -1,5 +1,11 @@
 //! Every scenario at small scale against two real nodes on a fresh database: correctness
-//! in CI (nothing lost, nothing duplicated, exit code 0); speed belongs to BENCHMARKS.md.
+//! in CI (nothing lost, nothing duplicated, exit code 0), and a coarse guard on speed:
+//! the figures in [`WATCHED`] may not be [`MARGIN`] times worse than the ones committed in
+//! `loadtest/results/smoke.json` (recorded with `GONGHUI_SMOKE_RECORD=1 cargo test -p
+//! gonghui-loadtest --test smoke`, in the same build profile). True speed belongs to
+//! BENCHMARKS.md; this catches a hot path that got several times slower unnoticed.
+
+use std::collections::BTreeMap;
 
 use gonghui::config::{Config, Settings};
 use gonghui::startup::Application;
@@ -60,6 +66,72 @@ async fn harness(args: &[&str], database_url: &str, nodes: &[String]) -> Value {
     report
 }
 
+/// The figures a smoke run is held to, by scenario and metric; each is a time, lower is
+/// better, and depends on the server's work rather than on the offered rate.
+const WATCHED: &[(&str, &str)] = &[
+    ("idle", "connect+hello+subscribe p50 ms"),
+    ("fanout", "latency p50 ms"),
+    ("approvals", "apply->queue-visible p50 ms"),
+    ("approvals", "decide->member-visible p50 ms"),
+    ("activity", "vote call p50 ms"),
+    ("reconnect-storm", "time to full resync s"),
+    ("tree-import", "import s"),
+    ("tree-import", "export s"),
+];
+
+/// How many times worse than committed (the median of six runs) a watched figure may be:
+/// six runs of one commit on this box spread by up to 2.1x between their best and worst,
+/// and the box itself runs up to 2x slower on a bad day (docs/BENCHMARKS.md). Coarse on
+/// purpose: it catches a hot path several times slower, never the weather.
+const MARGIN: f64 = 4.0;
+
+/// What a figure may grow by in absolute terms before it counts (a 2 ms p50 that becomes
+/// 7 ms is noise, not a regression): in its own unit, milliseconds or seconds.
+fn slack(metric: &str) -> f64 {
+    if metric.ends_with(" ms") {
+        50.0
+    } else {
+        0.5
+    }
+}
+
+/// Records this run's watched figures, or holds them against the committed ones.
+fn guard(figures: BTreeMap<String, f64>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results/smoke.json");
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    if std::env::var_os("GONGHUI_SMOKE_RECORD").is_some() {
+        let record = serde_json::json!({ "profile": profile, "figures": figures });
+        std::fs::write(&path, serde_json::to_string_pretty(&record).unwrap() + "\n").unwrap();
+        return;
+    }
+    let committed: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    if committed["profile"] != profile {
+        eprintln!(
+            "smoke figures were recorded in a {} build; not compared",
+            committed["profile"]
+        );
+        return;
+    }
+    let worse: Vec<String> = figures
+        .iter()
+        .filter_map(|(name, now)| {
+            let was = committed["figures"][name].as_f64()?;
+            let metric = name.split_once(": ").map_or(name.as_str(), |(_, m)| m);
+            (*now > was * MARGIN && now - was > slack(metric))
+                .then(|| format!("{name}: {now} (committed {was})"))
+        })
+        .collect();
+    assert!(
+        worse.is_empty(),
+        "figures more than {MARGIN}x worse than loadtest/results/smoke.json:\n{}",
+        worse.join("\n")
+    );
+}
+
 fn metric(report: &Value, name: &str) -> f64 {
     report["outcomes"][0]["metrics"]
         .as_array()
@@ -71,9 +143,17 @@ fn metric(report: &Value, name: &str) -> f64 {
         .unwrap()
 }
 
+/// Adds `report`'s watched figures under `scenario`.
+fn watch(figures: &mut BTreeMap<String, f64>, scenario: &str, report: &Value) {
+    for (_, name) in WATCHED.iter().filter(|(s, _)| *s == scenario) {
+        figures.insert(format!("{scenario}: {name}"), metric(report, name));
+    }
+}
+
 #[actix_rt::test]
 async fn every_scenario_runs_small_without_loss() {
     let (db, nodes) = two_nodes().await;
+    let mut figures = BTreeMap::new();
     let idle = harness(
         &[
             "idle",
@@ -89,6 +169,7 @@ async fn every_scenario_runs_small_without_loss() {
     )
     .await;
     assert_eq!(metric(&idle, "sessions connected"), 200.0);
+    watch(&mut figures, "idle", &idle);
 
     let fanout = harness(
         &[
@@ -107,6 +188,7 @@ async fn every_scenario_runs_small_without_loss() {
     )
     .await;
     assert_eq!(metric(&fanout, "deliveries"), 200.0 * 40.0);
+    watch(&mut figures, "fanout", &fanout);
 
     let approvals = harness(
         &[
@@ -124,6 +206,7 @@ async fn every_scenario_runs_small_without_loss() {
     .await;
     assert_eq!(metric(&approvals, "approvals (200)"), 100.0);
     assert_eq!(metric(&approvals, "racing approvals refused (409)"), 100.0);
+    watch(&mut figures, "approvals", &approvals);
 
     let wide = harness(
         &[
@@ -153,6 +236,7 @@ async fn every_scenario_runs_small_without_loss() {
     .await;
     assert_eq!(metric(&vote, "votes"), 300.0);
     assert!(metric(&vote, "results events per watcher (max)") < 300.0);
+    watch(&mut figures, "activity", &vote);
 
     let storm = harness(
         &["reconnect-storm", "--sessions", "200", "--workers", "2"],
@@ -162,9 +246,12 @@ async fn every_scenario_runs_small_without_loss() {
     .await;
     assert_eq!(metric(&storm, "sessions resynced"), 200.0);
     assert_eq!(metric(&storm, "resumes answered reset"), 0.0);
+    watch(&mut figures, "reconnect-storm", &storm);
 
     let tree = harness(&["tree-import", "--sessions", "1000"], &db, &nodes).await;
     assert_eq!(metric(&tree, "unions created"), 1000.0);
     assert_eq!(metric(&tree, "admins appointed"), 2000.0);
     assert_eq!(metric(&tree, "export rows"), 2000.0);
+    watch(&mut figures, "tree-import", &tree);
+    guard(figures);
 }
