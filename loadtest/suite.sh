@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmark suite of docs/BENCHMARKS.md on this machine and writes each
-# scenario's figures to loadtest/results/<scenario>.json. Commit them: a regression then
-# shows as a diff. Every scenario gets freshly started release nodes (so RSS figures are
+# scenario's figures to loadtest/results/<scenario>.json, the machine and commit to
+# results/run.json, and BENCHMARKS.md's generated tables (loadtest/tables.py). Commit
+# them: a regression then shows as a diff. Every scenario gets freshly started release nodes (so RSS figures are
 # true) on a fresh database; the peer runs beside gonghui when its packages are installed
 # (loadtest/peers/install.sh).
 #
@@ -63,6 +64,18 @@ run() { # $1: results name, $2: scenario, $3: nodes, rest: arguments
     "$BIN/gonghui-loadtest" "$scenario" --nodes "$joined" --server-pid "$pids" \
         --json "$RESULTS/$name.json" "$@" || FAILED+=("$name")
     stop_nodes
+    stamp "$RESULTS/$name.json"
+}
+
+COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!loadtest/results' ':!docs/BENCHMARKS.md' || echo "-dirty")
+stamp() { # $1: a scenario's results file; adds the commit and time of its run
+    python3 - "$1" "$COMMIT" "$(date -u +%Y-%m-%dT%H:%MZ)" <<'PY'
+import json, sys
+path, commit, date = sys.argv[1:]
+report = json.load(open(path))
+report.update(commit=commit, date=date)
+json.dump(report, open(path, "w"), indent=2)
+PY
 }
 FAILED=()
 
@@ -86,6 +99,22 @@ for SCENARIO in idle fanout approvals approvals-backlog approvals-wide activity 
         tree-import) run tree-import tree-import 1 --sessions 20000 ;;
     esac
 done
+# The machine of the last run, and BENCHMARKS.md's tables from every scenario's file.
+cat > "$RESULTS/run.json" <<JSON
+{
+  "commit": "$COMMIT",
+  "date": "$(date -u +%Y-%m-%dT%H:%MZ)",
+  "scenarios": "${*:-all}",
+  "machine": {
+    "cpus": $(nproc),
+    "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)",
+    "memory_gib": $(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo),
+    "kernel": "$(uname -r)",
+    "postgres": "$(psql -h 127.0.0.1 -U postgres -Atc 'SHOW server_version' postgres | cut -d' ' -f1)"
+  }
+}
+JSON
+loadtest/tables.py
 if [ ${#FAILED[@]} -gt 0 ]; then
     echo "failed (results still written): ${FAILED[*]}"
     exit 1
