@@ -9,6 +9,7 @@ pub mod applications;
 pub mod audit;
 pub mod events;
 pub mod export;
+pub(crate) mod group;
 pub mod idempotency;
 pub mod import;
 pub mod news;
@@ -59,8 +60,10 @@ pub struct Store {
     outbox: std::sync::Arc<tokio::sync::Notify>,
     /// How long a call waits for a free connection before it is answered 503.
     pool_wait: Duration,
-    /// Decisions on applications waiting to be made together (`applications/group.rs`).
+    /// Decisions on applications waiting to be made together (`applications/decisions.rs`).
     decisions: std::sync::Arc<applications::Decisions>,
+    /// Applications waiting to be filed together (`applications/filing.rs`).
+    filings: std::sync::Arc<applications::Filings>,
 }
 
 /// How long a call waits for a free connection by default: long enough for a reconnect
@@ -105,6 +108,7 @@ impl Store {
             outbox: std::sync::Arc::default(),
             pool_wait: POOL_WAIT,
             decisions: std::sync::Arc::default(),
+            filings: std::sync::Arc::default(),
         })
     }
 

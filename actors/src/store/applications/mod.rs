@@ -23,12 +23,14 @@ use super::rights::AccessChange;
 use super::tokens::Principal;
 use super::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
 
-mod group;
+mod decisions;
+mod filing;
 
 use super::Store;
 use crate::domain::{ApplicationKind, BoundedText, Decision, Permission, Phone};
 use crate::{Error, Result};
-pub(crate) use group::Decisions;
+pub(crate) use decisions::Decisions;
+pub(crate) use filing::Filings;
 
 /// Selects an application with its applicant from `a` joined to `u`, for
 /// [`application_from_row`], which reads it by column name.
@@ -57,14 +59,11 @@ fn application_from_row(r: &Row) -> Application {
 }
 
 impl Store {
-    /// Files an application of `kind` to `union_id`.
-    ///
-    /// # Errors
-    /// `NotFound` for no such union, `Forbidden` if the user is not verified, `Conflict`
-    /// for a join by someone already a member, a transfer by someone who is not an
-    /// active member elsewhere (or to their own union), or a second pending one.
+    /// Files one application in a transaction of its own: the path an application takes
+    /// alone, and every application of a group that could not be filed together (see
+    /// `filing.rs`).
     #[tracing::instrument(skip_all, fields(user_id = user_id, union_id = union_id))]
-    pub async fn create_application(
+    async fn file_one(
         &self,
         user_id: i64,
         union_id: i64,
@@ -83,41 +82,7 @@ impl Store {
             )
             .await?;
         let standing = tx.query_one(&standing, &[&user_id, &union_id]).await?;
-        if !standing.get::<_, bool>("union_exists") {
-            return Err(Error::NotFound(format!("no union {union_id}")));
-        }
-        if !standing.get::<_, bool>("verified") {
-            return Err(Error::Forbidden(
-                "complete real-name verification before applying".into(),
-            ));
-        }
-        let current = standing
-            .get::<_, Option<i64>>("union_id")
-            .map(|union| (union, standing.get::<_, String>("status")));
-        let from_union_id = match (kind, current) {
-            (_, Some((current, _))) if current == union_id => {
-                return Err(Error::Conflict(
-                    "you are already a member of this union".into(),
-                ))
-            }
-            (ApplicationKind::Join, None) => None,
-            (ApplicationKind::Join, Some((current, _))) => {
-                return Err(Error::Conflict(format!(
-                    "you are already a member of union {current}; apply for a transfer instead"
-                )))
-            }
-            (ApplicationKind::Transfer, None) => {
-                return Err(Error::Conflict(
-                    "you are not a member of any union; apply to join instead".into(),
-                ))
-            }
-            (ApplicationKind::Transfer, Some((_, status))) if status == "retired" => {
-                return Err(Error::Conflict(
-                    "a retired membership stays with its union and cannot be transferred".into(),
-                ))
-            }
-            (ApplicationKind::Transfer, Some((current, _))) => Some(current),
-        };
+        let from_union_id = source_union(kind, union_id, &standing)?;
         let insert = tx
             .prepare_cached(&format!(
                 "WITH a AS (INSERT INTO applications (union_id, user_id, kind, from_union_id, note)
@@ -140,12 +105,7 @@ impl Store {
         let application = match inserted {
             Ok(row) => application_from_row(&row),
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                return Err(Error::Conflict(match kind {
-                    ApplicationKind::Join => {
-                        "you already have a pending application to this union".into()
-                    }
-                    ApplicationKind::Transfer => "you already have a pending transfer".into(),
-                }))
+                return Err(pending_already(kind))
             }
             Err(e) => return Err(Error::from(e)),
         };
@@ -171,7 +131,7 @@ impl Store {
 
     /// Decides one pending application in a transaction of its own: the path a
     /// decision takes alone, and every decision of a group that could not be decided
-    /// together (see `group.rs`).
+    /// together (see `decisions.rs`).
     #[tracing::instrument(skip_all, fields(user = admin.user_id, id = id))]
     async fn decide_one(
         &self,
@@ -228,6 +188,49 @@ impl Store {
         self.commit(tx, events).await?;
         Ok(application)
     }
+}
+
+/// Whether an application of `kind` to `union_id` may be filed by the user whose
+/// `standing` was read (`union_exists`, `verified`, and their current membership's
+/// `union_id` and `status`); answers the union a transfer leaves.
+fn source_union(kind: ApplicationKind, union_id: i64, standing: &Row) -> Result<Option<i64>> {
+    if !standing.get::<_, bool>("union_exists") {
+        return Err(Error::NotFound(format!("no union {union_id}")));
+    }
+    if !standing.get::<_, bool>("verified") {
+        return Err(Error::Forbidden(
+            "complete real-name verification before applying".into(),
+        ));
+    }
+    let current = standing
+        .get::<_, Option<i64>>("union_id")
+        .map(|union| (union, standing.get::<_, String>("status")));
+    match (kind, current) {
+        (_, Some((current, _))) if current == union_id => Err(Error::Conflict(
+            "you are already a member of this union".into(),
+        )),
+        (ApplicationKind::Join, None) => Ok(None),
+        (ApplicationKind::Join, Some((current, _))) => Err(Error::Conflict(format!(
+            "you are already a member of union {current}; apply for a transfer instead"
+        ))),
+        (ApplicationKind::Transfer, None) => Err(Error::Conflict(
+            "you are not a member of any union; apply to join instead".into(),
+        )),
+        (ApplicationKind::Transfer, Some((_, status))) if status == "retired" => {
+            Err(Error::Conflict(
+                "a retired membership stays with its union and cannot be transferred".into(),
+            ))
+        }
+        (ApplicationKind::Transfer, Some((current, _))) => Ok(Some(current)),
+    }
+}
+
+/// The answer to a second pending application of `kind`.
+fn pending_already(kind: ApplicationKind) -> Error {
+    Error::Conflict(match kind {
+        ApplicationKind::Join => "you already have a pending application to this union".into(),
+        ApplicationKind::Transfer => "you already have a pending transfer".into(),
+    })
 }
 
 /// Why a decision updated no row, read in its transaction (see [`undecided`]).

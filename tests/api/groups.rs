@@ -1,6 +1,6 @@
-//! Decisions that reach a node while it is writing another are made together, in one
-//! transaction (`applications/group.rs`). Each test holds the first decision back (the
-//! audit table locked) so the rest queue behind it and form one group.
+//! Decisions and applications that reach a node while it is writing another of theirs
+//! are made together, in one transaction (`store/group.rs`). Each test holds the first
+//! call back (a table it writes locked) so the rest queue behind it and form one group.
 
 use std::time::Duration;
 
@@ -8,6 +8,9 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 use crate::helpers::Cluster;
+
+/// A call to send: token, path, body.
+type Call<'a> = (&'a str, String, Value);
 
 /// Applicants, each with a pending application to the root union: (token, user, application).
 async fn applicants(cluster: &Cluster, n: u32, from: u32) -> Vec<(String, i64, i64)> {
@@ -22,24 +25,37 @@ async fn applicants(cluster: &Cluster, n: u32, from: u32) -> Vec<(String, i64, i
     all
 }
 
-/// POSTs a decision (a rejection's reason included) and reads the answer.
-async fn send(cluster: &Cluster, (token, path): &(&str, String)) -> (u16, Value) {
-    let r = cluster
-        .post(0, token, path, &json!({ "reason": "不符合条件" }))
-        .await;
+/// A decision call (a rejection's reason included; an approval ignores it).
+fn decide(token: &str, path: String) -> Call<'_> {
+    (token, path, json!({ "reason": "不符合条件" }))
+}
+
+/// A join application to `union`.
+fn join(token: &str, union: i64) -> Call<'_> {
+    (
+        token,
+        format!("/unions/{union}/applications"),
+        json!({ "kind": "join" }),
+    )
+}
+
+/// POSTs a call and reads the answer.
+async fn send(cluster: &Cluster, (token, path, body): &Call<'_>) -> (u16, Value) {
+    let r = cluster.post(0, token, path, body).await;
     (r.status().as_u16(), r.json::<Value>().await.unwrap())
 }
 
-/// Runs `first` while the audit table is locked, waits until it is stuck on that lock,
+/// Runs `first` while `table` is locked, waits until it is stuck inserting into it,
 /// sends `rest` behind it, and lets it go: answers `first`'s status and `rest`'s.
 async fn held_back(
     cluster: &Cluster,
-    first: (&str, String),
-    rest: Vec<(&str, String)>,
+    table: &str,
+    first: Call<'_>,
+    rest: Vec<Call<'_>>,
 ) -> (u16, Vec<(u16, Value)>) {
     cluster
         .db
-        .batch_execute("BEGIN; LOCK TABLE audit_log IN EXCLUSIVE MODE")
+        .batch_execute(&format!("BEGIN; LOCK TABLE {table} IN EXCLUSIVE MODE"))
         .await
         .unwrap();
     let (first, rest) = tokio::join!(send(cluster, &first), async {
@@ -50,11 +66,12 @@ async fn held_back(
                 .await
                 .unwrap();
             let stuck = cluster
-            .count(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO audit_log%'",
-                &[],
-            )
-            .await;
+                .count(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                     AND query LIKE '%INSERT INTO ' || $1::text || '%'",
+                    &[&table],
+                )
+                .await;
             if stuck > 0 {
                 break;
             }
@@ -88,12 +105,13 @@ async fn decisions_queued_together_are_made_in_one_transaction_each_exactly_once
         } else {
             reject(*id)
         };
-        rest.push((root.as_str(), path.clone()));
-        rest.push((root.as_str(), path));
+        rest.push(decide(&root, path.clone()));
+        rest.push(decide(&root, path));
     }
-    rest.push((member.as_str(), approve(people[1].2)));
-    rest.push((root.as_str(), approve(999_999)));
-    let (first, answers) = held_back(&cluster, (&root, approve(people[0].2)), rest).await;
+    rest.push(decide(&member, approve(people[1].2)));
+    rest.push(decide(&root, approve(999_999)));
+    let first = decide(&root, approve(people[0].2));
+    let (first, answers) = held_back(&cluster, "audit_log", first, rest).await;
     assert_eq!(first, 200);
 
     for (i, pair) in answers[..16].chunks(2).enumerate() {
@@ -190,13 +208,10 @@ async fn a_group_holding_a_refused_approval_makes_the_others_and_writes_nothing_
 
     let rest = people[1..]
         .iter()
-        .map(|(_, _, id)| (root.as_str(), format!("/applications/{id}/approve")))
+        .map(|(_, _, id)| decide(&root, format!("/applications/{id}/approve")))
         .collect();
-    let first = (
-        root.as_str(),
-        format!("/applications/{}/approve", people[0].2),
-    );
-    let (first, answers) = held_back(&cluster, first, rest).await;
+    let first = decide(&root, format!("/applications/{}/approve", people[0].2));
+    let (first, answers) = held_back(&cluster, "audit_log", first, rest).await;
     assert_eq!(first, 200);
     let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
     assert_eq!(statuses, [200, 200, 200, 200, 409], "{answers:?}");
@@ -232,5 +247,96 @@ async fn a_group_holding_a_refused_approval_makes_the_others_and_writes_nothing_
             .await,
         6,
         "five joined the root union, the sixth stays in the other"
+    );
+}
+
+#[actix_rt::test]
+async fn applications_queued_together_are_filed_in_one_transaction_each_answered_for_itself() {
+    let cluster = Cluster::start(1).await;
+    let root = cluster.root_union;
+    let mut people = Vec::new();
+    for i in 0..6u32 {
+        people.push(
+            cluster
+                .verified_user(0, &format!("1362000{i:04}"), "app", 600 + i)
+                .await,
+        );
+    }
+    let (unverified, _) = cluster.login_sms(0, "13620009998", "app").await;
+    let rest: Vec<Call> = people[1..]
+        .iter()
+        .map(|(token, _)| join(token, root))
+        .chain([join(&unverified, root), join(&people[1].0, 999_999)])
+        .collect();
+    let first = join(&people[0].0, root);
+    let (first, answers) = held_back(&cluster, "applications", first, rest).await;
+    assert_eq!(first, 201);
+    let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    assert_eq!(statuses, [201, 201, 201, 201, 201, 403, 404], "{answers:?}");
+    let users: Vec<i64> = people.iter().map(|p| p.1).collect();
+    for (i, (_, body)) in answers[..5].iter().enumerate() {
+        assert_eq!(body["user_id"], users[i + 1], "answers in the order asked");
+        assert_eq!(body["status"], "pending");
+    }
+    assert_eq!(
+        cluster
+            .count(
+                "SELECT count(DISTINCT created_at) FROM applications WHERE user_id = ANY($1) AND user_id <> $2",
+                &[&users, &users[0]]
+            )
+            .await,
+        1,
+        "the five queued applications were filed together"
+    );
+    cluster.logged().await;
+    assert_eq!(
+        cluster
+            .count(
+                "SELECT count(*) FROM events WHERE topic = $1 AND kind = 'application.created'",
+                &[&format!("union:{root}:admin")]
+            )
+            .await,
+        6
+    );
+}
+
+#[actix_rt::test]
+async fn a_second_tap_in_a_group_of_applications_is_refused_and_the_rest_are_filed() {
+    let cluster = Cluster::start(1).await;
+    let root = cluster.root_union;
+    let mut people = Vec::new();
+    for i in 0..4u32 {
+        people.push(
+            cluster
+                .verified_user(0, &format!("1363000{i:04}"), "app", 700 + i)
+                .await,
+        );
+    }
+    let rest: Vec<Call> = people[1..]
+        .iter()
+        .map(|(token, _)| join(token, root))
+        .chain([join(&people[2].0, root)])
+        .collect();
+    let first = join(&people[0].0, root);
+    let (first, answers) = held_back(&cluster, "applications", first, rest).await;
+    assert_eq!(first, 201);
+    let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 201, 201, 409], "{answers:?}");
+    let refused = answers.iter().find(|(s, _)| *s == 409).unwrap();
+    assert_eq!(
+        refused.1["error"]["message"],
+        "you already have a pending application to this union"
+    );
+    let users: Vec<i64> = people.iter().map(|p| p.1).collect();
+    assert_eq!(
+        cluster
+            .count(
+                "SELECT count(*) FROM applications WHERE user_id = ANY($1) AND status = 'pending'",
+                &[&users]
+            )
+            .await,
+        4,
+        "one application each"
     );
 }

@@ -1,21 +1,12 @@
-//! Decisions committed in groups. A busy union's admins decide hundreds of applications
-//! a second, and one transaction per decision costs Postgres a dozen statements each:
-//! measured with pgbench on the decision's own statements, 562 decisions/s one at a time
-//! against 2,888/s twenty to a transaction (docs/BENCHMARKS.md). So the decisions that
-//! arrive at a node while one group is being written wait for it and then go together:
-//! one transaction, one statement per step for all of them. A lone decision goes alone,
-//! exactly as before, with no wait.
-//!
-//! Whoever holds the node's turn takes every decision waiting, so each is taken by the
-//! first turn after it queued; the group runs in a task of its own, so a caller that
-//! goes away does not abandon the rest. If anything in a group fails (an applicant who
-//! meanwhile joined elsewhere, a transfer whose old membership ended, a database error),
-//! the group's transaction is rolled back and each of its decisions is made on its own,
-//! which answers each with its own outcome.
+//! Decisions committed in groups (`store/group.rs`). A busy union's admins decide
+//! hundreds of applications a second; measured with pgbench on the decision's own
+//! statements, 562 decisions/s one at a time against 2,888/s twenty to a transaction
+//! (docs/BENCHMARKS.md). If anything in a group fails (an applicant who meanwhile joined
+//! elsewhere, a transfer whose old membership ended, a database error), the group's
+//! transaction is rolled back and each of its decisions is made on its own, which answers
+//! each with its own outcome.
 
 use std::collections::{HashMap, HashSet};
-use std::mem;
-use std::sync::Mutex;
 
 use deadpool_postgres::Transaction;
 use gonghui_protocol::dto::{Application, Membership};
@@ -29,29 +20,23 @@ use crate::domain::{Decision, Permission};
 use crate::store::access::users_changed;
 use crate::store::audit::{self, Entry};
 use crate::store::events::EventBatch;
+use crate::store::group::{answer, groups, Turns};
 use crate::store::notifications::notify_each;
 use crate::store::tokens::Principal;
 use crate::store::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
 use crate::store::Store;
 use crate::{Error, Result};
 
-/// The most decisions one transaction makes; a longer queue is written in several.
-pub const MAX_GROUP: usize = 128;
-
 /// How long a group waits for a row another transaction holds before it gives up and
 /// its decisions are made one by one: the node's next decisions wait behind a group, so
 /// one blocked applicant must not hold them all.
 const LOCK_WAIT: &str = "SET LOCAL lock_timeout = '1s'";
 
-/// A node's decisions waiting for the next group, and whose turn it is to write one.
-#[derive(Default)]
-pub(crate) struct Decisions {
-    waiting: Mutex<Vec<Waiting>>,
-    turn: tokio::sync::Mutex<()>,
-}
+/// A node's decisions waiting to be made together.
+pub(crate) type Decisions = Turns<Waiting>;
 
 /// A decision asked for and the caller waiting for its outcome.
-struct Waiting {
+pub(crate) struct Waiting {
     admin: Principal,
     id: i64,
     decision: Decision,
@@ -73,34 +58,22 @@ impl Store {
         id: i64,
         decision: Decision,
     ) -> Result<Application> {
-        let (answer, answered) = oneshot::channel();
-        self.decisions.queue().push(Waiting {
+        let (answered_by, answered) = oneshot::channel();
+        let store = self.clone();
+        let waiting = Waiting {
             admin: *admin,
             id,
             decision,
-            answer,
-        });
-        {
-            let _turn = self.decisions.turn.lock().await;
-            let waiting = mem::take(&mut *self.decisions.queue());
-            if !waiting.is_empty() {
-                let store = self.clone();
-                let _ = tokio::spawn(async move { store.decide_waiting(waiting).await }).await;
-            }
-        }
-        answered.await.unwrap_or_else(|_| {
-            Err(Error::Unavailable(
-                "the decision was interrupted; ask again".into(),
-            ))
-        })
-    }
-
-    /// Decides everything that was waiting, [`MAX_GROUP`] at a time.
-    async fn decide_waiting(&self, mut waiting: Vec<Waiting>) {
-        while !waiting.is_empty() {
-            let rest = waiting.split_off(waiting.len().min(MAX_GROUP));
-            self.decide_group(mem::replace(&mut waiting, rest)).await;
-        }
+            answer: answered_by,
+        };
+        self.decisions
+            .join(waiting, |all| async move {
+                for group in groups(all) {
+                    store.decide_group(group).await;
+                }
+            })
+            .await;
+        answer(answered, "the decision").await
     }
 
     /// Decides a group together, or each on its own if that fails; answers every caller.
@@ -202,12 +175,6 @@ impl Store {
                 )),
             })
             .collect())
-    }
-}
-
-impl Decisions {
-    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

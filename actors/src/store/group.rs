@@ -1,0 +1,92 @@
+//! Group commit: calls of one kind that reach a node while it is writing one of them wait
+//! for its turn and are then written together, one transaction and one statement per
+//! step for all of them, instead of a transaction each (a dozen statements apiece; see
+//! docs/BENCHMARKS.md for what that costs Postgres). A call that finds the turn free goes
+//! at once, alone, with no wait.
+//!
+//! Whoever holds the turn takes every call waiting, so each is taken by the first turn
+//! after it queued; the group is written in a task of its own, so a caller that goes away
+//! does not abandon the rest. What a group does when one of its calls fails is the
+//! writer's business (`applications/decisions.rs`, `applications/filing.rs`: roll back and
+//! make each alone).
+
+use std::future::Future;
+use std::mem;
+use std::sync::{Mutex, MutexGuard};
+
+use tokio::sync::oneshot;
+
+use crate::{Error, Result};
+
+/// The most calls one transaction writes; a longer queue is written in several.
+pub const MAX_GROUP: usize = 128;
+
+/// The calls of one kind waiting on a node, and whose turn it is to write them.
+pub(crate) struct Turns<W> {
+    waiting: Mutex<Vec<W>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl<W> Default for Turns<W> {
+    fn default() -> Self {
+        Turns {
+            waiting: Mutex::new(Vec::new()),
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl<W: Send + 'static> Turns<W> {
+    /// Queues `call` and waits for this caller's turn; if calls are waiting then (this
+    /// one among them, unless an earlier turn took it), hands them to `write` in a task
+    /// of its own and waits for it. The call's answer comes through its own channel.
+    pub async fn join<F, Fut>(&self, call: W, write: F)
+    where
+        F: FnOnce(Vec<W>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.queue().push(call);
+        let _turn = self.turn.lock().await;
+        let waiting = mem::take(&mut *self.queue());
+        if !waiting.is_empty() {
+            let _ = tokio::spawn(write(waiting)).await;
+        }
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Vec<W>> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Splits what was waiting into groups of at most [`MAX_GROUP`], oldest first.
+pub(crate) fn groups<W>(mut waiting: Vec<W>) -> Vec<Vec<W>> {
+    let mut groups = Vec::new();
+    while !waiting.is_empty() {
+        let rest = waiting.split_off(waiting.len().min(MAX_GROUP));
+        groups.push(mem::replace(&mut waiting, rest));
+    }
+    groups
+}
+
+/// The answer to a queued call of `what`; a writer that died before answering is a 503.
+pub(crate) async fn answer<T>(answered: oneshot::Receiver<Result<T>>, what: &str) -> Result<T> {
+    answered.await.unwrap_or_else(|_| {
+        Err(Error::Unavailable(format!(
+            "{what} was interrupted; ask again"
+        )))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{groups, MAX_GROUP};
+
+    #[test]
+    fn a_long_queue_is_written_in_groups_of_at_most_the_maximum_in_order() {
+        let split = groups((0..MAX_GROUP * 2 + 3).collect());
+        let sizes: Vec<usize> = split.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [MAX_GROUP, MAX_GROUP, 3]);
+        assert_eq!(split.concat(), (0..MAX_GROUP * 2 + 3).collect::<Vec<_>>());
+        assert!(groups(Vec::<u8>::new()).is_empty());
+    }
+}
