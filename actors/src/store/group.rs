@@ -37,20 +37,34 @@ impl<W> Default for Turns<W> {
 }
 
 impl<W: Send + 'static> Turns<W> {
-    /// Queues `call` and waits for this caller's turn; if calls are waiting then (this
-    /// one among them, unless an earlier turn took it), hands them to `write` in a task
-    /// of its own and waits for it. The call's answer comes through its own channel.
-    pub async fn join<F, Fut>(&self, call: W, write: F)
+    /// Queues `call` and answers what comes through `answered`, its channel. Until then
+    /// the caller waits for a turn; if it gets one, it hands every call waiting to `write`
+    /// in a task of its own and waits for that. A caller whose call another turn already
+    /// took leaves the line as soon as it is answered: the turn passes only between
+    /// callers with work, never through a convoy of ones already served.
+    pub async fn join<T, F, Fut>(
+        &self,
+        call: W,
+        mut answered: oneshot::Receiver<Result<T>>,
+        what: &str,
+        write: F,
+    ) -> Result<T>
     where
         F: FnOnce(Vec<W>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.queue().push(call);
-        let _turn = self.turn.lock().await;
-        let waiting = mem::take(&mut *self.queue());
-        if !waiting.is_empty() {
-            let _ = tokio::spawn(write(waiting)).await;
+        tokio::select! {
+            biased;
+            answer = &mut answered => return received(answer, what),
+            _turn = self.turn.lock() => {
+                let waiting = mem::take(&mut *self.queue());
+                if !waiting.is_empty() {
+                    let _ = tokio::spawn(write(waiting)).await;
+                }
+            }
         }
+        received(answered.await, what)
     }
 
     fn queue(&self) -> MutexGuard<'_, Vec<W>> {
@@ -69,8 +83,11 @@ pub(crate) fn groups<W>(mut waiting: Vec<W>) -> Vec<Vec<W>> {
 }
 
 /// The answer to a queued call of `what`; a writer that died before answering is a 503.
-pub(crate) async fn answer<T>(answered: oneshot::Receiver<Result<T>>, what: &str) -> Result<T> {
-    answered.await.unwrap_or_else(|_| {
+fn received<T>(
+    answer: std::result::Result<Result<T>, oneshot::error::RecvError>,
+    what: &str,
+) -> Result<T> {
+    answer.unwrap_or_else(|_| {
         Err(Error::Unavailable(format!(
             "{what} was interrupted; ask again"
         )))

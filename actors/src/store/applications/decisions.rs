@@ -20,7 +20,7 @@ use crate::domain::{Decision, Permission};
 use crate::store::access::users_changed;
 use crate::store::audit::{self, Entry};
 use crate::store::events::EventBatch;
-use crate::store::group::{answer, groups, Turns};
+use crate::store::group::{groups, Turns};
 use crate::store::notifications::notify_each;
 use crate::store::tokens::Principal;
 use crate::store::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
@@ -67,13 +67,12 @@ impl Store {
             answer: answered_by,
         };
         self.decisions
-            .join(waiting, |all| async move {
+            .join(waiting, answered, "the decision", |all| async move {
                 for group in groups(all) {
                     store.decide_group(group).await;
                 }
             })
-            .await;
-        answer(answered, "the decision").await
+            .await
     }
 
     /// Decides a group together, or each on its own if that fails; answers every caller.

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use super::{application_from_row, push_everywhere, source_union, APPLICATION};
 use crate::domain::{ApplicationKind, BoundedText};
 use crate::store::events::EventBatch;
-use crate::store::group::{answer, groups, Turns};
+use crate::store::group::{groups, Turns};
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -54,13 +54,12 @@ impl Store {
             answer: answered_by,
         };
         self.filings
-            .join(filing, |all| async move {
+            .join(filing, answered, "the application", |all| async move {
                 for group in groups(all) {
                     store.file_group(group).await;
                 }
             })
-            .await;
-        answer(answered, "the application").await
+            .await
     }
 
     /// Files a group together, or each on its own if that fails; answers every caller.
