@@ -12,13 +12,24 @@ use crate::helpers::Cluster;
 /// A call to send: token, path, body.
 type Call<'a> = (&'a str, String, Value);
 
+/// `n` verified users numbered from `from` (their phones and ID numbers follow it):
+/// (token, user).
+async fn verified_users(cluster: &Cluster, n: u32, from: u32) -> Vec<(String, i64)> {
+    let mut all = Vec::new();
+    for i in from..from + n {
+        all.push(
+            cluster
+                .verified_user(0, &format!("1361{i:07}"), "app", i)
+                .await,
+        );
+    }
+    all
+}
+
 /// Applicants, each with a pending application to the root union: (token, user, application).
 async fn applicants(cluster: &Cluster, n: u32, from: u32) -> Vec<(String, i64, i64)> {
     let mut all = Vec::new();
-    for i in from..from + n {
-        let (token, user) = cluster
-            .verified_user(0, &format!("1361000{i:04}"), "app", 400 + i)
-            .await;
+    for (token, user) in verified_users(cluster, n, 400 + from).await {
         let id = cluster.apply(0, &token, cluster.root_union, "").await;
         all.push((token, user, id));
     }
@@ -254,14 +265,7 @@ async fn a_group_holding_a_refused_approval_makes_the_others_and_writes_nothing_
 async fn applications_queued_together_are_filed_in_one_transaction_each_answered_for_itself() {
     let cluster = Cluster::start(1).await;
     let root = cluster.root_union;
-    let mut people = Vec::new();
-    for i in 0..6u32 {
-        people.push(
-            cluster
-                .verified_user(0, &format!("1362000{i:04}"), "app", 600 + i)
-                .await,
-        );
-    }
+    let people = verified_users(&cluster, 6, 600).await;
     let (unverified, _) = cluster.login_sms(0, "13620009998", "app").await;
     let rest: Vec<Call> = people[1..]
         .iter()
@@ -304,14 +308,7 @@ async fn applications_queued_together_are_filed_in_one_transaction_each_answered
 async fn a_second_tap_in_a_group_of_applications_is_refused_and_the_rest_are_filed() {
     let cluster = Cluster::start(1).await;
     let root = cluster.root_union;
-    let mut people = Vec::new();
-    for i in 0..4u32 {
-        people.push(
-            cluster
-                .verified_user(0, &format!("1363000{i:04}"), "app", 700 + i)
-                .await,
-        );
-    }
+    let people = verified_users(&cluster, 4, 700).await;
     let rest: Vec<Call> = people[1..]
         .iter()
         .map(|(token, _)| join(token, root))

@@ -11,6 +11,8 @@
 //! make each alone).
 
 use std::future::Future;
+
+use futures_util::future::BoxFuture;
 use std::mem;
 use std::sync::{Mutex, MutexGuard};
 
@@ -36,24 +38,33 @@ impl<W> Default for Turns<W> {
     }
 }
 
-impl<W: Send + 'static> Turns<W> {
-    /// Queues `call` and answers what comes through `answered`, its channel. Until then
-    /// the caller waits for a turn; if it gets one, it hands every call waiting to `write`
-    /// in a task of its own and waits for that. A caller whose call another turn already
-    /// took leaves the line as soon as it is answered: the turn passes only between
-    /// callers with work, never through a convoy of ones already served.
-    pub async fn join<T, F, Fut>(
+/// A queued call, which carries the channel its caller waits on.
+pub(crate) trait Queued: Send + 'static {
+    /// What the call is answered with when it succeeds.
+    type Outcome: Send;
+    /// Sends the call's outcome to its caller (who may have gone).
+    fn answer(self, outcome: Result<Self::Outcome>);
+}
+
+impl<W: Queued> Turns<W> {
+    /// Queues the call `call` makes of its answer channel and answers what comes
+    /// through that channel. Until then the caller waits for a turn; if it gets one, it
+    /// hands every call waiting to `write` in a task of its own and waits for that. A
+    /// caller whose call another turn already took leaves the line as soon as it is
+    /// answered: the turn passes only between callers with work, never through a convoy
+    /// of ones already served. `write` runs only for the caller that gets a turn.
+    pub async fn join<F, Fut>(
         &self,
-        call: W,
-        mut answered: oneshot::Receiver<Result<T>>,
+        call: impl FnOnce(oneshot::Sender<Result<W::Outcome>>) -> W,
         what: &str,
         write: F,
-    ) -> Result<T>
+    ) -> Result<W::Outcome>
     where
         F: FnOnce(Vec<W>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.queue().push(call);
+        let (answer, mut answered) = oneshot::channel();
+        self.queue().push(call(answer));
         tokio::select! {
             biased;
             answer = &mut answered => return received(answer, what),
@@ -80,6 +91,33 @@ pub(crate) fn groups<W>(mut waiting: Vec<W>) -> Vec<Vec<W>> {
         groups.push(mem::replace(&mut waiting, rest));
     }
     groups
+}
+
+/// Answers every call of `group`: with the outcomes `together` made of them in one
+/// transaction, or, when it did not (it failed, or `group` had one call and it was not
+/// tried), with what `alone` makes of each call with `store`, all at once.
+pub(crate) async fn settle<W: Queued, S: Sync>(
+    store: &S,
+    group: Vec<W>,
+    together: Option<Result<Vec<Result<W::Outcome>>>>,
+    alone: impl for<'a> Fn(&'a S, &'a W) -> BoxFuture<'a, Result<W::Outcome>>,
+) {
+    match together {
+        Some(Ok(outcomes)) => {
+            for (call, outcome) in group.into_iter().zip(outcomes) {
+                call.answer(outcome);
+            }
+            return;
+        }
+        Some(Err(e)) => tracing::debug!(error = %e, "a group is made one call at a time"),
+        None => {}
+    }
+    let alone = &alone;
+    futures_util::future::join_all(group.into_iter().map(|call| async move {
+        let outcome = alone(store, &call).await;
+        call.answer(outcome);
+    }))
+    .await;
 }
 
 /// The answer to a queued call of `what`; a writer that died before answering is a 503.

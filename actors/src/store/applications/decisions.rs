@@ -20,7 +20,7 @@ use crate::domain::{Decision, Permission};
 use crate::store::access::users_changed;
 use crate::store::audit::{self, Entry};
 use crate::store::events::EventBatch;
-use crate::store::group::{groups, Turns};
+use crate::store::group::{groups, settle, Queued, Turns};
 use crate::store::notifications::notify_each;
 use crate::store::tokens::Principal;
 use crate::store::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
@@ -34,6 +34,13 @@ const LOCK_WAIT: &str = "SET LOCAL lock_timeout = '1s'";
 
 /// A node's decisions waiting to be made together.
 pub(crate) type Decisions = Turns<Waiting>;
+
+impl Queued for Waiting {
+    type Outcome = Application;
+    fn answer(self, outcome: Result<Application>) {
+        let _ = self.answer.send(outcome);
+    }
+}
 
 /// A decision asked for and the caller waiting for its outcome.
 pub(crate) struct Waiting {
@@ -58,18 +65,19 @@ impl Store {
         id: i64,
         decision: Decision,
     ) -> Result<Application> {
-        let (answered_by, answered) = oneshot::channel();
-        let store = self.clone();
-        let waiting = Waiting {
+        let waiting = |answer| Waiting {
             admin: *admin,
             id,
             decision,
-            answer: answered_by,
+            answer,
         };
         self.decisions
-            .join(waiting, answered, "the decision", |all| async move {
-                for group in groups(all) {
-                    store.decide_group(group).await;
+            .join(waiting, "the decision", |all| {
+                let store = self.clone();
+                async move {
+                    for group in groups(all) {
+                        store.decide_group(group).await;
+                    }
                 }
             })
             .await
@@ -78,21 +86,13 @@ impl Store {
     /// Decides a group together, or each on its own if that fails; answers every caller.
     #[tracing::instrument(skip_all, fields(decisions = group.len()))]
     async fn decide_group(&self, group: Vec<Waiting>) {
-        if group.len() > 1 {
-            match self.decide_together(&group).await {
-                Ok(outcomes) => {
-                    for (waiting, outcome) in group.into_iter().zip(outcomes) {
-                        let _ = waiting.answer.send(outcome);
-                    }
-                    return;
-                }
-                Err(e) => tracing::debug!(error = %e, "a group of decisions is made one by one"),
-            }
-        }
-        futures_util::future::join_all(group.into_iter().map(|w| async move {
-            let outcome = self.decide_one(&w.admin, w.id, &w.decision).await;
-            let _ = w.answer.send(outcome);
-        }))
+        let together = match group.len() {
+            1 => None,
+            _ => Some(self.decide_together(&group).await),
+        };
+        settle(self, group, together, |store, w| {
+            Box::pin(store.decide_one(&w.admin, w.id, &w.decision))
+        })
         .await;
     }
 
@@ -105,12 +105,17 @@ impl Store {
         let tx = conn.transaction().await?;
         tx.batch_execute(LOCK_WAIT).await?;
         let mut seen = HashSet::new();
-        let first: Vec<&Waiting> = group.iter().filter(|w| seen.insert(w.id)).collect();
+        let firsts: Vec<bool> = group.iter().map(|w| seen.insert(w.id)).collect();
+        let first: Vec<&Waiting> = group
+            .iter()
+            .zip(&firsts)
+            .filter_map(|(w, first)| first.then_some(w))
+            .collect();
         let decided = claim(&tx, &first).await?;
-        let mut taken = HashSet::new();
         let wins: Vec<bool> = group
             .iter()
-            .map(|w| decided.contains_key(&w.id) && taken.insert(w.id))
+            .zip(firsts)
+            .map(|(w, first)| first && decided.contains_key(&w.id))
             .collect();
         let winners: Vec<(&Waiting, &Application, &str)> = group
             .iter()

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use super::{application_from_row, push_everywhere, source_union, APPLICATION};
 use crate::domain::{ApplicationKind, BoundedText};
 use crate::store::events::EventBatch;
-use crate::store::group::{groups, Turns};
+use crate::store::group::{groups, settle, Queued, Turns};
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -28,6 +28,13 @@ pub(crate) struct Filing {
     kind: ApplicationKind,
     note: Option<BoundedText>,
     answer: oneshot::Sender<Result<Application>>,
+}
+
+impl Queued for Filing {
+    type Outcome = Application;
+    fn answer(self, outcome: Result<Application>) {
+        let _ = self.answer.send(outcome);
+    }
 }
 
 impl Store {
@@ -44,19 +51,20 @@ impl Store {
         kind: ApplicationKind,
         note: Option<&BoundedText>,
     ) -> Result<Application> {
-        let (answered_by, answered) = oneshot::channel();
-        let store = self.clone();
-        let filing = Filing {
+        let filing = |answer| Filing {
             user_id,
             union_id,
             kind,
             note: note.cloned(),
-            answer: answered_by,
+            answer,
         };
         self.filings
-            .join(filing, answered, "the application", |all| async move {
-                for group in groups(all) {
-                    store.file_group(group).await;
+            .join(filing, "the application", |all| {
+                let store = self.clone();
+                async move {
+                    for group in groups(all) {
+                        store.file_group(group).await;
+                    }
                 }
             })
             .await
@@ -65,25 +73,13 @@ impl Store {
     /// Files a group together, or each on its own if that fails; answers every caller.
     #[tracing::instrument(skip_all, fields(applications = group.len()))]
     async fn file_group(&self, group: Vec<Filing>) {
-        if group.len() > 1 {
-            match self.file_together(&group).await {
-                Ok(outcomes) => {
-                    for (filing, outcome) in group.into_iter().zip(outcomes) {
-                        let _ = filing.answer.send(outcome);
-                    }
-                    return;
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "a group of applications is filed one by one")
-                }
-            }
-        }
-        futures_util::future::join_all(group.into_iter().map(|f| async move {
-            let outcome = self
-                .file_one(f.user_id, f.union_id, f.kind, f.note.as_ref())
-                .await;
-            let _ = f.answer.send(outcome);
-        }))
+        let together = match group.len() {
+            1 => None,
+            _ => Some(self.file_together(&group).await),
+        };
+        settle(self, group, together, |store, f| {
+            Box::pin(store.file_one(f.user_id, f.union_id, f.kind, f.note.as_ref()))
+        })
         .await;
     }
 
@@ -95,11 +91,12 @@ impl Store {
         let tx = conn.transaction().await?;
         let standing = tx
             .prepare_cached(
-                "SELECT r.n, EXISTS (SELECT 1 FROM unions WHERE id = r.union_id) AS union_exists,
+                "SELECT EXISTS (SELECT 1 FROM unions WHERE id = r.union_id) AS union_exists,
                         u.verified_at IS NOT NULL AS verified, m.union_id, m.status
                  FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS r(user_id, union_id, n)
                  JOIN users u ON u.id = r.user_id
-                 LEFT JOIN memberships m ON m.user_id = u.id AND m.status IN ('active', 'retired')",
+                 LEFT JOIN memberships m ON m.user_id = u.id AND m.status IN ('active', 'retired')
+                 ORDER BY r.n",
             )
             .await?;
         let users: Vec<i64> = group.iter().map(|f| f.user_id).collect();
@@ -108,11 +105,10 @@ impl Store {
         if rows.len() != group.len() {
             return Err(Error::Conflict("an applicant's account is gone".into()));
         }
-        let by_place: HashMap<i64, _> = rows.iter().map(|r| (r.get::<_, i64>("n"), r)).collect();
         let verdicts: Vec<Result<Option<i64>>> = group
             .iter()
-            .enumerate()
-            .map(|(i, f)| source_union(f.kind, f.union_id, by_place[&(i as i64 + 1)]))
+            .zip(&rows)
+            .map(|(f, standing)| source_union(f.kind, f.union_id, standing))
             .collect();
         let valid: Vec<(&Filing, Option<i64>)> = group
             .iter()
