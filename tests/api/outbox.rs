@@ -154,3 +154,45 @@ async fn one_batch_numbers_each_topics_events_in_the_order_they_were_written() {
         .collect();
     assert_eq!(logged, [(1, 1), (2, 4), (3, 6)]);
 }
+
+#[actix_rt::test]
+async fn the_log_writer_reads_the_outbox_by_its_key_not_by_scanning_its_dead_rows() {
+    let cluster = Cluster::start(1).await;
+    let scans = || async {
+        cluster
+            .db
+            .batch_execute("SELECT pg_stat_force_next_flush()")
+            .await
+            .unwrap();
+        let row = cluster
+            .db
+            .query_one(
+                "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'outbox'",
+                &[],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0)
+    };
+    let before = scans().await;
+    // More batches than PL/pgSQL plans afresh before it keeps one plan for the session.
+    for i in 0..8 {
+        cluster
+            .db
+            .execute(
+                "INSERT INTO outbox (topic, kind, data) VALUES ('member:999999', $1, $2)",
+                &[
+                    &kind::NOTIFICATION_READ,
+                    &json!({ "ids": [i], "unread": 0 }),
+                ],
+            )
+            .await
+            .unwrap();
+        cluster
+            .db
+            .execute("SELECT sequence_outbox(500)", &[])
+            .await
+            .unwrap();
+    }
+    assert_eq!(scans().await, before, "a batch scanned the outbox's heap");
+}

@@ -11,7 +11,7 @@ use gonghui_protocol::events::kind;
 use gonghui_protocol::ServerMsg;
 use serde_json::json;
 
-use super::{finish, plan, raise_file_limit, seed, Common};
+use super::{finish, plan, raise_file_limit, seed, Common, MachineCpu};
 use crate::histogram::Histogram;
 use crate::report::Outcome;
 use crate::wire::{self, open, Incoming};
@@ -35,6 +35,8 @@ struct Tally {
     refused_in: Mutex<Histogram>,
     /// Applications, from the first try to the final answer.
     apply_calls: Mutex<Histogram>,
+    /// Decisions, likewise.
+    decide_calls: Mutex<Histogram>,
 }
 
 /// How long a call is tried again while it is answered 503.
@@ -78,7 +80,10 @@ impl Tally {
 
     /// Approves one application as an admin, counting the answer.
     async fn decide(&self, http: &reqwest::Client, url: String, token: &str) {
-        match self.send(http.post(url).bearer_auth(token)).await {
+        let started = Instant::now();
+        let answer = self.send(http.post(url).bearer_auth(token)).await;
+        self.decide_calls.lock().unwrap().record(started.elapsed());
+        match answer {
             Ok(200) => {
                 self.wins.fetch_add(1, Ordering::Relaxed);
                 self.decided.lock().unwrap().push(Instant::now());
@@ -191,6 +196,7 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
     }
 
     let started = Instant::now();
+    let mut deciding_from = MachineCpu::now();
     let gap = Duration::from_secs_f64(1.0 / c.rate.max(0.001));
     let mut applies = Vec::new();
     for (i, applicant) in seeded.applicants.iter().enumerate() {
@@ -228,6 +234,7 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let queued = std::mem::take(&mut *tally.queued.lock().unwrap());
+        deciding_from = MachineCpu::now();
         let mut deciders = Vec::new();
         for (k, admin) in seeded.admins.iter().enumerate() {
             let urls: Vec<String> = queued
@@ -262,6 +269,7 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!();
+    let idle = deciding_from.and_then(|cpu| cpu.idle_since());
     // Every racing call answered too: a loser's 409 may come after every member saw the
     // winner's approval.
     while tally.answered() < (m - apply_failures) * racers && Instant::now() < deadline {
@@ -305,6 +313,12 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
     let calls = tally.apply_calls.lock().unwrap().clone();
     outcome.metric("apply call p50 ms", calls.quantile_ms(0.5));
     outcome.metric("apply call p99 ms", calls.quantile_ms(0.99));
+    let decide_calls = tally.decide_calls.lock().unwrap().clone();
+    outcome.metric("decide call p50 ms", decide_calls.quantile_ms(0.5));
+    outcome.metric("decide call p99 ms", decide_calls.quantile_ms(0.99));
+    if let Some(idle) = idle {
+        outcome.metric("machine idle while deciding %", idle);
+    }
     let refused = tally.refused.load(Ordering::Relaxed);
     outcome.metric("calls answered 503 and retried", refused as f64);
     if refused > 0 {

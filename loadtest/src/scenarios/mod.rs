@@ -307,6 +307,37 @@ pub(crate) fn proc_kib(pids: &[u32], field: &str) -> Option<u64> {
     Some(total)
 }
 
+/// The machine's CPU time so far (every core, from `/proc/stat`): whether a run was
+/// limited by the cores or by waiting shows in how idle they were meanwhile.
+pub(crate) struct MachineCpu {
+    idle: u64,
+    total: u64,
+}
+
+impl MachineCpu {
+    pub fn now() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .map(|t| t.parse().ok())
+            .collect::<Option<_>>()?;
+        Some(MachineCpu {
+            idle: ticks.get(3)? + ticks.get(4)?,
+            total: ticks.iter().sum(),
+        })
+    }
+
+    /// The share of the cores' time spent idle (or waiting on disk) since `self`, in %.
+    pub fn idle_since(&self) -> Option<f64> {
+        let now = MachineCpu::now()?;
+        let total = now.total.checked_sub(self.total).filter(|t| *t > 0)?;
+        Some(100.0 * now.idle.saturating_sub(self.idle) as f64 / total as f64)
+    }
+}
+
 fn record_status(outcome: &mut Outcome, status: &crate::fleet::Status) {
     outcome.failures = status.failed.clone();
     outcome.lost += status.gaps;
