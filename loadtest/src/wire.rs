@@ -135,6 +135,18 @@ pub async fn open(
     token: String,
     topics: &[String],
 ) -> anyhow::Result<Socket> {
+    let fresh: Vec<(String, Option<u64>)> = topics.iter().map(|t| (t.clone(), None)).collect();
+    resume(url, codec, token, &fresh).await
+}
+
+/// Opens a console session that resumes each topic after the seq given with it, as a
+/// client does after its socket was closed.
+pub async fn resume(
+    url: &str,
+    codec: Codec,
+    token: String,
+    topics: &[(String, Option<u64>)],
+) -> anyhow::Result<Socket> {
     let mut socket = connect(url, codec, None).await?;
     let hello = ClientMsg::Hello {
         id: RequestId::Int(0),
@@ -150,11 +162,11 @@ pub async fn open(
             tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
         }
         sent += chunk.len();
-        for (n, topic) in chunk.iter().enumerate() {
+        for (n, (topic, since)) in chunk.iter().enumerate() {
             let subscribe = ClientMsg::Subscribe {
                 id: RequestId::Int((k * SUBSCRIBES_AT_ONCE + n) as i64 + 1),
                 topic: topic.clone(),
-                since: None,
+                since: *since,
             };
             send(&mut socket, codec, &subscribe).await?;
         }

@@ -23,6 +23,12 @@ use crate::{Error, Result};
 /// The most calls one transaction writes; a longer queue is written in several.
 pub const MAX_GROUP: usize = 128;
 
+/// The most calls of one kind a node lets wait; more are answered 503 with `Retry-After`
+/// at once. A node writes about a thousand a second of each kind (docs/BENCHMARKS.md), so
+/// a call let in waits about a second at most for its turn however long an overload
+/// lasts, and memory stays bounded.
+pub const MAX_WAITING: usize = 8 * MAX_GROUP;
+
 /// The calls of one kind waiting on a node, and whose turn it is to write them.
 pub(crate) struct Turns<W> {
     waiting: Mutex<Vec<W>>,
@@ -48,7 +54,7 @@ pub(crate) trait Queued: Send + 'static {
 
 impl<W: Queued> Turns<W> {
     /// Queues the call `call` makes of its answer channel and answers what comes
-    /// through that channel. Until then the caller waits for a turn; if it gets one, it
+    /// through that channel, or `Busy` at once when [`MAX_WAITING`] wait. Until then the caller waits for a turn; if it gets one, it
     /// hands every call waiting to `write` in a task of its own and waits for that. A
     /// caller whose call another turn already took leaves the line as soon as it is
     /// answered: the turn passes only between callers with work, never through a convoy
@@ -64,7 +70,15 @@ impl<W: Queued> Turns<W> {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let (answer, mut answered) = oneshot::channel();
-        self.queue().push(call(answer));
+        {
+            let mut queue = self.queue();
+            if queue.len() >= MAX_WAITING {
+                return Err(Error::Busy(format!(
+                    "{what} could not be queued: this node has {MAX_WAITING} waiting; try again shortly"
+                )));
+            }
+            queue.push(call(answer));
+        }
         tokio::select! {
             biased;
             answer = &mut answered => return received(answer, what),
@@ -134,7 +148,56 @@ fn received<T>(
 
 #[cfg(test)]
 mod tests {
-    use super::{groups, MAX_GROUP};
+    use super::{groups, Queued, Turns, MAX_GROUP, MAX_WAITING};
+    use crate::{Error, Result};
+    use std::sync::Arc;
+    use tokio::sync::{oneshot, Notify};
+
+    struct Call(oneshot::Sender<Result<()>>);
+    impl Queued for Call {
+        type Outcome = ();
+        fn answer(self, outcome: Result<()>) {
+            let _ = self.0.send(outcome);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_line_refuses_at_once_and_everyone_let_in_is_answered() {
+        let turns = Arc::new(Turns::<Call>::default());
+        let release = Arc::new(Notify::new());
+        let join = |turns: Arc<Turns<Call>>, release: Arc<Notify>| async move {
+            turns
+                .join(Call, "the call", |calls| async move {
+                    release.notified().await;
+                    calls.into_iter().for_each(|c| c.answer(Ok(())));
+                })
+                .await
+        };
+        // The first call takes the turn and is held there; the next wait behind it.
+        let mut let_in = vec![tokio::spawn(join(turns.clone(), release.clone()))];
+        while turns.queue().len() > 0 || turns.turn.try_lock().is_ok() {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..MAX_WAITING {
+            let_in.push(tokio::spawn(join(turns.clone(), release.clone())));
+        }
+        while turns.queue().len() < MAX_WAITING {
+            tokio::task::yield_now().await;
+        }
+        let refused = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            join(turns.clone(), release.clone()),
+        )
+        .await
+        .expect("refused at once, not queued");
+        assert!(matches!(refused, Err(Error::Busy(_))), "{refused:?}");
+        assert_eq!(Error::Busy(String::new()).retry_after(), Some(1));
+        release.notify_one();
+        release.notify_one();
+        for call in let_in {
+            call.await.unwrap().unwrap();
+        }
+    }
 
     #[test]
     fn a_long_queue_is_written_in_groups_of_at_most_the_maximum_in_order() {

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{finish, plan, raise_file_limit, seed, Common, MachineCpu};
 use crate::histogram::Histogram;
 use crate::report::Outcome;
-use crate::wire::{self, open, Incoming};
+use crate::wire::{self, open, resume, Incoming};
 
 /// The approvals scenario's shared counters.
 #[derive(Default)]
@@ -37,6 +37,8 @@ struct Tally {
     apply_calls: Mutex<Histogram>,
     /// Decisions, likewise.
     decide_calls: Mutex<Histogram>,
+    /// The codes the admins' sessions were closed with (each then resumed).
+    admin_closed: Mutex<Vec<u16>>,
 }
 
 /// How long a call is tried again while it is answered 503.
@@ -133,13 +135,10 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
     let queues: Vec<String> = targets.iter().map(|u| format!("union:{u}:admin")).collect();
 
     for (k, admin) in seeded.admins.iter().enumerate() {
-        let mut socket = open(
-            &nodes[k % nodes.len()],
-            codec,
-            seeded.token(*admin),
-            &queues,
-        )
-        .await?;
+        let url = nodes[k % nodes.len()].clone();
+        let mut since: Vec<(String, Option<u64>)> =
+            queues.iter().map(|q| (q.clone(), None)).collect();
+        let mut socket = resume(&url, codec, seeded.token(*admin), &since).await?;
         let (tally, http, base, token) = (
             tally.clone(),
             http.clone(),
@@ -147,25 +146,45 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
             seeded.token(*admin),
         );
         tokio::spawn(async move {
-            while let Ok(Some(Incoming::Msg(msg))) = wire::next(&mut socket, codec).await {
-                let ServerMsg::Event(e) = msg else { continue };
-                if e.kind != kind::APPLICATION_CREATED {
-                    continue;
+            loop {
+                while let Ok(Some(incoming)) = wire::next(&mut socket, codec).await {
+                    let e = match incoming {
+                        Incoming::Msg(ServerMsg::Event(e)) => e,
+                        Incoming::Msg(_) => continue,
+                        Incoming::Closed(code) => {
+                            tally.admin_closed.lock().unwrap().push(code);
+                            break;
+                        }
+                    };
+                    if let Some((_, seq)) = since.iter_mut().find(|(topic, _)| *topic == e.topic) {
+                        *seq = Some(e.seq);
+                    }
+                    if e.kind != kind::APPLICATION_CREATED {
+                        continue;
+                    }
+                    tally.apply_visible.lock().unwrap().record_since(e.at);
+                    let id = e.data["application"]["id"].as_i64().unwrap_or_default();
+                    let mine = id as usize % admins == k
+                        || (admins > 1 && (id as usize + 1) % admins == k);
+                    if !mine {
+                        continue;
+                    }
+                    let url = format!("{base}/api/v1/applications/{id}/approve");
+                    if deciding.backlog {
+                        tally.queued.lock().unwrap().push((k, url));
+                        continue;
+                    }
+                    let (tally, http, token) = (tally.clone(), http.clone(), token.clone());
+                    tokio::spawn(async move { tally.decide(&http, url, &token).await });
                 }
-                tally.apply_visible.lock().unwrap().record_since(e.at);
-                let id = e.data["application"]["id"].as_i64().unwrap_or_default();
-                let mine =
-                    id as usize % admins == k || (admins > 1 && (id as usize + 1) % admins == k);
-                if !mine {
-                    continue;
-                }
-                let url = format!("{base}/api/v1/applications/{id}/approve");
-                if deciding.backlog {
-                    tally.queued.lock().unwrap().push((k, url));
-                    continue;
-                }
-                let (tally, http, token) = (tally.clone(), http.clone(), token.clone());
-                tokio::spawn(async move { tally.decide(&http, url, &token).await });
+                // Closed (4008 when it read too slowly): resume where it stopped, as the
+                // console does.
+                socket = loop {
+                    match resume(&url, codec, token.clone(), &since).await {
+                        Ok(socket) => break socket,
+                        Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    }
+                };
             }
         });
     }
@@ -318,6 +337,11 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
     outcome.metric("decide call p99 ms", decide_calls.quantile_ms(0.99));
     if let Some(idle) = idle {
         outcome.metric("machine idle while deciding %", idle);
+    }
+    let closed = tally.admin_closed.lock().unwrap().clone();
+    outcome.metric("admin sessions closed and resumed", closed.len() as f64);
+    if !closed.is_empty() {
+        eprintln!("admin sessions closed with {closed:?}");
     }
     let refused = tally.refused.load(Ordering::Relaxed);
     outcome.metric("calls answered 503 and retried", refused as f64);
