@@ -81,7 +81,7 @@ FAILED=()
 
 wanted() { [ $# -eq 0 ] || [[ " $* " == *" $SCENARIO "* ]]; }
 
-for SCENARIO in idle fanout approvals approvals-backlog approvals-wide activity reconnect-storm login-flood tree-import; do
+for SCENARIO in idle fanout approvals approvals-backlog approvals-capacity approvals-overload approvals-wide activity reconnect-storm login-flood tree-import; do
     wanted "$@" || continue
     case $SCENARIO in
         idle) start_peer
@@ -92,6 +92,10 @@ for SCENARIO in idle fanout approvals approvals-backlog approvals-wide activity 
                 stop_peer ;;
         approvals) run approvals approvals 2 --sessions 3000 --rate 1000 --admins 4 ;;
         approvals-backlog) run approvals-backlog approvals 2 --sessions 6000 --rate 2000 --admins 4 --backlog ;;
+        # The backlog decided with enough calls in flight to saturate the box: one union's capacity.
+        approvals-capacity) run approvals-capacity approvals 2 --sessions 6000 --rate 2000 --admins 4 --backlog --in-flight 64 ;;
+        # Three times the rate the 1x run sustains.
+        approvals-overload) run approvals-overload approvals 2 --sessions 9000 --rate 3000 --admins 4 ;;
         approvals-wide) run approvals-wide approvals 2 --sessions 3000 --rate 1000 --admins 4 --unions 100 ;;
         activity) run activity activity 2 --sessions 5000 --rate 700 ;;
         reconnect-storm) run reconnect-storm reconnect-storm 2 --sessions 10000 --rate 800 --workers 2 ;;
