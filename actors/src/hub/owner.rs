@@ -52,6 +52,15 @@ struct TopicState {
     snapshot: Option<(u64, Value)>,
     /// Subscribers waiting for the snapshot read in flight.
     snapshot_waiters: Vec<Waiter>,
+    /// Subscribers resuming after a seq, waiting for the next read of the log's bounds;
+    /// one read at a time serves all that came before it started.
+    bounds_waiting: Vec<(Waiter, u64)>,
+    /// Whether a read of the bounds is in flight.
+    bounds_reading: bool,
+    /// Catch-up reads of the log in flight, by the seq each reads after, with the
+    /// subscribers (session, generation) each will serve: a storm of resumes from one
+    /// seq is one read, not one each.
+    catching_up: HashMap<u64, Vec<(u64, u64)>>,
 }
 
 impl TopicState {
@@ -62,11 +71,19 @@ impl TopicState {
             attaching: HashMap::new(),
             snapshot: None,
             snapshot_waiters: Vec::new(),
+            bounds_waiting: Vec::new(),
+            bounds_reading: false,
+            catching_up: HashMap::new(),
         }
     }
 
     fn is_unused(&self) -> bool {
-        self.live.is_empty() && self.attaching.is_empty() && self.snapshot_waiters.is_empty()
+        self.live.is_empty()
+            && self.attaching.is_empty()
+            && self.snapshot_waiters.is_empty()
+            && self.bounds_waiting.is_empty()
+            && !self.bounds_reading
+            && self.catching_up.is_empty()
     }
 }
 
@@ -231,33 +248,11 @@ impl TopicOwner {
         let missed = match state.order.catch_up(after) {
             CatchUp::Ring(missed) => missed,
             CatchUp::Log { after } => {
-                let store = self.store.clone();
-                let batch = self.settings.read_batch;
-                ctx.spawn(
-                    async move { store.events_after(topic, after, batch).await }
-                        .into_actor(self)
-                        .map(move |read, act, ctx| match read {
-                            Ok(frames) if !frames.is_empty() => {
-                                let last = frames.last().map_or(after, |f| f.seq);
-                                let events = frames
-                                    .into_iter()
-                                    .map(|f| SharedEvent::new(topic, f))
-                                    .collect();
-                                if Self::send(&out, ToSession::Batch(events)) {
-                                    act.attach(topic, session_id, generation, last, ctx);
-                                } else {
-                                    act.drop_subscriber(topic, session_id);
-                                }
-                            }
-                            _ => {
-                                out.do_send(ToSession::Close {
-                                    code: close::RESTARTING,
-                                    reason: "catch-up failed: resubscribe",
-                                });
-                                act.drop_subscriber(topic, session_id);
-                            }
-                        }),
-                );
+                let readers = state.catching_up.entry(after).or_default();
+                readers.push((session_id, generation));
+                if readers.len() == 1 {
+                    self.catch_up_from_log(topic, after, ctx);
+                }
                 return;
             }
         };
@@ -272,6 +267,59 @@ impl TopicOwner {
             );
         }
         self.forget_if_unused(topic);
+    }
+
+    /// Reads the log after `after` once for every subscriber catching up from there,
+    /// sends each what was read and attaches it further (or, when nothing could be read,
+    /// closes it so it resubscribes).
+    fn catch_up_from_log(&mut self, topic: Topic, after: u64, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let batch = self.settings.read_batch;
+        ctx.spawn(
+            async move { store.events_after(topic, after, batch).await }
+                .into_actor(self)
+                .map(move |read, act, ctx| {
+                    let Some(state) = act.topics.get_mut(&topic) else {
+                        return;
+                    };
+                    let readers = state.catching_up.remove(&after).unwrap_or_default();
+                    let events: Option<Vec<Arc<SharedEvent>>> = match read {
+                        Ok(frames) if !frames.is_empty() => Some(
+                            frames
+                                .into_iter()
+                                .map(|f| SharedEvent::new(topic, f))
+                                .collect(),
+                        ),
+                        _ => None,
+                    };
+                    for (session_id, generation) in readers {
+                        let Some(out) = act
+                            .topics
+                            .get(&topic)
+                            .and_then(|s| s.attaching.get(&session_id))
+                            .filter(|a| a.generation == generation)
+                            .map(|a| a.session.out.clone())
+                        else {
+                            continue;
+                        };
+                        match &events {
+                            Some(events) if Self::send(&out, ToSession::Batch(events.clone())) => {
+                                let last = events.last().map_or(after, |e| e.seq());
+                                act.attach(topic, session_id, generation, last, ctx);
+                            }
+                            Some(_) => act.drop_subscriber(topic, session_id),
+                            None => {
+                                out.do_send(ToSession::Close {
+                                    code: close::RESTARTING,
+                                    reason: "catch-up failed: resubscribe",
+                                });
+                                act.drop_subscriber(topic, session_id);
+                            }
+                        }
+                    }
+                    act.forget_if_unused(topic);
+                }),
+        );
     }
 
     fn drop_subscriber(&mut self, topic: Topic, session_id: u64) {
@@ -290,6 +338,57 @@ impl TopicOwner {
                 self.idle_since = Instant::now();
             }
         }
+    }
+
+    /// Reads the log's bounds once for every subscriber resuming meanwhile, and starts
+    /// each from its `since` when the log still holds what follows it, else from a
+    /// snapshot with `reset`. Subscribers that come during the read wait for the next
+    /// one, so a bounds read always began after the subscribe it answers.
+    fn read_bounds(&mut self, topic: Topic, ctx: &mut Context<Self>) {
+        let Some(state) = self.topics.get_mut(&topic) else {
+            return;
+        };
+        let waiting = std::mem::take(&mut state.bounds_waiting);
+        state.bounds_reading = true;
+        let store = self.store.clone();
+        let max_replay = self.settings.max_replay;
+        ctx.spawn(
+            async move { store.log_bounds(topic).await }
+                .into_actor(self)
+                .map(move |bounds, act, ctx| {
+                    for (mut waiter, since) in waiting {
+                        match &bounds {
+                            Ok(bounds) if bounds.can_resume_from(since, max_replay) => {
+                                let reply = SubscribeReply {
+                                    seq: since,
+                                    snapshot: None,
+                                    reset: false,
+                                };
+                                let start = Start {
+                                    head: bounds.head,
+                                    after: since,
+                                    reply,
+                                };
+                                act.started(topic, waiter, Ok(start), ctx);
+                            }
+                            Ok(_) => {
+                                waiter.reset = true;
+                                act.snapshot_for(topic, waiter, ctx);
+                            }
+                            Err(e) => act.started(topic, waiter, Err(e.body()), ctx),
+                        }
+                    }
+                    let Some(state) = act.topics.get_mut(&topic) else {
+                        return;
+                    };
+                    state.bounds_reading = false;
+                    if state.bounds_waiting.is_empty() {
+                        act.forget_if_unused(topic);
+                    } else {
+                        act.read_bounds(topic, ctx);
+                    }
+                }),
+        );
     }
 
     /// Serves a subscriber a snapshot: the cached one of a shared topic while it is
@@ -431,7 +530,7 @@ impl Handler<Subscribe> for TopicOwner {
                 generation,
             },
         );
-        let mut waiter = Waiter {
+        let waiter = Waiter {
             session,
             generation,
             request,
@@ -440,36 +539,10 @@ impl Handler<Subscribe> for TopicOwner {
         let Some(since) = since else {
             return self.snapshot_for(topic, waiter, ctx);
         };
-        let store = self.store.clone();
-        let max_replay = self.settings.max_replay;
-        ctx.spawn(
-            async move { store.log_bounds(topic).await }
-                .into_actor(self)
-                .map(move |bounds, act, ctx| match bounds {
-                    Ok(bounds) if bounds.can_resume_from(since, max_replay) => {
-                        let reply = SubscribeReply {
-                            seq: since,
-                            snapshot: None,
-                            reset: false,
-                        };
-                        act.started(
-                            topic,
-                            waiter,
-                            Ok(Start {
-                                head: bounds.head,
-                                after: since,
-                                reply,
-                            }),
-                            ctx,
-                        );
-                    }
-                    Ok(_) => {
-                        waiter.reset = true;
-                        act.snapshot_for(topic, waiter, ctx);
-                    }
-                    Err(e) => act.started(topic, waiter, Err(e.body()), ctx),
-                }),
-        );
+        state.bounds_waiting.push((waiter, since));
+        if !state.bounds_reading {
+            self.read_bounds(topic, ctx);
+        }
     }
 }
 
