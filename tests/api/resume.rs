@@ -232,3 +232,49 @@ async fn an_owner_stopped_for_idleness_comes_back_on_the_next_subscribe() {
         "and live events flow through the new owner"
     );
 }
+
+#[actix_rt::test]
+async fn many_resuming_one_topic_at_once_each_get_exactly_the_missed_events_once() {
+    let cluster = Cluster::start(2).await;
+    let seeded = cluster.seed_members(40).await;
+    let topic = format!("union:{}", seeded.union_id);
+    for i in 0..7 {
+        cluster
+            .db
+            .execute(
+                "INSERT INTO outbox (topic, kind, data) VALUES ($1, $2, $3)",
+                &[&topic, &kind::NOTIFICATION_READ, &json!({ "n": i })],
+            )
+            .await
+            .unwrap();
+    }
+    cluster.logged().await;
+
+    // Node 1 has no owner of the topic yet: every resume needs the log's bounds and a
+    // catch-up read from the log, which the owner shares between them.
+    let mut sockets = Vec::new();
+    for member in &seeded.members {
+        let mut socket = cluster.ws(1, Codec::Json).await;
+        socket.hello(&seeded.token(*member), ClientKind::App).await;
+        sockets.push(socket);
+    }
+    let replies = futures_util::future::join_all(
+        sockets
+            .iter_mut()
+            .map(|socket| socket.subscribe(&topic, Some(2))),
+    )
+    .await;
+    for (socket, reply) in sockets.iter_mut().zip(replies) {
+        let reply = reply.unwrap();
+        assert_eq!((reply.seq, reply.reset), (2, false));
+        let mut got = Vec::new();
+        for _ in 3..=7 {
+            let e = socket.next_event().await;
+            got.push((e.seq, e.data["n"].as_u64().unwrap()));
+        }
+        assert_eq!(got, [(3, 2), (4, 3), (5, 4), (6, 5), (7, 6)]);
+    }
+    for socket in &mut sockets {
+        socket.assert_quiet(Duration::from_millis(100)).await;
+    }
+}
