@@ -1,6 +1,7 @@
 //! Who may do what: every check walks the union tree through `unions.path`, so an admin
 //! of an ancestor may act below and nobody may act above or beside their unions.
 
+use futures_util::future::BoxFuture;
 use gonghui_protocol::dto::AdminOf;
 use gonghui_protocol::Topic;
 
@@ -164,14 +165,15 @@ impl Store {
                     .await?),
             Topic::Activity(id) => self.can_watch_activity(user_id, id).await,
             Topic::Union(union_id) => {
-                let conn = self.client().await?;
-                let stmt = conn
-                    .prepare_cached(
-                        "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND union_id = $2 AND status IN ('active', 'retired'))
-                             OR EXISTS (SELECT 1 FROM admin_roles($1, $2))",
+                self.union_readers
+                    .look_up(
+                        self,
+                        (user_id, union_id),
+                        "checking who may read a union",
+                        union_readers,
+                        union_reader,
                     )
-                    .await?;
-                Ok(conn.query_one(&stmt, &[&user_id, &union_id]).await?.get(0))
+                    .await
             }
         }
     }
@@ -198,4 +200,36 @@ impl Store {
         names.dedup();
         Ok(names)
     }
+}
+
+/// Whether each (user, union) may read the union's topic: a member (active or retired)
+/// or an admin on its path; in one statement, in order.
+fn union_readers(store: &Store, asked: Vec<(i64, i64)>) -> BoxFuture<'_, Result<Vec<bool>>> {
+    Box::pin(async move {
+        let conn = store.client().await?;
+        let stmt = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = r.u AND union_id = r.n AND status IN ('active', 'retired'))
+                        OR EXISTS (SELECT 1 FROM admin_roles(r.u, r.n))
+                 FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS r(u, n, i) ORDER BY i",
+            )
+            .await?;
+        let (users, unions): (Vec<i64>, Vec<i64>) = asked.into_iter().unzip();
+        let rows = conn.query(&stmt, &[&users, &unions]).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    })
+}
+
+/// Whether one user may read one union's topic.
+fn union_reader(store: &Store, (user_id, union_id): (i64, i64)) -> BoxFuture<'_, Result<bool>> {
+    Box::pin(async move {
+        let conn = store.client().await?;
+        let stmt = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND union_id = $2 AND status IN ('active', 'retired'))
+                     OR EXISTS (SELECT 1 FROM admin_roles($1, $2))",
+            )
+            .await?;
+        Ok(conn.query_one(&stmt, &[&user_id, &union_id]).await?.get(0))
+    })
 }

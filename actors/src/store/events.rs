@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use deadpool_postgres::Transaction;
+use futures_util::future::BoxFuture;
 use gonghui_protocol::{EventFrame, Topic};
 use serde::Serialize;
 use serde_json::Value;
@@ -86,6 +87,44 @@ impl LogBounds {
     }
 }
 
+/// The bounds of several topics' logs, in their order, in one statement.
+fn bounds_of(store: &Store, topics: Vec<Topic>) -> BoxFuture<'_, Result<Vec<LogBounds>>> {
+    Box::pin(async move {
+        let client = store.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT (SELECT head FROM topics WHERE topic = t.topic),
+                        (SELECT min(seq) FROM events WHERE topic = t.topic)
+                 FROM unnest($1::text[]) WITH ORDINALITY AS t(topic, n) ORDER BY n",
+            )
+            .await?;
+        let names: Vec<String> = topics.iter().map(Topic::to_string).collect();
+        let rows = client.query(&stmt, &[&names]).await?;
+        Ok(rows.iter().map(bounds_from_row).collect())
+    })
+}
+
+/// The bounds of one topic's log.
+fn bounds_of_one(store: &Store, topic: Topic) -> BoxFuture<'_, Result<LogBounds>> {
+    Box::pin(async move {
+        let client = store.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT (SELECT head FROM topics WHERE topic = $1), (SELECT min(seq) FROM events WHERE topic = $1)",
+            )
+            .await?;
+        let row = client.query_one(&stmt, &[&topic.to_string()]).await?;
+        Ok(bounds_from_row(&row))
+    })
+}
+
+fn bounds_from_row(row: &tokio_postgres::Row) -> LogBounds {
+    LogBounds {
+        head: row.get::<_, Option<i64>>(0).unwrap_or(0) as u64,
+        floor: row.get::<_, Option<i64>>(1).map(|s| s as u64),
+    }
+}
+
 impl Store {
     /// Puts `events` in the outbox, commits `tx`, and wakes this node's log writer to
     /// move them into the log: the one way a change and its events are committed.
@@ -113,20 +152,19 @@ impl Store {
         self.outbox.clone()
     }
 
-    /// The head and floor of a topic's log.
+    /// The head and floor of a topic's log, read together with every other topic's
+    /// asked meanwhile (a storm of resumes asks for thousands at once).
     #[tracing::instrument(skip_all)]
     pub async fn log_bounds(&self, topic: Topic) -> Result<LogBounds> {
-        let client = self.client().await?;
-        let row = client
-            .query_one(
-                "SELECT (SELECT head FROM topics WHERE topic = $1), (SELECT min(seq) FROM events WHERE topic = $1)",
-                &[&topic.to_string()],
+        self.bounds
+            .look_up(
+                self,
+                topic,
+                "reading the log's bounds",
+                bounds_of,
+                bounds_of_one,
             )
-            .await?;
-        Ok(LogBounds {
-            head: row.get::<_, Option<i64>>(0).unwrap_or(0) as u64,
-            floor: row.get::<_, Option<i64>>(1).map(|s| s as u64),
-        })
+            .await
     }
 
     /// Up to `limit` events of `topic` with seq > `after`, in order.

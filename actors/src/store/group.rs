@@ -29,17 +29,32 @@ pub const MAX_GROUP: usize = 128;
 /// lasts, and memory stays bounded.
 pub const MAX_WAITING: usize = 8 * MAX_GROUP;
 
+/// The most lookups of one kind a node lets wait. Reads are bounded upstream already (a
+/// node's sockets, each with a few checks waiting), and a reconnect storm asks for one
+/// per session at once; refusing them would fail the storm, so the bound is the node's.
+pub const MAX_LOOKUPS_WAITING: usize = 32_768;
+
 /// The calls of one kind waiting on a node, and whose turn it is to write them.
 pub(crate) struct Turns<W> {
     waiting: Mutex<Vec<W>>,
     turn: tokio::sync::Mutex<()>,
+    /// How many may wait; more are refused.
+    limit: usize,
 }
 
 impl<W> Default for Turns<W> {
     fn default() -> Self {
+        Turns::with_limit(MAX_WAITING)
+    }
+}
+
+impl<W> Turns<W> {
+    /// Turns that let at most `limit` calls wait.
+    pub fn with_limit(limit: usize) -> Self {
         Turns {
             waiting: Mutex::new(Vec::new()),
             turn: tokio::sync::Mutex::new(()),
+            limit,
         }
     }
 }
@@ -54,7 +69,8 @@ pub(crate) trait Queued: Send + 'static {
 
 impl<W: Queued> Turns<W> {
     /// Queues the call `call` makes of its answer channel and answers what comes
-    /// through that channel, or `Busy` at once when [`MAX_WAITING`] wait. Until then the caller waits for a turn; if it gets one, it
+    /// through that channel, or `Busy` at once when the limit ([`MAX_WAITING`] unless
+    /// made otherwise) wait. Until then the caller waits for a turn; if it gets one, it
     /// hands every call waiting to `write` in a task of its own and waits for that. A
     /// caller whose call another turn already took leaves the line as soon as it is
     /// answered: the turn passes only between callers with work, never through a convoy
@@ -72,9 +88,10 @@ impl<W: Queued> Turns<W> {
         let (answer, mut answered) = oneshot::channel();
         {
             let mut queue = self.queue();
-            if queue.len() >= MAX_WAITING {
+            if queue.len() >= self.limit {
                 return Err(Error::Busy(format!(
-                    "{what} could not be queued: this node has {MAX_WAITING} waiting; try again shortly"
+                    "{what} could not be queued: this node has {} waiting; try again shortly",
+                    self.limit
                 )));
             }
             queue.push(call(answer));
@@ -94,6 +111,68 @@ impl<W: Queued> Turns<W> {
 
     fn queue(&self) -> MutexGuard<'_, Vec<W>> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A key looked up, and the caller waiting for its value: reads that many sessions make at
+/// once (a reconnect storm's checks and log bounds) go to Postgres together, one
+/// statement for a group instead of one each.
+pub(crate) struct Asked<K, V> {
+    key: K,
+    answer: oneshot::Sender<Result<V>>,
+}
+
+impl<K: Send + 'static, V: Send + 'static> Queued for Asked<K, V> {
+    type Outcome = V;
+    fn answer(self, outcome: Result<V>) {
+        let _ = self.answer.send(outcome);
+    }
+}
+
+impl<K, V> Turns<Asked<K, V>> {
+    /// Lookups of one kind, which may wait in their thousands.
+    pub fn lookups() -> Self {
+        Turns::with_limit(MAX_LOOKUPS_WAITING)
+    }
+}
+
+/// Reads a group's keys in one statement: a value per key, in the keys' order.
+pub(crate) type ReadMany<S, K, V> = for<'a> fn(&'a S, Vec<K>) -> BoxFuture<'a, Result<Vec<V>>>;
+/// Reads one key alone.
+pub(crate) type ReadOne<S, K, V> = for<'a> fn(&'a S, K) -> BoxFuture<'a, Result<V>>;
+
+impl<K: Copy + Send + Sync + 'static, V: Send + 'static> Turns<Asked<K, V>> {
+    /// Looks `key` up with every lookup of this kind that waits meanwhile: a group is read
+    /// by `many`; a lone key, or each key of a group whose read failed, by `one`.
+    pub async fn look_up<S: Clone + Send + Sync + 'static>(
+        &self,
+        store: &S,
+        key: K,
+        what: &str,
+        many: ReadMany<S, K, V>,
+        one: ReadOne<S, K, V>,
+    ) -> Result<V> {
+        let asked = |answer| Asked { key, answer };
+        self.join(asked, what, |all| {
+            let store = store.clone();
+            async move {
+                for group in groups(all) {
+                    let together = match group.len() {
+                        1 => None,
+                        _ => Some(
+                            many(&store, group.iter().map(|a| a.key).collect())
+                                .await
+                                .map(|values| values.into_iter().map(Ok).collect()),
+                        ),
+                    };
+                    settle(&store, group, together, |store, asked| {
+                        one(store, asked.key)
+                    })
+                    .await;
+                }
+            }
+        })
+        .await
     }
 }
 
@@ -148,10 +227,83 @@ fn received<T>(
 
 #[cfg(test)]
 mod tests {
-    use super::{groups, Queued, Turns, MAX_GROUP, MAX_WAITING};
+    use super::{groups, Asked, Queued, Turns, MAX_GROUP, MAX_WAITING};
     use crate::{Error, Result};
-    use std::sync::Arc;
+    use futures_util::future::BoxFuture;
+    use std::sync::{Arc, Mutex};
     use tokio::sync::{oneshot, Notify};
+
+    /// A pretend database: key 0 is held until released; `many` records each group.
+    #[derive(Clone, Default)]
+    struct Db {
+        release: Arc<Notify>,
+        groups: Arc<Mutex<Vec<Vec<u32>>>>,
+        failing: bool,
+    }
+
+    fn many(db: &Db, keys: Vec<u32>) -> BoxFuture<'_, Result<Vec<u32>>> {
+        Box::pin(async move {
+            db.groups.lock().unwrap().push(keys.clone());
+            if db.failing {
+                return Err(Error::Unavailable("the group's read failed".into()));
+            }
+            Ok(keys.iter().map(|k| k * 10).collect())
+        })
+    }
+
+    fn one(db: &Db, key: u32) -> BoxFuture<'_, Result<u32>> {
+        Box::pin(async move {
+            if key == 0 {
+                db.release.notified().await;
+            }
+            Ok(key * 10)
+        })
+    }
+
+    async fn look_up_while_one_is_held(db: Db) -> Vec<u32> {
+        let turns = Arc::new(Turns::<Asked<u32, u32>>::lookups());
+        let ask = |key: u32| {
+            let (turns, db) = (turns.clone(), db.clone());
+            tokio::spawn(async move { turns.look_up(&db, key, "a lookup", many, one).await })
+        };
+        let first = ask(0);
+        while turns.queue().len() > 0 || turns.turn.try_lock().is_ok() {
+            tokio::task::yield_now().await;
+        }
+        let rest: Vec<_> = (1..=5).map(ask).collect();
+        while turns.queue().len() < 5 {
+            tokio::task::yield_now().await;
+        }
+        db.release.notify_one();
+        let mut values = vec![first.await.unwrap().unwrap()];
+        for asked in rest {
+            values.push(asked.await.unwrap().unwrap());
+        }
+        values
+    }
+
+    #[tokio::test]
+    async fn lookups_that_wait_meanwhile_are_read_in_one_group_each_answered_its_own() {
+        let db = Db::default();
+        assert_eq!(
+            look_up_while_one_is_held(db.clone()).await,
+            [0, 10, 20, 30, 40, 50]
+        );
+        assert_eq!(*db.groups.lock().unwrap(), [vec![1, 2, 3, 4, 5]]);
+    }
+
+    #[tokio::test]
+    async fn a_group_whose_read_fails_is_looked_up_one_by_one() {
+        let db = Db {
+            failing: true,
+            ..Db::default()
+        };
+        assert_eq!(
+            look_up_while_one_is_held(db.clone()).await,
+            [0, 10, 20, 30, 40, 50]
+        );
+        assert_eq!(db.groups.lock().unwrap().len(), 1);
+    }
 
     struct Call(oneshot::Sender<Result<()>>);
     impl Queued for Call {

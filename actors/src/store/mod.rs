@@ -36,6 +36,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use crate::crypto::Secrets;
+use gonghui_protocol::Topic;
 
 mod embedded {
     refinery::embed_migrations!("../migrations");
@@ -64,6 +65,10 @@ pub struct Store {
     decisions: std::sync::Arc<applications::Decisions>,
     /// Applications waiting to be filed together (`applications/filing.rs`).
     filings: std::sync::Arc<applications::Filings>,
+    /// Reads of topics' log bounds waiting to be made together (`events.rs`).
+    bounds: std::sync::Arc<group::Turns<group::Asked<Topic, events::LogBounds>>>,
+    /// Checks of who may read a union's topic waiting to be made together (`access.rs`).
+    union_readers: std::sync::Arc<group::Turns<group::Asked<(i64, i64), bool>>>,
 }
 
 /// How long a call waits for a free connection by default: long enough for a reconnect
@@ -109,6 +114,8 @@ impl Store {
             pool_wait: POOL_WAIT,
             decisions: std::sync::Arc::default(),
             filings: std::sync::Arc::default(),
+            bounds: std::sync::Arc::new(group::Turns::lookups()),
+            union_readers: std::sync::Arc::new(group::Turns::lookups()),
         })
     }
 
