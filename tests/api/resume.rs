@@ -278,3 +278,46 @@ async fn many_resuming_one_topic_at_once_each_get_exactly_the_missed_events_once
         socket.assert_quiet(Duration::from_millis(100)).await;
     }
 }
+
+#[actix_rt::test]
+async fn many_hellos_at_once_each_name_their_own_users_topics() {
+    let cluster = Cluster::start(1).await;
+    let seeded = cluster.seed_members(30).await;
+    let other = cluster.child_union(cluster.root_union, "另一个工会").await;
+    let review = cluster.child_union(cluster.root_union, "审核的工会").await;
+    // A third stay plain members, a third also review `review`, a third also only
+    // read it as admins without the right to review.
+    let mut expected = Vec::new();
+    for (i, member) in seeded.members.iter().enumerate() {
+        let mut topics = vec![
+            format!("member:{member}"),
+            format!("union:{}", seeded.union_id),
+        ];
+        match i % 3 {
+            1 => {
+                cluster.appoint(review, *member, &["members.review"]).await;
+                topics.push(format!("union:{review}"));
+                topics.push(format!("union:{review}:admin"));
+            }
+            2 => {
+                cluster.appoint(other, *member, &["news.publish"]).await;
+                topics.push(format!("union:{other}"));
+            }
+            _ => {}
+        }
+        expected.push(topics);
+    }
+    let mut sockets = Vec::new();
+    for _ in &seeded.members {
+        sockets.push(cluster.ws(0, Codec::MsgPack).await);
+    }
+    let hellos = futures_util::future::join_all(
+        sockets
+            .iter_mut()
+            .zip(&seeded.members)
+            .map(|(socket, member)| socket.hello_owned(seeded.token(*member), ClientKind::App)),
+    )
+    .await;
+    let named: Vec<Vec<String>> = hellos.into_iter().map(|h| h.topics).collect();
+    assert_eq!(named, expected);
+}

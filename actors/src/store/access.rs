@@ -179,26 +179,19 @@ impl Store {
     }
 
     /// The topics named in a hello reply: the user's own, their unions', and the admin
-    /// queues of the unions they review (members or organisations) (subordinate unions may be subscribed to as well).
+    /// queues of the unions they review (members or organisations) (subordinate unions
+    /// may be subscribed to as well). Read together with every hello's meanwhile.
     #[tracing::instrument(skip_all, fields(user_id = user_id))]
     pub async fn readable_topics(&self, user_id: i64) -> Result<Vec<String>> {
-        let mut topics = vec![Topic::Member(user_id)];
-        let (memberships, admin_of) =
-            futures_util::try_join!(self.memberships_of(user_id), self.admin_of(user_id))?;
-        for m in memberships {
-            topics.push(Topic::Union(m.union_id));
-        }
-        for admin in admin_of {
-            topics.push(Topic::Union(admin.union_id));
-            if admin.permissions.iter().any(|p| {
-                p == Permission::MembersReview.as_str() || p == Permission::OrgManage.as_str()
-            }) {
-                topics.push(Topic::UnionAdmin(admin.union_id));
-            }
-        }
-        let mut names: Vec<String> = topics.iter().map(Topic::to_string).collect();
-        names.dedup();
-        Ok(names)
+        self.hello_topics
+            .look_up(
+                self,
+                user_id,
+                "reading a user's topics",
+                readable_topics_of,
+                readable_topics_of_one,
+            )
+            .await
     }
 }
 
@@ -231,5 +224,91 @@ fn union_reader(store: &Store, (user_id, union_id): (i64, i64)) -> BoxFuture<'_,
             )
             .await?;
         Ok(conn.query_one(&stmt, &[&user_id, &union_id]).await?.get(0))
+    })
+}
+
+/// The topic names of a hello reply, from the unions `user_id` is a member of and the
+/// unions they administer with their permissions, each in order.
+fn topic_names<'a>(
+    user_id: i64,
+    member_of: impl IntoIterator<Item = i64>,
+    admin_of: impl IntoIterator<Item = (i64, &'a [String])>,
+) -> Vec<String> {
+    let mut topics = vec![Topic::Member(user_id)];
+    topics.extend(member_of.into_iter().map(Topic::Union));
+    for (union_id, permissions) in admin_of {
+        topics.push(Topic::Union(union_id));
+        if permissions
+            .iter()
+            .any(|p| p == Permission::MembersReview.as_str() || p == Permission::OrgManage.as_str())
+        {
+            topics.push(Topic::UnionAdmin(union_id));
+        }
+    }
+    let mut names: Vec<String> = topics.iter().map(Topic::to_string).collect();
+    names.dedup();
+    names
+}
+
+/// Several users' hello topics, in their order: memberships (by id) and admin rights (by
+/// union) of all in one statement.
+fn readable_topics_of(store: &Store, users: Vec<i64>) -> BoxFuture<'_, Result<Vec<Vec<String>>>> {
+    Box::pin(async move {
+        let conn = store.client().await?;
+        let stmt = conn
+            .prepare_cached(
+                "SELECT r.i, false AS admin, m.id AS sort, m.union_id, NULL::text[] AS permissions
+                 FROM unnest($1::bigint[]) WITH ORDINALITY AS r(u, i)
+                 JOIN memberships m ON m.user_id = r.u AND m.status IN ('active', 'retired')
+                 UNION ALL
+                 SELECT r.i, true, a.union_id, a.union_id, a.permissions
+                 FROM unnest($1::bigint[]) WITH ORDINALITY AS r(u, i)
+                 JOIN union_admins a ON a.user_id = r.u
+                 ORDER BY 1, 2, 3",
+            )
+            .await?;
+        let rows = conn.query(&stmt, &[&users]).await?;
+        let mut member_of = vec![Vec::new(); users.len()];
+        let mut admin_of: Vec<Vec<(i64, Vec<String>)>> = vec![Vec::new(); users.len()];
+        for row in &rows {
+            let Some(at) = usize::try_from(row.get::<_, i64>("i") - 1)
+                .ok()
+                .filter(|at| *at < users.len())
+            else {
+                continue;
+            };
+            let union_id: i64 = row.get("union_id");
+            if row.get("admin") {
+                let permissions: Option<Vec<String>> = row.get("permissions");
+                admin_of[at].push((union_id, permissions.unwrap_or_default()));
+            } else {
+                member_of[at].push(union_id);
+            }
+        }
+        Ok(users
+            .iter()
+            .zip(member_of)
+            .zip(admin_of)
+            .map(|((user_id, member_of), admin_of)| {
+                let admin_of = admin_of.iter().map(|(u, p)| (*u, p.as_slice()));
+                topic_names(*user_id, member_of, admin_of)
+            })
+            .collect())
+    })
+}
+
+/// One user's hello topics.
+fn readable_topics_of_one(store: &Store, user_id: i64) -> BoxFuture<'_, Result<Vec<String>>> {
+    Box::pin(async move {
+        let (memberships, admin_of) =
+            futures_util::try_join!(store.memberships_of(user_id), store.admin_of(user_id))?;
+        let admin_of = admin_of
+            .iter()
+            .map(|a| (a.union_id, a.permissions.as_slice()));
+        Ok(topic_names(
+            user_id,
+            memberships.iter().map(|m| m.union_id),
+            admin_of,
+        ))
     })
 }

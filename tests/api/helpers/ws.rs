@@ -139,7 +139,10 @@ impl WsClient {
     }
 
     pub async fn hello(&mut self, token: &str, client: ClientKind) -> HelloReply {
-        let token = token.to_owned();
+        self.hello_owned(token.to_owned(), client).await
+    }
+
+    pub async fn hello_owned(&mut self, token: String, client: ClientKind) -> HelloReply {
         let data = self
             .request(|id| ClientMsg::Hello { id, token, client })
             .await
