@@ -80,17 +80,8 @@ async fn events_no_node_was_woken_for_are_moved_by_a_sweep() {
 
     // What a node killed between its commit and its log writer leaves behind.
     cluster
-        .db
-        .execute(
-            "INSERT INTO outbox (topic, kind, data) VALUES ($1, $2, $3)",
-            &[
-                &topic,
-                &kind::NOTIFICATION_READ,
-                &json!({ "ids": [], "unread": 0 }),
-            ],
-        )
-        .await
-        .unwrap();
+        .put_in_outbox(&topic, json!({ "ids": [], "unread": 0 }))
+        .await;
     let moved = socket.next_event().await;
     assert_eq!(
         (moved.seq, moved.kind.as_str()),
@@ -116,17 +107,8 @@ async fn one_batch_numbers_each_topics_events_in_the_order_they_were_written() {
     let written = [&mine, &other, &mine, &mine, &other, &mine, &other];
     for (i, topic) in written.iter().enumerate() {
         cluster
-            .db
-            .execute(
-                "INSERT INTO outbox (topic, kind, data) VALUES ($1, $2, $3)",
-                &[
-                    topic,
-                    &kind::NOTIFICATION_READ,
-                    &json!({ "ids": [i], "unread": 0 }),
-                ],
-            )
-            .await
-            .unwrap();
+            .put_in_outbox(topic, json!({ "ids": [i], "unread": 0 }))
+            .await;
     }
     cluster
         .db
@@ -178,16 +160,8 @@ async fn the_log_writer_reads_the_outbox_by_its_key_not_by_scanning_its_dead_row
     // More batches than PL/pgSQL plans afresh before it keeps one plan for the session.
     for i in 0..8 {
         cluster
-            .db
-            .execute(
-                "INSERT INTO outbox (topic, kind, data) VALUES ('member:999999', $1, $2)",
-                &[
-                    &kind::NOTIFICATION_READ,
-                    &json!({ "ids": [i], "unread": 0 }),
-                ],
-            )
-            .await
-            .unwrap();
+            .put_in_outbox("member:999999", json!({ "ids": [i], "unread": 0 }))
+            .await;
         cluster
             .db
             .execute("SELECT sequence_outbox(500)", &[])

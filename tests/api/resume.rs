@@ -239,14 +239,7 @@ async fn many_resuming_one_topic_at_once_each_get_exactly_the_missed_events_once
     let seeded = cluster.seed_members(40).await;
     let topic = format!("union:{}", seeded.union_id);
     for i in 0..7 {
-        cluster
-            .db
-            .execute(
-                "INSERT INTO outbox (topic, kind, data) VALUES ($1, $2, $3)",
-                &[&topic, &kind::NOTIFICATION_READ, &json!({ "n": i })],
-            )
-            .await
-            .unwrap();
+        cluster.put_in_outbox(&topic, json!({ "n": i })).await;
     }
     cluster.logged().await;
 

@@ -335,6 +335,21 @@ impl Cluster {
 
     /// Waits until the log writers have moved every committed event into the log, for a
     /// test that reads the `events` or `topics` table itself.
+    /// An event put straight into the outbox, as a node's commit leaves it for the log writer.
+    pub async fn put_in_outbox(&self, topic: &str, data: Value) {
+        self.db
+            .execute(
+                "INSERT INTO outbox (topic, kind, data) VALUES ($1, $2, $3)",
+                &[
+                    &topic,
+                    &gonghui_protocol::events::kind::NOTIFICATION_READ,
+                    &data,
+                ],
+            )
+            .await
+            .unwrap();
+    }
+
     pub async fn logged(&self) {
         let deadline = tokio::time::Instant::now() + WAIT;
         while self.count("SELECT count(*) FROM outbox", &[]).await > 0 {
