@@ -7,7 +7,7 @@ use gonghui_actors::store::Store;
 use gonghui_loadtest::seed::Seeded;
 
 use super::publisher::Publisher;
-use super::{connect_all, member_sessions, record_status, Common, Target};
+use super::{connect_all, cpu_seconds, member_sessions, record_status, Common, Target};
 use crate::report::Outcome;
 
 /// `fanout`: every session on one union topic; events at `--rate`; every one must arrive once.
@@ -24,6 +24,7 @@ pub async fn fanout(
     let events = (c.rate * c.duration).round().max(1.0) as u64;
     let expected = receivers * events;
     let mut publisher = Publisher::new(&target, store).await?;
+    let cpu_before = cpu_seconds(&target.pids);
     let started = Instant::now();
     publisher.burst(&topic, events, c.rate).await?;
     let published_in = started.elapsed();
@@ -31,6 +32,9 @@ pub async fn fanout(
         .wait_until(Duration::from_secs(30), |s| s.deliveries >= expected)
         .await;
     let delivered_in = started.elapsed();
+    let cpu = cpu_before
+        .zip(cpu_seconds(&target.pids))
+        .map(|(a, b)| b - a);
     let status = workers.stop().await?;
     let mut outcome = Outcome::new(target.name);
     outcome.metric("subscribers", receivers as f64);
@@ -44,6 +48,12 @@ pub async fn fanout(
         "deliveries/s",
         status.deliveries as f64 / delivered_in.as_secs_f64(),
     );
+    if let Some(cpu) = cpu.filter(|_| status.deliveries > 0) {
+        outcome.metric(
+            "server CPU µs per delivery",
+            cpu * 1e6 / status.deliveries as f64,
+        );
+    }
     let latency = status.latency.clone().unwrap_or_default();
     for (label, q) in [
         ("latency p50 ms", 0.5),

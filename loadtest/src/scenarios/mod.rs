@@ -307,6 +307,26 @@ pub(crate) fn proc_kib(pids: &[u32], field: &str) -> Option<u64> {
     Some(total)
 }
 
+/// The CPU time `pids` have used so far (user + system, from `/proc/{pid}/stat`), in
+/// seconds: what a figure cost the server, beside how fast it was.
+pub(crate) fn cpu_seconds(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    // SAFETY: sysconf only reads a constant.
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let mut ticks = 0u64;
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces); utime and stime are
+        // the 14th and 15th of the line, the 12th and 13th after it.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        ticks += fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    }
+    Some(ticks as f64 / ticks_per_second)
+}
+
 /// The machine's CPU time so far (every core, from `/proc/stat`): whether a run was
 /// limited by the cores or by waiting shows in how idle they were meanwhile.
 pub(crate) struct MachineCpu {
