@@ -1,10 +1,10 @@
 use std::time::Duration;
 
 use gonghui_protocol::events::kind;
-use gonghui_protocol::{ClientKind, Codec};
+use gonghui_protocol::{close, ClientKind, ClientMsg, Codec, RequestId};
 use serde_json::{json, Value};
 
-use crate::helpers::{json_of, Cluster};
+use crate::helpers::{json_of, Cluster, Ended};
 
 #[actix_rt::test]
 async fn a_client_resuming_on_the_other_node_gets_exactly_the_missed_events_in_order() {
@@ -304,6 +304,19 @@ async fn many_hellos_at_once_each_name_their_own_users_topics() {
     for _ in &seeded.members {
         sockets.push(cluster.ws(0, Codec::MsgPack).await);
     }
+    // Tokens that do not qualify, checked in the same groups, are refused alone.
+    let mut refused = Vec::new();
+    for n in 0..3 {
+        let mut socket = cluster.ws(0, Codec::MsgPack).await;
+        socket
+            .send(&ClientMsg::Hello {
+                id: RequestId::Int(1),
+                token: format!("not-a-token-{n}"),
+                client: ClientKind::App,
+            })
+            .await;
+        refused.push(socket);
+    }
     let hellos = futures_util::future::join_all(
         sockets
             .iter_mut()
@@ -313,4 +326,10 @@ async fn many_hellos_at_once_each_name_their_own_users_topics() {
     .await;
     let named: Vec<Vec<String>> = hellos.into_iter().map(|h| h.topics).collect();
     assert_eq!(named, expected);
+    for mut socket in refused {
+        assert_eq!(
+            socket.until_closed().await.0,
+            Ended::Closed(close::UNAUTHENTICATED)
+        );
+    }
 }

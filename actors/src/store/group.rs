@@ -141,7 +141,7 @@ pub(crate) type ReadMany<S, K, V> = for<'a> fn(&'a S, Vec<K>) -> BoxFuture<'a, R
 /// Reads one key alone.
 pub(crate) type ReadOne<S, K, V> = for<'a> fn(&'a S, K) -> BoxFuture<'a, Result<V>>;
 
-impl<K: Copy + Send + Sync + 'static, V: Send + 'static> Turns<Asked<K, V>> {
+impl<K: Clone + Send + Sync + 'static, V: Send + 'static> Turns<Asked<K, V>> {
     /// Looks `key` up with every lookup of this kind that waits meanwhile: a group is read
     /// by `many`; a lone key, or each key of a group whose read failed, by `one`.
     pub async fn look_up<S: Clone + Send + Sync + 'static>(
@@ -160,13 +160,13 @@ impl<K: Copy + Send + Sync + 'static, V: Send + 'static> Turns<Asked<K, V>> {
                     let together = match group.len() {
                         1 => None,
                         _ => Some(
-                            many(&store, group.iter().map(|a| a.key).collect())
+                            many(&store, group.iter().map(|a| a.key.clone()).collect())
                                 .await
                                 .map(|values| values.into_iter().map(Ok).collect()),
                         ),
                     };
                     settle(&store, group, together, |store, asked| {
-                        one(store, asked.key)
+                        one(store, asked.key.clone())
                     })
                     .await;
                 }

@@ -67,6 +67,8 @@ pub struct Store {
     filings: std::sync::Arc<applications::Filings>,
     /// Reads of topics' log bounds waiting to be made together (`events.rs`).
     bounds: std::sync::Arc<group::Turns<group::Asked<Topic, events::LogBounds>>>,
+    /// Token checks waiting to be read together (`tokens.rs`).
+    token_reads: std::sync::Arc<group::Turns<group::Asked<Vec<u8>, Option<tokens::Principal>>>>,
     /// Hellos' topic lists waiting to be read together (`access.rs`).
     hello_topics: std::sync::Arc<group::Turns<group::Asked<i64, Vec<String>>>>,
     /// Checks of who may read a union's topic waiting to be made together (`access.rs`).
@@ -119,6 +121,7 @@ impl Store {
             bounds: std::sync::Arc::new(group::Turns::lookups()),
             union_readers: std::sync::Arc::new(group::Turns::lookups()),
             hello_topics: std::sync::Arc::new(group::Turns::lookups()),
+            token_reads: std::sync::Arc::new(group::Turns::lookups()),
         })
     }
 

@@ -2,6 +2,7 @@
 //! logout with a notice every node hears.
 
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use gonghui_protocol::ClientKind;
 
 use super::Store;
@@ -61,22 +62,19 @@ impl Store {
             Ok(principal) => return Ok(principal),
             Err(generation) => generation,
         };
-        let conn = self.client().await?;
-        let stmt = conn
-            .prepare_cached(
-                "SELECT user_id, id, client, expires_at FROM auth_tokens
-                 WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
+        let principal = self
+            .token_reads
+            .look_up(
+                self,
+                hash.clone(),
+                "checking a token",
+                principals_of,
+                principal_of,
             )
-            .await?;
-        let row = conn.query_opt(&stmt, &[&hash]).await?.ok_or_else(|| {
-            Error::Unauthenticated("the token is invalid, expired or logged out".into())
-        })?;
-        let principal = Principal {
-            user_id: row.get(0),
-            token_id: row.get(1),
-            client: ClientKind::from_name(row.get(2)).unwrap_or(ClientKind::App),
-            expires_at: row.get(3),
-        };
+            .await?
+            .ok_or_else(|| {
+                Error::Unauthenticated("the token is invalid, expired or logged out".into())
+            })?;
         self.tokens.put(generation, hash, principal);
         Ok(principal)
     }
@@ -145,4 +143,58 @@ pub(crate) async fn revoke_all_in(
         )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The principals behind several token hashes (`None` for one that is not live), in
+/// their order, in one statement: a reconnect storm's hellos check thousands at once.
+fn principals_of(
+    store: &Store,
+    hashes: Vec<Vec<u8>>,
+) -> BoxFuture<'_, Result<Vec<Option<Principal>>>> {
+    Box::pin(async move {
+        let conn = store.client().await?;
+        let stmt = conn
+            .prepare_cached(
+                "SELECT t.i, a.user_id, a.id, a.client, a.expires_at
+                 FROM unnest($1::bytea[]) WITH ORDINALITY AS t(h, i)
+                 JOIN auth_tokens a ON a.token_hash = t.h
+                 WHERE a.revoked_at IS NULL AND a.expires_at > now()",
+            )
+            .await?;
+        let mut found = vec![None; hashes.len()];
+        for row in conn.query(&stmt, &[&hashes]).await? {
+            let at = usize::try_from(row.get::<_, i64>(0) - 1).ok();
+            if let Some(slot) = at.and_then(|at| found.get_mut(at)) {
+                *slot = Some(principal_from(&row, 1));
+            }
+        }
+        Ok(found)
+    })
+}
+
+/// The principal behind one token hash, if it is live.
+fn principal_of(store: &Store, hash: Vec<u8>) -> BoxFuture<'_, Result<Option<Principal>>> {
+    Box::pin(async move {
+        let conn = store.client().await?;
+        let stmt = conn
+            .prepare_cached(
+                "SELECT user_id, id, client, expires_at FROM auth_tokens
+                 WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
+            )
+            .await?;
+        Ok(conn
+            .query_opt(&stmt, &[&hash])
+            .await?
+            .map(|row| principal_from(&row, 0)))
+    })
+}
+
+/// A principal from a row holding user id, token id, client and expiry from column `at`.
+fn principal_from(row: &tokio_postgres::Row, at: usize) -> Principal {
+    Principal {
+        user_id: row.get(at),
+        token_id: row.get(at + 1),
+        client: ClientKind::from_name(row.get(at + 2)).unwrap_or(ClientKind::App),
+        expires_at: row.get(at + 3),
+    }
 }
