@@ -192,12 +192,12 @@ async fn claim(
         .prepare_cached(&format!(
             "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])
                         AS r(id, status, reason, admin)),
-                  free AS (SELECT id FROM applications WHERE id IN (SELECT id FROM r) AND status = 'pending'
-                           ORDER BY id FOR UPDATE SKIP LOCKED),
+                  free AS (SELECT p.id FROM applications p JOIN r ON r.id = p.id
+                           WHERE p.status = 'pending' AND holds_permission(r.admin, p.union_id, $5)
+                           ORDER BY p.id FOR UPDATE OF p SKIP LOCKED),
                   a AS (UPDATE applications a SET status = r.status, reason = r.reason, decided_at = now(),
                                decided_by = r.admin
                         FROM r WHERE a.id = r.id AND a.id IN (SELECT id FROM free)
-                          AND holds_permission(r.admin, a.union_id, $5)
                         RETURNING a.*)
              {APPLICATION}, n.name AS union_name
              FROM a JOIN users u ON u.id = a.user_id JOIN unions n ON n.id = a.union_id"

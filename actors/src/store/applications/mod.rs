@@ -146,9 +146,10 @@ impl Store {
         let decide = tx
             .prepare_cached(&format!(
                 "WITH free AS (SELECT id FROM applications WHERE id = $1 AND status = 'pending'
+                                 AND holds_permission($4, union_id, $5)
                                FOR UPDATE SKIP LOCKED),
                       a AS (UPDATE applications SET status = $2, reason = $3, decided_at = now(), decided_by = $4
-                            WHERE id = (SELECT id FROM free) AND holds_permission($4, union_id, $5)
+                            WHERE id = (SELECT id FROM free)
                             RETURNING *)
                  {APPLICATION}, n.name AS union_name
                  FROM a JOIN users u ON u.id = a.user_id JOIN unions n ON n.id = a.union_id"
@@ -158,7 +159,10 @@ impl Store {
             .query_opt(&decide, &[&id, &status, &reason, &admin.user_id, &review])
             .await?
         else {
-            return Err(why_undecided(&tx, admin, id).await);
+            let why = why_undecided(&tx, admin, id).await;
+            // Released before the answer, so a next call never finds it held.
+            let _ = tx.rollback().await;
+            return Err(why);
         };
         let application = application_from_row(&row);
         let mut events = EventBatch::new();
