@@ -109,6 +109,42 @@ impl<W: Queued> Turns<W> {
         received(answered.await, what)
     }
 
+    /// Makes the call `call` builds together with every call of its kind waiting
+    /// meanwhile: a group by `together` (`Err`: it did nothing), a lone call — or each
+    /// call of a group `together` could not make — by `alone`. `store` is cloned only by
+    /// the caller that gets a turn.
+    pub async fn make<S, T, A>(
+        &self,
+        store: &S,
+        call: impl FnOnce(oneshot::Sender<Result<W::Outcome>>) -> W,
+        what: &str,
+        together: T,
+        alone: A,
+    ) -> Result<W::Outcome>
+    where
+        W: Sync,
+        S: Clone + Send + Sync + 'static,
+        T: for<'a> Fn(&'a S, &'a [W]) -> BoxFuture<'a, Result<Vec<Result<W::Outcome>>>>
+            + Send
+            + Sync
+            + 'static,
+        A: for<'a> Fn(&'a S, &'a W) -> BoxFuture<'a, Result<W::Outcome>> + Send + Sync + 'static,
+    {
+        self.join(call, what, |all| {
+            let store = store.clone();
+            async move {
+                for group in groups(all) {
+                    let made = match group.len() {
+                        1 => None,
+                        _ => Some(together(&store, &group).await),
+                    };
+                    settle(&store, group, made, &alone).await;
+                }
+            }
+        })
+        .await
+    }
+
     fn queue(&self) -> MutexGuard<'_, Vec<W>> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -153,25 +189,19 @@ impl<K: Clone + Send + Sync + 'static, V: Send + 'static> Turns<Asked<K, V>> {
         one: ReadOne<S, K, V>,
     ) -> Result<V> {
         let asked = |answer| Asked { key, answer };
-        self.join(asked, what, |all| {
-            let store = store.clone();
-            async move {
-                for group in groups(all) {
-                    let together = match group.len() {
-                        1 => None,
-                        _ => Some(
-                            many(&store, group.iter().map(|a| a.key.clone()).collect())
-                                .await
-                                .map(|values| values.into_iter().map(Ok).collect()),
-                        ),
-                    };
-                    settle(&store, group, together, |store, asked| {
-                        one(store, asked.key.clone())
-                    })
-                    .await;
-                }
-            }
-        })
+        self.make(
+            store,
+            asked,
+            what,
+            move |store, group| {
+                let keys = group.iter().map(|a| a.key.clone()).collect();
+                Box::pin(async move {
+                    let values = many(store, keys).await?;
+                    Ok(values.into_iter().map(Ok).collect())
+                })
+            },
+            move |store, asked| one(store, asked.key.clone()),
+        )
         .await
     }
 }

@@ -20,7 +20,7 @@ use crate::domain::{Decision, Permission};
 use crate::store::access::users_changed;
 use crate::store::audit::{self, Entry};
 use crate::store::events::EventBatch;
-use crate::store::group::{groups, settle, Queued, Turns};
+use crate::store::group::{Queued, Turns};
 use crate::store::notifications::notify_each;
 use crate::store::tokens::Principal;
 use crate::store::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
@@ -72,34 +72,21 @@ impl Store {
             answer,
         };
         self.decisions
-            .join(waiting, "the decision", |all| {
-                let store = self.clone();
-                async move {
-                    for group in groups(all) {
-                        store.decide_group(group).await;
-                    }
-                }
-            })
+            .make(
+                self,
+                waiting,
+                "the decision",
+                |store, group| Box::pin(store.decide_together(group)),
+                |store, w| Box::pin(store.decide_one(&w.admin, w.id, &w.decision)),
+            )
             .await
-    }
-
-    /// Decides a group together, or each on its own if that fails; answers every caller.
-    #[tracing::instrument(skip_all, fields(decisions = group.len()))]
-    async fn decide_group(&self, group: Vec<Waiting>) {
-        let together = match group.len() {
-            1 => None,
-            _ => Some(self.decide_together(&group).await),
-        };
-        settle(self, group, together, |store, w| {
-            Box::pin(store.decide_one(&w.admin, w.id, &w.decision))
-        })
-        .await;
     }
 
     /// Makes a group of decisions in one transaction: each application that is still
     /// pending, not held by another decision, and decidable by its admin is decided by
     /// the first of the group to ask; every other one is answered why not. `Err` means
     /// nothing was written and each must be made on its own.
+    #[tracing::instrument(skip_all, fields(decisions = group.len()))]
     async fn decide_together(&self, group: &[Waiting]) -> Result<Vec<Result<Application>>> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;

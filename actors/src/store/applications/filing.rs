@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use super::{application_from_row, push_everywhere, source_union, APPLICATION};
 use crate::domain::{ApplicationKind, BoundedText};
 use crate::store::events::EventBatch;
-use crate::store::group::{groups, settle, Queued, Turns};
+use crate::store::group::{Queued, Turns};
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -59,33 +59,20 @@ impl Store {
             answer,
         };
         self.filings
-            .join(filing, "the application", |all| {
-                let store = self.clone();
-                async move {
-                    for group in groups(all) {
-                        store.file_group(group).await;
-                    }
-                }
-            })
+            .make(
+                self,
+                filing,
+                "the application",
+                |store, group| Box::pin(store.file_together(group)),
+                |store, f| Box::pin(store.file_one(f.user_id, f.union_id, f.kind, f.note.as_ref())),
+            )
             .await
-    }
-
-    /// Files a group together, or each on its own if that fails; answers every caller.
-    #[tracing::instrument(skip_all, fields(applications = group.len()))]
-    async fn file_group(&self, group: Vec<Filing>) {
-        let together = match group.len() {
-            1 => None,
-            _ => Some(self.file_together(&group).await),
-        };
-        settle(self, group, together, |store, f| {
-            Box::pin(store.file_one(f.user_id, f.union_id, f.kind, f.note.as_ref()))
-        })
-        .await;
     }
 
     /// Files a group in one transaction: each application whose applicant may file it is
     /// inserted, every other one is answered why not. `Err` means nothing was written
     /// and each must be filed on its own.
+    #[tracing::instrument(skip_all, fields(applications = group.len()))]
     async fn file_together(&self, group: &[Filing]) -> Result<Vec<Result<Application>>> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
