@@ -8,7 +8,7 @@
 //! - [`config`]: settings from flags, `GONGHUI_*` variables and a TOML file.
 //! - [`startup`]: [`startup::Application`] — build, serve, shut down.
 //! - [`routes`]: HTTP handlers by area; [`openapi`] documents them, [`asyncapi`] the socket.
-//! - [`session`]: the WebSocket session actor.
+//! - [`upgrade`]: WebSocket handshakes; [`session`]: the session actor; [`socket`]: its socket.
 //! - [`idempotency`]: the `Idempotency-Key` middleware; [`body`]: the body deadline.
 //! - [`files`]: spreadsheet uploads (bounded, parsed off the workers) and downloads.
 //! - [`webapps`]: the admin console and the member H5 app, embedded, at `/console/` and `/h5/`.
@@ -25,6 +25,8 @@ pub mod idempotency;
 pub mod openapi;
 pub mod routes;
 pub mod session;
+pub mod socket;
 pub mod startup;
 pub mod state;
+pub mod upgrade;
 pub mod webapps;

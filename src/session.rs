@@ -1,12 +1,13 @@
 //! The WebSocket session actor: frames in, messages out. It holds no state of its own
 //! beyond who it is and what it subscribed to; owners send it events, the registry
-//! closes it. Every use of `actix-web-actors` (deprecated upstream for `actix-ws`) stays
-//! in this file and `routes/ws.rs`, so a switch touches only these. Just over 500 lines:
-//! its handlers are one actor (the frame budget is in `budget.rs`); issue 18 takes the
-//! socket itself out of it.
+//! closes it. It owns its socket ([`crate::socket`]): frames arrive as a stream, and
+//! what it sends goes to the kernel at once. Just over 500 lines: its handlers are one
+//! actor (the frame budget is in `budget.rs`).
 //!
-//! Its mailbox is the bounded outbound queue: owners `try_send` into it, and a session
-//! whose mailbox is full (its socket is not draining) is closed with 4008.
+//! Slow readers: what the kernel cannot take waits in the session's outbox; when more
+//! than the session queue's worth of writes wait (the socket is not draining), it is
+//! closed with 4008 after what already waits. Owners `try_send` into its bounded mailbox,
+//! and a full mailbox (the session itself cannot keep up) closes it with 4008 too.
 //!
 //! # Limits
 //! A socket is bounded in what it can make the node do: frames are rate-limited (a
@@ -19,13 +20,14 @@
 mod budget;
 
 use std::collections::{HashSet, VecDeque};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix_http::ws::{CloseCode, CloseReason, Frame, ProtocolError};
 use actix_web::web;
-use actix_web_actors::ws::{self, CloseCode, CloseReason, ProtocolError, WebsocketContext};
-use bytestring::ByteString;
+use bytes::BytesMut;
 use gonghui_actors::hub::messages::{
     SessionClosed, SessionOpened, SessionRef, Subscribe, ToSession, Unsubscribe,
 };
@@ -38,6 +40,7 @@ use gonghui_protocol::{
 };
 use serde_json::json;
 
+use crate::socket::{Frames, Out, Outbox, Sent, Socket};
 use crate::state::AppState;
 use budget::{FrameBudget, Verdict, PER_SECOND};
 
@@ -72,6 +75,12 @@ pub struct Session {
     pending: VecDeque<Pending>,
     /// Whether the first of `pending` is being checked.
     checking: bool,
+    /// Where frames go out.
+    out: Outbox,
+    /// Whether a flush waits for the socket to take more.
+    flushing: bool,
+    /// Whether the close frame was sent: nothing more is.
+    closing: bool,
 }
 
 /// An authorisation check of a socket; a socket runs one at a time.
@@ -98,42 +107,81 @@ impl Pending {
 }
 
 impl Session {
-    /// A session speaking `codec`, not yet authenticated.
-    pub fn new(codec: Codec, state: web::Data<AppState>) -> Self {
-        Session {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            codec,
-            state,
-            principal: None,
-            early: None,
-            topics: HashSet::new(),
-            last_heard: Instant::now(),
-            budget: FrameBudget::new(Instant::now()),
-            pending: VecDeque::new(),
-            checking: false,
-        }
+    /// Starts a session speaking `codec` on an upgraded socket, not yet authenticated;
+    /// `early` holds bytes the handshake read past its end.
+    pub fn start(socket: Rc<Socket>, early: BytesMut, codec: Codec, state: web::Data<AppState>) {
+        Session::create(|ctx| {
+            ctx.add_stream(Frames::new(socket.clone(), early, state.ws.max_frame));
+            Session {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                codec,
+                state,
+                principal: None,
+                early: None,
+                topics: HashSet::new(),
+                last_heard: Instant::now(),
+                budget: FrameBudget::new(Instant::now()),
+                pending: VecDeque::new(),
+                checking: false,
+                out: Outbox::new(socket),
+                flushing: false,
+                closing: false,
+            }
+        });
     }
 
     /// Answers a frame that cannot be served: a reply to its request when its `id` can
     /// be read, else an error frame.
-    fn refuse(&self, ctx: &mut WebsocketContext<Self>, payload: &[u8], error: ErrorBody) {
+    fn refuse(&mut self, ctx: &mut Context<Self>, payload: &[u8], error: ErrorBody) {
         match request_id(self.codec, payload) {
             Some(id) => self.reply(ctx, id, Err(error)),
             None => self.write(ctx, &ServerMsg::Error { error }),
         }
     }
 
-    fn write(&self, ctx: &mut WebsocketContext<Self>, msg: &ServerMsg) {
+    fn write(&mut self, ctx: &mut Context<Self>, msg: &ServerMsg) {
         match encode(self.codec, msg) {
-            Ok(WireFrame::Binary(bytes)) => ctx.binary(bytes),
-            Ok(WireFrame::Text(text)) => ctx.text(text),
+            Ok(WireFrame::Binary(bytes)) => self.push(ctx, [Out::Binary(&bytes)]),
+            Ok(WireFrame::Text(text)) => self.push(ctx, [Out::Text(text.as_bytes())]),
             Err(e) => tracing::error!(error = %e, "a server message did not encode"),
         }
     }
 
+    /// Sends `frames` in one write; a socket that has not drained more than the queue's
+    /// worth of writes is closed with 4008.
+    fn push<'a>(&mut self, ctx: &mut Context<Self>, frames: impl IntoIterator<Item = Out<'a>>) {
+        if self.closing {
+            return;
+        }
+        match self.out.send(frames) {
+            Ok(Sent::All) => {}
+            Ok(Sent::Waiting) if self.out.waiting() > self.state.ws.queue => {
+                self.close(ctx, close::TOO_SLOW, "too slow: resume with since")
+            }
+            Ok(Sent::Waiting) => self.flush_when_writable(ctx),
+            Err(_) => ctx.stop(),
+        }
+    }
+
+    fn flush_when_writable(&mut self, ctx: &mut Context<Self>) {
+        if self.flushing {
+            return;
+        }
+        self.flushing = true;
+        let writable = fut::wrap_future(self.out.writable());
+        ctx.spawn(writable.map(|ready, act: &mut Self, ctx| {
+            act.flushing = false;
+            match ready.and_then(|()| act.out.flush()) {
+                Ok(Sent::All) => {}
+                Ok(Sent::Waiting) => act.flush_when_writable(ctx),
+                Err(_) => ctx.stop(),
+            }
+        }));
+    }
+
     fn reply(
-        &self,
-        ctx: &mut WebsocketContext<Self>,
+        &mut self,
+        ctx: &mut Context<Self>,
         id: RequestId,
         result: Result<serde_json::Value, ErrorBody>,
     ) {
@@ -144,15 +192,26 @@ impl Session {
         self.write(ctx, &msg);
     }
 
-    fn close(ctx: &mut WebsocketContext<Self>, code: u16, reason: &str) {
-        ctx.close(Some(CloseReason {
+    fn close(&mut self, ctx: &mut Context<Self>, code: u16, reason: &str) {
+        let reason = CloseReason {
             code: CloseCode::Other(code),
             description: Some(reason.to_owned()),
-        }));
+        };
+        self.end(ctx, Some(reason));
+    }
+
+    /// Sends the close frame after what waits and stops; the socket lingers for the
+    /// client's close (see `stopped`).
+    fn end(&mut self, ctx: &mut Context<Self>, reason: Option<CloseReason>) {
+        if !self.closing {
+            // A broken socket has nothing to linger for; `stopped` finds out by itself.
+            let _ = self.out.send([Out::Close(reason)]);
+            self.closing = true;
+        }
         ctx.stop();
     }
 
-    fn on_frame(&mut self, payload: &[u8], ctx: &mut WebsocketContext<Self>) {
+    fn on_frame(&mut self, payload: &[u8], ctx: &mut Context<Self>) {
         match self.budget.take(Instant::now()) {
             Verdict::Serve => {}
             Verdict::Refuse => {
@@ -160,7 +219,7 @@ impl Session {
                 return self.refuse(ctx, payload, ErrorBody::new("rate_limited", why));
             }
             Verdict::Close => {
-                return Self::close(
+                return self.close(
                     ctx,
                     close::TOO_MANY,
                     "too many frames; reconnect later, slower",
@@ -178,7 +237,7 @@ impl Session {
             if early.len() < MAX_EARLY {
                 early.push(msg);
             } else {
-                Self::close(
+                self.close(
                     ctx,
                     close::TOO_SLOW,
                     "too many frames before hello completed",
@@ -189,7 +248,7 @@ impl Session {
         self.handle(msg, ctx);
     }
 
-    fn handle(&mut self, msg: ClientMsg, ctx: &mut WebsocketContext<Self>) {
+    fn handle(&mut self, msg: ClientMsg, ctx: &mut Context<Self>) {
         match (msg, self.principal) {
             (ClientMsg::Hello { id, token, .. }, None) => self.hello(id, token, ctx),
             (ClientMsg::Hello { id, .. }, _) => {
@@ -199,7 +258,7 @@ impl Session {
                     Err(ErrorBody::new("bad_request", "hello was already said")),
                 );
             }
-            (_, None) => Self::close(ctx, close::UNAUTHENTICATED, "say hello with a token first"),
+            (_, None) => self.close(ctx, close::UNAUTHENTICATED, "say hello with a token first"),
             (ClientMsg::Subscribe { id, topic, since }, Some(_)) => {
                 self.subscribe(id, &topic, since, ctx)
             }
@@ -219,7 +278,7 @@ impl Session {
         }
     }
 
-    fn hello(&mut self, id: RequestId, token: String, ctx: &mut WebsocketContext<Self>) {
+    fn hello(&mut self, id: RequestId, token: String, ctx: &mut Context<Self>) {
         self.early = Some(Vec::new());
         let store = self.state.store.clone();
         let registry = self.state.registry.clone();
@@ -242,7 +301,7 @@ impl Session {
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
             let early = act.early.take().unwrap_or_default();
             match result {
-                Ok((principal, _, false)) => Self::close(
+                Ok((principal, _, false)) => act.close(
                     ctx,
                     close::TOO_MANY,
                     &format!(
@@ -255,8 +314,8 @@ impl Session {
                     let left = (principal.expires_at - chrono::Utc::now())
                         .to_std()
                         .unwrap_or_default();
-                    ctx.run_later(left, |_, ctx| {
-                        Self::close(ctx, close::UNAUTHENTICATED, "the token expired")
+                    ctx.run_later(left, |act, ctx| {
+                        act.close(ctx, close::UNAUTHENTICATED, "the token expired")
                     });
                     let data = HelloReply {
                         user_id: principal.user_id,
@@ -268,10 +327,10 @@ impl Session {
                         act.handle(msg, ctx);
                     }
                 }
-                Err(Error::Unauthenticated(why)) => Self::close(ctx, close::UNAUTHENTICATED, &why),
+                Err(Error::Unauthenticated(why)) => act.close(ctx, close::UNAUTHENTICATED, &why),
                 Err(e) => {
                     act.reply(ctx, id, Err(e.body()));
-                    Self::close(ctx, close::TRY_AGAIN, "try again later");
+                    act.close(ctx, close::TRY_AGAIN, "try again later");
                 }
             }
         }));
@@ -282,7 +341,7 @@ impl Session {
         id: RequestId,
         topic: &str,
         since: Option<u64>,
-        ctx: &mut WebsocketContext<Self>,
+        ctx: &mut Context<Self>,
     ) {
         let topic = match topic.parse::<Topic>() {
             Ok(topic) => topic,
@@ -309,7 +368,7 @@ impl Session {
     }
 
     /// Starts the first pending check unless one is running.
-    fn check_next(&mut self, ctx: &mut WebsocketContext<Self>) {
+    fn check_next(&mut self, ctx: &mut Context<Self>) {
         if !self.checking {
             self.run_check(1, ctx);
         }
@@ -319,7 +378,7 @@ impl Session {
     /// database is busy or away) is tried again a second later, and after
     /// [`RECHECK_TRIES`] its subscription ends with `unavailable`: a right that may have
     /// been taken away is never kept unchecked.
-    fn run_check(&mut self, attempt: u32, ctx: &mut WebsocketContext<Self>) {
+    fn run_check(&mut self, attempt: u32, ctx: &mut Context<Self>) {
         let (Some(principal), Some(pending)) = (self.principal, self.pending.front()) else {
             self.checking = false;
             return;
@@ -354,7 +413,7 @@ impl Session {
         topic: Topic,
         since: Option<u64>,
         allowed: Result<bool, Error>,
-        ctx: &mut WebsocketContext<Self>,
+        ctx: &mut Context<Self>,
     ) {
         match allowed {
             Ok(true) => {
@@ -384,44 +443,48 @@ impl Session {
 }
 
 impl Actor for Session {
-    type Context = WebsocketContext<Self>;
+    type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.state.open_sockets.fetch_add(1, Ordering::SeqCst);
         ctx.set_mailbox_capacity(self.state.ws.queue);
         ctx.run_later(self.state.ws.hello_timeout, |act, ctx| {
             if act.principal.is_none() {
-                Self::close(ctx, close::UNAUTHENTICATED, "no hello in time");
+                act.close(ctx, close::UNAUTHENTICATED, "no hello in time");
             }
         });
         ctx.run_interval(HEARTBEAT, |act, ctx| {
             if act.last_heard.elapsed() > CLIENT_TIMEOUT {
                 ctx.stop();
             } else {
-                ctx.ping(b"");
+                act.push(ctx, [Out::Ping]);
             }
         });
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.state.open_sockets.fetch_sub(1, Ordering::SeqCst);
         let topics = self.topics.drain().collect();
         self.state.registry.do_send(SessionClosed {
             session_id: self.id,
             topics,
         });
+        if self.closing {
+            actix::spawn(self.out.linger());
+        }
     }
 }
 
-impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
-    fn handle(&mut self, item: Result<ws::Message, ProtocolError>, ctx: &mut Self::Context) {
+impl StreamHandler<Result<Frame, ProtocolError>> for Session {
+    fn handle(&mut self, item: Result<Frame, ProtocolError>, ctx: &mut Self::Context) {
         self.last_heard = Instant::now();
         match item {
-            Ok(ws::Message::Text(text)) => self.on_frame(text.as_bytes(), ctx),
-            Ok(ws::Message::Binary(bytes)) => self.on_frame(&bytes, ctx),
-            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
-            Ok(ws::Message::Pong(_) | ws::Message::Nop) => {}
-            Ok(ws::Message::Continuation(_)) => {
+            Ok(Frame::Text(text)) => match std::str::from_utf8(&text) {
+                Ok(_) => self.on_frame(&text, ctx),
+                Err(_) => self.close(ctx, 1007, "text frames must be UTF-8"),
+            },
+            Ok(Frame::Binary(bytes)) => self.on_frame(&bytes, ctx),
+            Ok(Frame::Ping(payload)) => self.push(ctx, [Out::Pong(&payload)]),
+            Ok(Frame::Pong(_)) => {}
+            Ok(Frame::Continuation(_)) => {
                 self.write(
                     ctx,
                     &ServerMsg::Error {
@@ -429,15 +492,12 @@ impl StreamHandler<Result<ws::Message, ProtocolError>> for Session {
                     },
                 );
             }
-            Ok(ws::Message::Close(reason)) => {
-                // Echo the close (RFC 6455 §5.5.1), so the client sees its own code, not 1006.
-                ctx.close(reason);
-                ctx.stop();
-            }
+            // Echo the close (RFC 6455 §5.5.1), so the client sees its own code, not 1006.
+            Ok(Frame::Close(reason)) => self.end(ctx, reason),
             Err(ProtocolError::Overflow) => {
-                Self::close(ctx, close::TOO_LARGE, "frames are limited to 64 KiB")
+                self.close(ctx, close::TOO_LARGE, "frames are limited to 64 KiB")
             }
-            Err(e) => Self::close(ctx, 1002, &e.to_string()),
+            Err(e) => self.close(ctx, 1002, &e.to_string()),
         }
     }
 }
@@ -455,16 +515,19 @@ impl Handler<ToSession> for Session {
             }
             ToSession::Event(event) => {
                 if self.topics.contains(&event.topic) {
-                    self.send_encoded(ctx, event.encoded(self.codec));
+                    self.send_encoded(ctx, &[event.encoded(self.codec)]);
                 }
             }
             ToSession::Batch(events) => {
-                for event in events.iter().filter(|e| self.topics.contains(&e.topic)) {
-                    self.send_encoded(ctx, event.encoded(self.codec));
-                }
+                let encoded: Vec<_> = events
+                    .iter()
+                    .filter(|e| self.topics.contains(&e.topic))
+                    .map(|e| e.encoded(self.codec))
+                    .collect();
+                self.send_encoded(ctx, &encoded);
             }
             ToSession::Recheck => self.recheck(ctx),
-            ToSession::Close { code, reason } => Self::close(ctx, code, reason),
+            ToSession::Close { code, reason } => self.close(ctx, code, reason),
         }
     }
 }
@@ -472,7 +535,7 @@ impl Handler<ToSession> for Session {
 impl Session {
     /// Checks the session's topics again and ends, with an `unsubscribed` frame, each
     /// the user may no longer read. Their own member topic always stays.
-    fn recheck(&mut self, ctx: &mut WebsocketContext<Self>) {
+    fn recheck(&mut self, ctx: &mut Context<Self>) {
         for topic in self.topics.iter().copied() {
             let queued = self
                 .pending
@@ -487,12 +550,7 @@ impl Session {
 
     /// Ends a held topic whose re-check refused it (or could not be made), with an
     /// `unsubscribed` frame.
-    fn rechecked(
-        &mut self,
-        topic: Topic,
-        allowed: Result<bool, Error>,
-        ctx: &mut WebsocketContext<Self>,
-    ) {
+    fn rechecked(&mut self, topic: Topic, allowed: Result<bool, Error>, ctx: &mut Context<Self>) {
         let error = match allowed {
             Ok(true) => return,
             Ok(false) => ErrorBody::new("forbidden", format!("you may no longer read {topic}")),
@@ -520,13 +578,15 @@ impl Session {
         );
     }
 
-    fn send_encoded(&self, ctx: &mut WebsocketContext<Self>, bytes: bytes::Bytes) {
-        match self.codec {
-            Codec::MsgPack => ctx.binary(bytes),
-            Codec::Json => match ByteString::try_from(bytes) {
-                Ok(text) => ctx.text(text),
-                Err(_) => tracing::error!("an event encoded to invalid UTF-8"),
-            },
-        }
+    /// Sends encoded events in one write.
+    fn send_encoded(&mut self, ctx: &mut Context<Self>, events: &[bytes::Bytes]) {
+        let codec = self.codec;
+        self.push(
+            ctx,
+            events.iter().map(|bytes| match codec {
+                Codec::MsgPack => Out::Binary(bytes),
+                Codec::Json => Out::Text(bytes),
+            }),
+        );
     }
 }

@@ -14,9 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Addr, Arbiter};
-use actix_web::dev::{Server, ServerHandle};
+use actix_http::HttpService;
+use actix_service::{map_config, IntoServiceFactory, ServiceFactory, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Server, ServerHandle};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::rt::net::TcpStream;
+use actix_web::{web, App, HttpResponse};
 use anyhow::Context;
 use gonghui_actors::auth::Auth;
 use gonghui_actors::hub::messages::Shutdown;
@@ -111,31 +114,35 @@ impl Application {
         });
         let listener =
             listen(&config.listen).with_context(|| format!("binding {}", config.listen))?;
-        let port = listener.local_addr()?.port();
+        let local = listener.local_addr()?;
+        let port = local.port();
         let send_buffer = config.socket_send_buffer;
         let apps = web::Data::new(crate::webapps::WebApps::new(
             &config.console_nodes,
             config.console_map_tiles.as_deref(),
         ));
-        let server = HttpServer::new(move || app(state.clone(), apps.clone()))
-            .on_connect(move |connection, _| {
-                if let (Some(size), Some(socket)) = (
-                    send_buffer,
-                    connection.downcast_ref::<actix_web::rt::net::TcpStream>(),
-                ) {
-                    if let Err(e) = socket2::SockRef::from(socket).set_send_buffer_size(size) {
-                        tracing::warn!(error = %e, "setting SO_SNDBUF failed");
+        let server = serve(listener, workers, connections_per_worker, move || {
+            let state = state.clone();
+            let service = HttpService::build()
+                .client_disconnect_timeout(Duration::from_secs(1))
+                // Events are small writes that must leave at once, not wait on Nagle for an ACK.
+                .tcp_nodelay(true)
+                .local_addr(local)
+                .on_connect_ext(move |io: &TcpStream, _| {
+                    if let Some(size) = send_buffer {
+                        if let Err(e) = socket2::SockRef::from(io).set_send_buffer_size(size) {
+                            tracing::warn!(error = %e, "setting SO_SNDBUF failed");
+                        }
                     }
-                }
-            })
-            // Events are small writes that must leave at once, not wait on Nagle for an ACK.
-            .tcp_nodelay(true)
-            .listen(listener)?
-            .workers(workers)
-            .max_connections(connections_per_worker)
-            .disable_signals()
-            .shutdown_timeout(5)
-            .run();
+                })
+                .upgrade(crate::upgrade::service(state.clone()));
+            let app = app(state, apps.clone())
+                .into_factory()
+                .map_err(|e: actix_web::Error| e.error_response());
+            service
+                .finish(map_config(app, |_| AppConfig::default()))
+                .tcp()
+        })?;
         tracing::info!(port, "serving");
         Ok(Application {
             port,
@@ -258,7 +265,7 @@ fn app(
             "/activities/{id}",
             web::get().to(crate::webapps::activity_link),
         )
-        .route("/ws", web::get().to(routes::ws::ws))
+        .route(crate::upgrade::PATH, web::get().to(routes::ws::ws))
         .route("/healthz", web::get().to(routes::health::healthz))
         .route("/readyz", web::get().to(routes::health::readyz))
         .default_service(web::to(|| async {
@@ -266,6 +273,32 @@ fn app(
                 error: gonghui_protocol::ErrorBody::new("not_found", "no such route"),
             })
         }))
+}
+
+/// Runs the HTTP server on `listener`: actix-web's routes, with WebSocket upgrades taken
+/// off the HTTP dispatcher first ([`crate::upgrade`]) — which actix-web's own `HttpServer`
+/// cannot do. Its settings are `HttpServer`'s defaults; the app's host and address are
+/// the defaults too, as nothing builds URLs from them.
+fn serve<F, S>(
+    listener: TcpListener,
+    workers: usize,
+    connections_per_worker: usize,
+    factory: F,
+) -> std::io::Result<Server>
+where
+    F: Fn() -> S + Send + Clone + 'static,
+    S: ServiceFactory<TcpStream, Config = ()> + 'static,
+    S::Error: std::fmt::Debug,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<()>,
+{
+    Ok(actix_server::Server::build()
+        .listen("gonghui", listener, factory)?
+        .workers(workers)
+        .max_concurrent_connections(connections_per_worker)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .run())
 }
 
 /// Binds with a deep accept queue (std's `TcpListener::bind` asks for only 128).

@@ -29,5 +29,6 @@ mod slow_reader;
 mod socket_limits;
 mod transfer;
 mod union_tree;
+mod upgrade;
 mod wechat;
 mod wechat_fake;

@@ -63,7 +63,9 @@ impl<E: Sequenced> Sequencer<E> {
     pub fn new(ring: usize) -> Self {
         Sequencer {
             head: None,
-            recent: VecDeque::with_capacity(ring),
+            // Grown as events come: most topics (a member's) see few, and a topic is
+            // made for every session.
+            recent: VecDeque::new(),
             ring,
             waiting: BTreeMap::new(),
             reading: false,

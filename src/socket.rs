@@ -1,0 +1,307 @@
+//! A WebSocket's TCP stream, owned by its session once the handshake is done: no read
+//! or write buffer lives while the socket is idle. A read allocates only when the kernel
+//! says there is something to read and frees it once the frames are taken; a write goes
+//! straight to the kernel in one syscall, and only what the kernel cannot take now waits
+//! here (bounded by the session, which closes a slow reader with 4008).
+//!
+//! Frames are RFC 6455's, parsed and built by actix-http's `ws` codec; what is ours is
+//! when memory is held and when the socket is let go (see [`Outbox::linger`]).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use actix_http::ws::{CloseReason, Codec, Frame, OpCode, Parser, ProtocolError};
+use actix_web::rt::net::TcpStream;
+use actix_web::web;
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::Stream;
+use tokio::sync::oneshot;
+use tokio_util::codec::Decoder;
+
+use crate::state::AppState;
+
+/// What one read asks of the kernel at most (frames larger than this take several).
+const READ_CHUNK: usize = 4096;
+/// How long a closing socket may take to send what it owes and hear the client's close.
+const LINGER: Duration = Duration::from_secs(5);
+/// Chunks handed to one `writev`.
+const MAX_SLICES: usize = 64;
+/// A thread's encode buffer is dropped after a write larger than this.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+thread_local! {
+    /// Where a write's frames are encoded before the syscall: one per thread, not per socket.
+    static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// The connection itself. Dropping the last handle closes it, counts it out of the
+/// node's open sockets and lets the HTTP server know the connection is over.
+pub struct Socket {
+    io: TcpStream,
+    state: web::Data<AppState>,
+    _over: oneshot::Sender<()>,
+}
+
+impl Socket {
+    /// Takes over an upgraded stream; `over` resolves when the socket is closed.
+    pub fn open(io: TcpStream, state: web::Data<AppState>) -> (Rc<Socket>, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        state.open_sockets.fetch_add(1, Ordering::SeqCst);
+        let socket = Socket {
+            io,
+            state,
+            _over: tx,
+        };
+        (Rc::new(socket), rx)
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.state.open_sockets.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The client's frames, as a stream for the session actor.
+pub struct Frames {
+    socket: Rc<Socket>,
+    buf: BytesMut,
+    codec: Codec,
+    ended: bool,
+}
+
+impl Frames {
+    /// Reads `socket`, starting with bytes the handshake read past its end; frames larger
+    /// than `max_frame` end the stream with [`ProtocolError::Overflow`].
+    pub fn new(socket: Rc<Socket>, early: BytesMut, max_frame: usize) -> Self {
+        let buf = if early.is_empty() {
+            BytesMut::new()
+        } else {
+            BytesMut::from(&early[..])
+        };
+        Frames {
+            socket,
+            buf,
+            codec: Codec::new().max_size(max_frame),
+            ended: false,
+        }
+    }
+}
+
+impl Stream for Frames {
+    type Item = Result<Frame, ProtocolError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            if !this.buf.is_empty() {
+                match this.codec.decode(&mut this.buf) {
+                    Ok(Some(frame)) => {
+                        if this.buf.is_empty() {
+                            this.buf = BytesMut::new();
+                        }
+                        return Poll::Ready(Some(Ok(frame)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        this.ended = true;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
+            }
+            if ready!(this.socket.io.poll_read_ready(cx)).is_err() {
+                return Poll::Ready(None);
+            }
+            this.buf.reserve(READ_CHUNK);
+            match this.socket.io.try_read_buf(&mut this.buf) {
+                Ok(0) => this.ended = true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => this.ended = true,
+            }
+        }
+    }
+}
+
+/// A frame the server sends.
+pub enum Out<'a> {
+    /// A text frame (JSON).
+    Text(&'a [u8]),
+    /// A binary frame (MessagePack).
+    Binary(&'a [u8]),
+    /// A heartbeat.
+    Ping,
+    /// The answer to the client's ping.
+    Pong(&'a [u8]),
+    /// The closing frame.
+    Close(Option<CloseReason>),
+}
+
+impl Out<'_> {
+    fn encode(self, dst: &mut BytesMut) {
+        match self {
+            Out::Text(payload) => Parser::write_message(dst, payload, OpCode::Text, true, false),
+            Out::Binary(payload) => {
+                Parser::write_message(dst, payload, OpCode::Binary, true, false)
+            }
+            Out::Ping => Parser::write_message(dst, b"", OpCode::Ping, true, false),
+            Out::Pong(payload) => Parser::write_message(dst, payload, OpCode::Pong, true, false),
+            Out::Close(reason) => Parser::write_close(dst, reason, false),
+        }
+    }
+}
+
+/// Whether a write left anything waiting for the socket.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// The kernel took everything.
+    All,
+    /// Some waits: call [`Outbox::flush`] when [`Outbox::writable`] resolves.
+    Waiting,
+}
+
+/// The sending side: frames the kernel has not taken yet, in order.
+pub struct Outbox {
+    socket: Rc<Socket>,
+    waiting: VecDeque<Bytes>,
+}
+
+impl Outbox {
+    /// Sends on `socket`.
+    pub fn new(socket: Rc<Socket>) -> Self {
+        Outbox {
+            socket,
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// Writes `frames` with one syscall, keeping what the kernel does not take.
+    ///
+    /// # Errors
+    /// When the connection is broken.
+    pub fn send<'a>(&mut self, frames: impl IntoIterator<Item = Out<'a>>) -> io::Result<Sent> {
+        SCRATCH.with(|scratch| {
+            let mut buf = scratch.borrow_mut();
+            buf.clear();
+            for frame in frames {
+                frame.encode(&mut buf);
+            }
+            let result = self.take(&buf);
+            if buf.capacity() > SCRATCH_KEEP {
+                *buf = BytesMut::new();
+            }
+            result
+        })
+    }
+
+    fn take(&mut self, encoded: &[u8]) -> io::Result<Sent> {
+        if encoded.is_empty() {
+            return Ok(self.state());
+        }
+        let written = if self.waiting.is_empty() {
+            match self.socket.io.try_write(encoded) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            }
+        } else {
+            0
+        };
+        if written < encoded.len() {
+            self.waiting
+                .push_back(Bytes::copy_from_slice(&encoded[written..]));
+        }
+        Ok(self.state())
+    }
+
+    /// Writes what waits, as much as the kernel takes now.
+    ///
+    /// # Errors
+    /// When the connection is broken.
+    pub fn flush(&mut self) -> io::Result<Sent> {
+        while !self.waiting.is_empty() {
+            let slices: Vec<IoSlice<'_>> = self
+                .waiting
+                .iter()
+                .take(MAX_SLICES)
+                .map(|b| IoSlice::new(b))
+                .collect();
+            let mut written = match self.socket.io.try_write_vectored(&slices) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            };
+            while written > 0 {
+                let first = self
+                    .waiting
+                    .front_mut()
+                    .expect("written bytes were waiting");
+                if written >= first.len() {
+                    written -= first.len();
+                    self.waiting.pop_front();
+                } else {
+                    first.advance(written);
+                    written = 0;
+                }
+            }
+        }
+        Ok(self.state())
+    }
+
+    fn state(&self) -> Sent {
+        if self.waiting.is_empty() {
+            Sent::All
+        } else {
+            Sent::Waiting
+        }
+    }
+
+    /// Writes the kernel could not take yet (each one write's frames).
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Resolves when the socket can take more.
+    pub fn writable(&self) -> impl std::future::Future<Output = io::Result<()>> + 'static {
+        let socket = self.socket.clone();
+        async move { socket.io.writable().await }
+    }
+
+    /// Lets the socket go after the server's close frame: sends what waits, half-closes,
+    /// and reads (discarding) until the client closes too — so the close frame is not
+    /// lost to a reset — for at most [`LINGER`]. Takes what waits; the outbox is spent.
+    pub fn linger(&mut self) -> impl std::future::Future<Output = ()> + 'static {
+        let mut rest = Outbox {
+            socket: self.socket.clone(),
+            waiting: std::mem::take(&mut self.waiting),
+        };
+        async move {
+            let closing = async {
+                while rest.flush()? == Sent::Waiting {
+                    rest.socket.io.writable().await?;
+                }
+                socket2::SockRef::from(&rest.socket.io).shutdown(std::net::Shutdown::Write)?;
+                let mut sink = [0u8; 512];
+                loop {
+                    rest.socket.io.readable().await?;
+                    match rest.socket.io.try_read(&mut sink) {
+                        Ok(0) => return Ok::<(), io::Error>(()),
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER, closing).await;
+        }
+    }
+}
