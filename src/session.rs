@@ -381,6 +381,8 @@ impl Session {
     fn run_check(&mut self, attempt: u32, ctx: &mut Context<Self>) {
         let (Some(principal), Some(pending)) = (self.principal, self.pending.front()) else {
             self.checking = false;
+            // Most sessions subscribe once or twice and then sit idle for hours.
+            self.pending = VecDeque::new();
             return;
         };
         self.checking = true;

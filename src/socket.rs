@@ -125,6 +125,10 @@ impl Stream for Frames {
             match this.socket.io.try_read_buf(&mut this.buf) {
                 Ok(0) => this.ended = true,
                 Ok(_) => {}
+                // Readiness was stale: nothing to keep a buffer for until the next read.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && this.buf.is_empty() => {
+                    this.buf = BytesMut::new();
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(_) => this.ended = true,
             }

@@ -211,17 +211,21 @@ pub struct Shutdown;
 pub enum OwnerKey {
     /// A union's public and admin topics.
     Union(i64),
-    /// A member's topic.
-    Member(i64),
+    /// The topics of the members whose id falls in this shard: every session holds its
+    /// member topic, and an actor per member would cost each idle session an actor.
+    Members(u16),
     /// An activity's topic.
     Activity(i64),
 }
+
+/// How many owners the members' topics are spread over.
+pub const MEMBER_SHARDS: u64 = 256;
 
 impl OwnerKey {
     /// The owner of a topic.
     pub fn of(topic: Topic) -> Self {
         match topic {
-            Topic::Member(id) => OwnerKey::Member(id),
+            Topic::Member(id) => OwnerKey::Members((id.unsigned_abs() % MEMBER_SHARDS) as u16),
             Topic::Union(id) | Topic::UnionAdmin(id) => OwnerKey::Union(id),
             Topic::Activity(id) => OwnerKey::Activity(id),
         }

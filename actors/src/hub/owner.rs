@@ -1,7 +1,9 @@
 //! `TopicOwner`: the actor that owns, on this node, the topics of one union (`union:N`,
-//! `union:N:admin`: the union actor), one member (`member:N`: the member actor) or one
-//! activity (`activity:N`). They differ only in their topics and in how a snapshot is
-//! read (`store::snapshots`), so they are one type keyed by [`OwnerKey`]. Owners only
+//! `union:N:admin`: the union actor), a shard of members (`member:N` for each member in
+//! it: one actor for 1/[`MEMBER_SHARDS`](super::messages::MEMBER_SHARDS) of them, so an
+//! idle member costs a topic's state, not an actor) or one activity (`activity:N`). They
+//! differ only in their topics and in how a snapshot is read (`store::snapshots`), so
+//! they are one type keyed by [`OwnerKey`]; each topic's state is its own. Owners only
 //! deliver: writes go route → store transaction (rows, events, NOTIFY) → bridge → owner.
 //!
 //! Each topic's order is kept by a [`Sequencer`] (handing events out strictly in seq
@@ -124,7 +126,8 @@ pub struct TopicOwner {
     settings: HubSettings,
     /// Where to say it is idle (the registry; a recipient, so the owner does not know its type).
     idle: Recipient<OwnerIdle>,
-    topics: HashMap<Topic, TopicState>,
+    /// Boxed: a map's table is made for a few entries at once, and an owner holds one or two.
+    topics: HashMap<Topic, Box<TopicState>>,
     generation: u64,
     subscribes_seen: u64,
     idle_since: Instant,
@@ -332,7 +335,7 @@ impl TopicOwner {
 
     /// A topic nobody here reads is forgotten; announcements for it are ignored until then.
     fn forget_if_unused(&mut self, topic: Topic) {
-        if self.topics.get(&topic).is_some_and(TopicState::is_unused) {
+        if self.topics.get(&topic).is_some_and(|t| t.is_unused()) {
             self.topics.remove(&topic);
             if self.topics.is_empty() {
                 self.idle_since = Instant::now();
@@ -521,7 +524,7 @@ impl Handler<Subscribe> for TopicOwner {
         let state = self
             .topics
             .entry(topic)
-            .or_insert_with(|| TopicState::new(ring));
+            .or_insert_with(|| Box::new(TopicState::new(ring)));
         state.live.remove(&session.id);
         state.attaching.insert(
             session.id,

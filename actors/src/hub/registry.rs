@@ -75,9 +75,8 @@ impl Registry {
         self.owners.entry(key).or_insert_with(|| {
             let owner = TopicOwner::new(key, store.clone(), settings.clone(), me.recipient());
             let slot = match key {
-                OwnerKey::Union(id) | OwnerKey::Member(id) | OwnerKey::Activity(id) => {
-                    id.unsigned_abs() as usize
-                }
+                OwnerKey::Union(id) | OwnerKey::Activity(id) => id.unsigned_abs() as usize,
+                OwnerKey::Members(shard) => shard.into(),
             };
             let addr = match arbiters.get(slot % arbiters.len().max(1)) {
                 Some(arbiter) => TopicOwner::start_in_arbiter(arbiter, move |_| owner),
