@@ -77,6 +77,8 @@ pub struct Session {
     checking: bool,
     /// Where frames go out.
     out: Outbox,
+    /// Whether a write of what is queued is due.
+    sending: bool,
     /// Whether a flush waits for the socket to take more.
     flushing: bool,
     /// Whether the close frame was sent: nothing more is.
@@ -124,6 +126,7 @@ impl Session {
                 pending: VecDeque::new(),
                 checking: false,
                 out: Outbox::new(socket),
+                sending: false,
                 flushing: false,
                 closing: false,
             }
@@ -147,13 +150,30 @@ impl Session {
         }
     }
 
-    /// Sends `frames` in one write; a socket that has not drained more than the queue's
-    /// worth of writes is closed with 4008.
+    /// Queues `frames`; what a session queues while it handles its mailbox goes out in one
+    /// write once the mailbox is empty (a busy socket gets many events per syscall).
     fn push<'a>(&mut self, ctx: &mut Context<Self>, frames: impl IntoIterator<Item = Out<'a>>) {
         if self.closing {
             return;
         }
-        match self.out.send(frames) {
+        self.out.queue(frames);
+        if !self.sending {
+            self.sending = true;
+            // Spawned futures run after the mailbox is drained, in the same poll.
+            ctx.spawn(fut::ready(()).map(|(), act: &mut Self, ctx| {
+                act.sending = false;
+                act.send(ctx);
+            }));
+        }
+    }
+
+    /// Writes what was queued; a socket that has not drained more than the queue's worth of
+    /// writes is closed with 4008.
+    fn send(&mut self, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        match self.out.send() {
             Ok(Sent::All) => {}
             Ok(Sent::Waiting) if self.out.waiting() > self.state.ws.queue => {
                 self.close(ctx, close::TOO_SLOW, "too slow: resume with since")
@@ -204,8 +224,9 @@ impl Session {
     /// client's close (see `stopped`).
     fn end(&mut self, ctx: &mut Context<Self>, reason: Option<CloseReason>) {
         if !self.closing {
+            self.out.queue([Out::Close(reason)]);
             // A broken socket has nothing to linger for; `stopped` finds out by itself.
-            let _ = self.out.send([Out::Close(reason)]);
+            let _ = self.out.send();
             self.closing = true;
         }
         ctx.stop();

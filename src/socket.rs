@@ -1,13 +1,13 @@
 //! A WebSocket's TCP stream, owned by its session once the handshake is done: no read
 //! or write buffer lives while the socket is idle. A read allocates only when the kernel
-//! says there is something to read and frees it once the frames are taken; a write goes
-//! straight to the kernel in one syscall, and only what the kernel cannot take now waits
-//! here (bounded by the session, which closes a slow reader with 4008).
+//! says there is something to read and frees it once the frames are taken; frames queued
+//! while a session handles its mailbox go to the kernel in one syscall, and only what the
+//! kernel cannot take now waits here (bounded by the session, which closes a slow reader
+//! with 4008).
 //!
 //! Frames are RFC 6455's, parsed and built by actix-http's `ws` codec; what is ours is
 //! when memory is held and when the socket is let go (see [`Outbox::linger`]).
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -32,13 +32,6 @@ const READ_CHUNK: usize = 4096;
 const LINGER: Duration = Duration::from_secs(5);
 /// Chunks handed to one `writev`.
 const MAX_SLICES: usize = 64;
-/// A thread's encode buffer is dropped after a write larger than this.
-const SCRATCH_KEEP: usize = 64 * 1024;
-
-thread_local! {
-    /// Where a write's frames are encoded before the syscall: one per thread, not per socket.
-    static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
-}
 
 /// The connection itself. Dropping the last handle closes it, counts it out of the
 /// node's open sockets and lets the HTTP server know the connection is over.
@@ -173,9 +166,11 @@ pub enum Sent {
     Waiting,
 }
 
-/// The sending side: frames the kernel has not taken yet, in order.
+/// The sending side: frames queued for the next write, and those the kernel has not
+/// taken yet, in order.
 pub struct Outbox {
     socket: Rc<Socket>,
+    queued: BytesMut,
     waiting: VecDeque<Bytes>,
 }
 
@@ -184,35 +179,29 @@ impl Outbox {
     pub fn new(socket: Rc<Socket>) -> Self {
         Outbox {
             socket,
+            queued: BytesMut::new(),
             waiting: VecDeque::new(),
         }
     }
 
-    /// Writes `frames` with one syscall, keeping what the kernel does not take.
+    /// Adds `frames` to the next write; [`Outbox::send`] writes them.
+    pub fn queue<'a>(&mut self, frames: impl IntoIterator<Item = Out<'a>>) {
+        for frame in frames {
+            frame.encode(&mut self.queued);
+        }
+    }
+
+    /// Writes what was queued with one syscall, keeping what the kernel does not take.
     ///
     /// # Errors
     /// When the connection is broken.
-    pub fn send<'a>(&mut self, frames: impl IntoIterator<Item = Out<'a>>) -> io::Result<Sent> {
-        SCRATCH.with(|scratch| {
-            let mut buf = scratch.borrow_mut();
-            buf.clear();
-            for frame in frames {
-                frame.encode(&mut buf);
-            }
-            let result = self.take(&buf);
-            if buf.capacity() > SCRATCH_KEEP {
-                *buf = BytesMut::new();
-            }
-            result
-        })
-    }
-
-    fn take(&mut self, encoded: &[u8]) -> io::Result<Sent> {
-        if encoded.is_empty() {
+    pub fn send(&mut self) -> io::Result<Sent> {
+        if self.queued.is_empty() {
             return Ok(self.state());
         }
+        let mut queued = std::mem::take(&mut self.queued);
         let written = if self.waiting.is_empty() {
-            match self.socket.io.try_write(encoded) {
+            match self.socket.io.try_write(&queued) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
                 Err(e) => return Err(e),
@@ -220,9 +209,8 @@ impl Outbox {
         } else {
             0
         };
-        if written < encoded.len() {
-            self.waiting
-                .push_back(Bytes::copy_from_slice(&encoded[written..]));
+        if written < queued.len() {
+            self.waiting.push_back(queued.split_off(written).freeze());
         }
         Ok(self.state())
     }
@@ -284,9 +272,14 @@ impl Outbox {
     /// and reads (discarding) until the client closes too — so the close frame is not
     /// lost to a reset — for at most [`LINGER`]. Takes what waits; the outbox is spent.
     pub fn linger(&mut self) -> impl std::future::Future<Output = ()> + 'static {
+        let mut waiting = std::mem::take(&mut self.waiting);
+        if !self.queued.is_empty() {
+            waiting.push_back(std::mem::take(&mut self.queued).freeze());
+        }
         let mut rest = Outbox {
             socket: self.socket.clone(),
-            waiting: std::mem::take(&mut self.waiting),
+            queued: BytesMut::new(),
+            waiting,
         };
         async move {
             let closing = async {
