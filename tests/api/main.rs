@@ -21,6 +21,7 @@ mod org;
 mod outbox;
 mod prizes;
 mod races;
+mod reads_by_key;
 mod resume;
 mod rights_change;
 mod roster;

@@ -202,9 +202,12 @@ fn union_readers(store: &Store, asked: Vec<(i64, i64)>) -> BoxFuture<'_, Result<
         let conn = store.client().await?;
         let stmt = conn
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = r.u AND union_id = r.n AND status IN ('active', 'retired'))
-                        OR EXISTS (SELECT 1 FROM admin_roles(r.u, r.n))
-                 FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS r(u, n, i) ORDER BY i",
+                "SELECT m.found IS NOT NULL OR EXISTS (SELECT 1 FROM admin_roles(r.u, r.n))
+                 FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS r(u, n, i)
+                 LEFT JOIN LATERAL (SELECT 1 AS found FROM memberships
+                                    WHERE user_id = r.u AND union_id = r.n AND status IN ('active', 'retired')
+                                    LIMIT 1) m ON true
+                 ORDER BY r.i",
             )
             .await?;
         let (users, unions): (Vec<i64>, Vec<i64>) = asked.into_iter().unzip();
@@ -259,11 +262,13 @@ fn readable_topics_of(store: &Store, users: Vec<i64>) -> BoxFuture<'_, Result<Ve
             .prepare_cached(
                 "SELECT r.i, false AS admin, m.id AS sort, m.union_id, NULL::text[] AS permissions
                  FROM unnest($1::bigint[]) WITH ORDINALITY AS r(u, i)
-                 JOIN memberships m ON m.user_id = r.u AND m.status IN ('active', 'retired')
+                 JOIN LATERAL (SELECT id, union_id FROM memberships
+                               WHERE user_id = r.u AND status IN ('active', 'retired') LIMIT 1) m ON true
                  UNION ALL
                  SELECT r.i, true, a.union_id, a.union_id, a.permissions
                  FROM unnest($1::bigint[]) WITH ORDINALITY AS r(u, i)
-                 JOIN union_admins a ON a.user_id = r.u
+                 JOIN LATERAL (SELECT union_id, permissions FROM union_admins
+                               WHERE user_id = r.u OFFSET 0) a ON true
                  ORDER BY 1, 2, 3",
             )
             .await?;

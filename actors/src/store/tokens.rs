@@ -157,8 +157,9 @@ fn principals_of(
             .prepare_cached(
                 "SELECT t.i, a.user_id, a.id, a.client, a.expires_at
                  FROM unnest($1::bytea[]) WITH ORDINALITY AS t(h, i)
-                 JOIN auth_tokens a ON a.token_hash = t.h
-                 WHERE a.revoked_at IS NULL AND a.expires_at > now()",
+                 JOIN LATERAL (SELECT user_id, id, client, expires_at FROM auth_tokens
+                               WHERE token_hash = t.h AND revoked_at IS NULL AND expires_at > now()
+                               LIMIT 1) a ON true",
             )
             .await?;
         let mut found = vec![None; hashes.len()];
