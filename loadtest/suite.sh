@@ -81,7 +81,7 @@ FAILED=()
 
 wanted() { [ $# -eq 0 ] || [[ " $* " == *" $SCENARIO "* ]]; }
 
-for SCENARIO in idle idle-100k fanout approvals approvals-backlog approvals-capacity approvals-overload approvals-wide activity reconnect-storm login-flood tree-import; do
+for SCENARIO in idle idle-100k connect-burst fanout approvals approvals-backlog approvals-capacity approvals-overload approvals-wide activity reconnect-storm login-flood tree-import; do
     wanted "$@" || continue
     case $SCENARIO in
         idle) start_peer
@@ -90,6 +90,8 @@ for SCENARIO in idle idle-100k fanout approvals approvals-backlog approvals-capa
         # 100,000 sessions over 6 nodes (each capped at 20,000 files); a smaller pool each,
         # so six fit in Postgres's default 100 connections.
         idle-100k) GONGHUI_DB_POOL=12 run idle-100k idle 6 --sessions 100000 --duration 10 --rate 1000 --workers 8 --source-ips 127.0.0.2-127.0.0.40 ;;
+        # 10,000 connecting at 2,000 a second to one node: hello and both subscribes each.
+        connect-burst) run connect-burst idle 1 --sessions 10000 --duration 5 --rate 2000 --workers 2 ;;
         fanout) start_peer
                 run fanout fanout 1 --sessions 10000 --duration 10 --rate 30 --connect-rate 1000 --workers 2 "${PEER_ARGS[@]}"
                 stop_peer ;;

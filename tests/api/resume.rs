@@ -333,3 +333,51 @@ async fn many_hellos_at_once_each_name_their_own_users_topics() {
         );
     }
 }
+
+#[actix_rt::test]
+async fn many_members_snapshots_at_once_each_show_their_own_member_at_their_seq() {
+    let cluster = Cluster::start(1).await;
+    let seeded = cluster.seed_members(30).await;
+    // A third have an event still in the outbox: a snapshot must count it in its seq
+    // (theirs are read again alone, after it is logged).
+    let waiting: Vec<i64> = seeded.members.iter().copied().step_by(3).collect();
+    for member in &waiting {
+        cluster
+            .put_in_outbox(
+                &format!("member:{member}"),
+                json!({ "ids": [1], "unread": 0 }),
+            )
+            .await;
+    }
+    let mut sockets = Vec::new();
+    for member in &seeded.members {
+        let mut socket = cluster.ws(0, Codec::MsgPack).await;
+        socket
+            .hello_owned(seeded.token(*member), ClientKind::App)
+            .await;
+        sockets.push(socket);
+    }
+    let replies = futures_util::future::join_all(sockets.iter_mut().zip(&seeded.members).map(
+        |(socket, member)| async move {
+            socket
+                .subscribe(&format!("member:{member}"), None)
+                .await
+                .unwrap()
+        },
+    ))
+    .await;
+    for (member, reply) in seeded.members.iter().zip(replies) {
+        let snapshot = reply.snapshot.expect("a snapshot");
+        assert_eq!(
+            snapshot["user"]["id"], *member,
+            "member {member}'s own user"
+        );
+        assert_eq!(snapshot["memberships"][0]["union_id"], seeded.union_id);
+        assert_eq!(snapshot["memberships"][0]["user_id"], *member);
+        let seq = u64::from(waiting.contains(member));
+        assert_eq!(
+            reply.seq, seq,
+            "member {member}'s snapshot counts what it shows"
+        );
+    }
+}

@@ -206,6 +206,23 @@ impl<K: Clone + Send + Sync + 'static, V: Send + 'static> Turns<Asked<K, V>> {
     }
 }
 
+/// The rows of a read of `keys` keys, each tagged with its key's 1-based place in a
+/// column `i` (`unnest(…) WITH ORDINALITY`), as one list per key, in order.
+pub(crate) fn per_key<T>(
+    rows: &[tokio_postgres::Row],
+    keys: usize,
+    read: impl Fn(&tokio_postgres::Row) -> T,
+) -> Vec<Vec<T>> {
+    let mut lists: Vec<Vec<T>> = (0..keys).map(|_| Vec::new()).collect();
+    for row in rows {
+        let at = usize::try_from(row.get::<_, i64>("i") - 1).ok();
+        if let Some(list) = at.and_then(|at| lists.get_mut(at)) {
+            list.push(read(row));
+        }
+    }
+    lists
+}
+
 /// Splits what was waiting into groups of at most [`MAX_GROUP`], oldest first.
 pub(crate) fn groups<W>(mut waiting: Vec<W>) -> Vec<Vec<W>> {
     let mut groups = Vec::new();

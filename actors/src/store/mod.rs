@@ -73,6 +73,8 @@ pub struct Store {
     hello_topics: std::sync::Arc<group::Turns<group::Asked<i64, Vec<String>>>>,
     /// Checks of who may read a union's topic waiting to be made together (`access.rs`).
     union_readers: std::sync::Arc<group::Turns<group::Asked<(i64, i64), bool>>>,
+    /// Members' snapshots waiting to be read together (`snapshots.rs`).
+    member_snapshots: std::sync::Arc<group::Turns<group::Asked<i64, (u64, serde_json::Value)>>>,
 }
 
 /// How long a call waits for a free connection by default: long enough for a reconnect
@@ -122,6 +124,7 @@ impl Store {
             union_readers: std::sync::Arc::new(group::Turns::lookups()),
             hello_topics: std::sync::Arc::new(group::Turns::lookups()),
             token_reads: std::sync::Arc::new(group::Turns::lookups()),
+            member_snapshots: std::sync::Arc::new(group::Turns::lookups()),
         })
     }
 

@@ -157,7 +157,10 @@ pub(crate) async fn unread_in(conn: &impl GenericClient, user_id: i64) -> Result
 /// Unread counts of several users in one statement (one user's goes through
 /// [`unread_in`]: a statement over an array is planned again at every call, because
 /// its plan depends on the array's length).
-async fn unread_of(conn: &impl GenericClient, user_ids: &[i64]) -> Result<HashMap<i64, i64>> {
+pub(crate) async fn unread_of(
+    conn: &impl GenericClient,
+    user_ids: &[i64],
+) -> Result<HashMap<i64, i64>> {
     if let [user_id] = user_ids {
         return Ok(HashMap::from([(
             *user_id,

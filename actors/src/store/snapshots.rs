@@ -8,17 +8,23 @@
 //! is read again after moving them into the log itself, under the log writers' lock and
 //! in the same snapshot: then every change it shows is at or below its seq, and every
 //! later one above.
+//!
+//! Every session holds its member topic, so a crowd connecting asks for many members'
+//! snapshots at once: those are read together (`group.rs` `look_up`), all in one
+//! transaction by key, and any whose topic has events waiting is read again alone.
 
 use gonghui_protocol::dto::{AdminSnapshot, MemberSnapshot, UnionSnapshot};
 use gonghui_protocol::Topic;
 use serde_json::Value;
 
-use super::applications::{applications_of_in, pending_applications_in};
+use futures_util::future::BoxFuture;
+
+use super::applications::{applications_of_in, applications_of_many_in, pending_applications_in};
 use super::events::SEQUENCING_LOCK;
-use super::notifications::unread_in;
+use super::notifications::{unread_in, unread_of};
 use super::org::pending_org_requests_in;
-use super::unions::{member_count_in, memberships_in, union_in};
-use super::users::user_in;
+use super::unions::{member_count_in, memberships_in, memberships_of_in, union_in};
+use super::users::{user_in, users_in};
 use super::Store;
 use crate::Result;
 
@@ -26,6 +32,24 @@ impl Store {
     /// A topic's state and the seq it reflects.
     #[tracing::instrument(skip_all)]
     pub async fn snapshot(&self, topic: Topic) -> Result<(u64, Value)> {
+        match topic {
+            Topic::Member(user_id) => {
+                self.member_snapshots
+                    .look_up(
+                        self,
+                        user_id,
+                        "reading members' snapshots",
+                        member_snapshots,
+                        |store, user_id| Box::pin(store.snapshot_alone(Topic::Member(user_id))),
+                    )
+                    .await
+            }
+            _ => self.snapshot_alone(topic).await,
+        }
+    }
+
+    /// One topic's snapshot, in a transaction of its own.
+    async fn snapshot_alone(&self, topic: Topic) -> Result<(u64, Value)> {
         let mut conn = self.client().await?;
         if let Some(taken) = self.read_snapshot(&mut conn, topic, false).await? {
             return Ok(taken);
@@ -134,4 +158,73 @@ impl Store {
         tx.commit().await?;
         Ok(Some((head as u64, state)))
     }
+}
+
+/// Members' snapshots in one REPEATABLE READ transaction, each part read for all of them
+/// by key; a member whose topic has events waiting in the outbox is read again alone.
+fn member_snapshots(store: &Store, users: Vec<i64>) -> BoxFuture<'_, Result<Vec<(u64, Value)>>> {
+    Box::pin(async move {
+        let names: Vec<String> = users
+            .iter()
+            .map(|id| Topic::Member(*id).to_string())
+            .collect();
+        let (heads, people, memberships, applications, mut unread) = {
+            let mut conn = store.client().await?;
+            let tx = conn
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let read = futures_util::try_join!(
+                heads_in(&tx, &names),
+                users_in(&tx, &users),
+                memberships_of_in(&tx, &users),
+                applications_of_many_in(&tx, &users),
+                unread_of(&tx, &users)
+            )?;
+            tx.commit().await?;
+            read
+        };
+        let mut snapshots = Vec::with_capacity(users.len());
+        let parts = users
+            .iter()
+            .zip(heads)
+            .zip(people)
+            .zip(memberships)
+            .zip(applications);
+        for ((((user_id, (head, waiting)), user), memberships), applications) in parts {
+            if waiting {
+                snapshots.push(store.snapshot_alone(Topic::Member(*user_id)).await?);
+                continue;
+            }
+            let snapshot = MemberSnapshot {
+                user,
+                memberships,
+                applications,
+                unread: unread.remove(user_id).unwrap_or(0),
+            };
+            let state = serde_json::to_value(snapshot).expect("snapshots are plain JSON");
+            snapshots.push((head as u64, state));
+        }
+        Ok(snapshots)
+    })
+}
+
+/// The heads of several topics, and whether events of each wait in the outbox, in order.
+async fn heads_in(
+    conn: &impl deadpool_postgres::GenericClient,
+    names: &[String],
+) -> Result<Vec<(i64, bool)>> {
+    let stmt = conn
+        .prepare_cached(
+            "SELECT coalesce(h.head, 0), o.waiting IS NOT NULL
+             FROM unnest($1::text[]) WITH ORDINALITY AS t(topic, i)
+             LEFT JOIN LATERAL (SELECT head FROM topics WHERE topic = t.topic LIMIT 1) h ON true
+             LEFT JOIN LATERAL (SELECT true AS waiting FROM outbox WHERE topic = t.topic LIMIT 1) o ON true
+             ORDER BY t.i",
+        )
+        .await?;
+    let rows = conn.query(&stmt, &[&names]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -118,6 +118,27 @@ pub(crate) async fn memberships_in(
     Ok(rows.iter().map(membership_from_row).collect())
 }
 
+/// The current memberships of several users, in one statement, in order.
+pub(crate) async fn memberships_of_in(
+    conn: &impl GenericClient,
+    user_ids: &[i64],
+) -> Result<Vec<Vec<Membership>>> {
+    let stmt = conn
+        .prepare_cached(&format!(
+            "SELECT r.i, m.* FROM unnest($1::bigint[]) WITH ORDINALITY AS r(uid, i)
+             JOIN LATERAL (SELECT {MEMBERSHIP_COLUMNS}, id AS sort FROM memberships
+                           WHERE user_id = r.uid AND status IN ('active', 'retired') OFFSET 0) m ON true
+             ORDER BY r.i, m.sort"
+        ))
+        .await?;
+    let rows = conn.query(&stmt, &[&user_ids]).await?;
+    Ok(super::group::per_key(
+        &rows,
+        user_ids.len(),
+        membership_from_row,
+    ))
+}
+
 /// The columns [`union_from_row`] reads, from `unions u`.
 pub(crate) const UNION_COLUMNS: &str =
     "u.id, u.name, u.parent_id, u.credit_code, u.address, u.lat, u.lng, u.contact_name, u.contact_phone";

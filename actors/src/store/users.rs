@@ -162,6 +162,28 @@ impl Store {
 }
 
 /// One user, read through any client or transaction.
+/// Several users, in order, in one statement; fails if one is missing.
+pub(crate) async fn users_in(
+    conn: &impl deadpool_postgres::GenericClient,
+    user_ids: &[i64],
+) -> Result<Vec<User>> {
+    let stmt = conn
+        .prepare_cached(&format!(
+            "SELECT r.i, u.* FROM unnest($1::bigint[]) WITH ORDINALITY AS r(uid, i)
+             JOIN LATERAL (SELECT {USER_COLUMNS} FROM users u WHERE u.id = r.uid LIMIT 1) u ON true"
+        ))
+        .await?;
+    let rows = conn.query(&stmt, &[&user_ids]).await?;
+    super::group::per_key(&rows, user_ids.len(), user_from_row)
+        .into_iter()
+        .map(|mut found| {
+            found
+                .pop()
+                .ok_or_else(|| Error::NotFound("no such user".into()))
+        })
+        .collect()
+}
+
 pub(crate) async fn user_in(
     conn: &impl deadpool_postgres::GenericClient,
     user_id: i64,

@@ -433,6 +433,27 @@ pub(crate) async fn pending_applications_in(
 }
 
 /// A user's applications read through any client or transaction.
+/// The applications of several users, in one statement, in order.
+pub(crate) async fn applications_of_many_in(
+    conn: &impl deadpool_postgres::GenericClient,
+    user_ids: &[i64],
+) -> Result<Vec<Vec<Application>>> {
+    let stmt = conn
+        .prepare_cached(&format!(
+            "SELECT r.i, x.* FROM unnest($1::bigint[]) WITH ORDINALITY AS r(uid, i)
+             JOIN LATERAL ({APPLICATION} FROM applications a JOIN users u ON u.id = a.user_id
+                           WHERE a.user_id = r.uid OFFSET 0) x ON true
+             ORDER BY r.i, x.id DESC"
+        ))
+        .await?;
+    let rows = conn.query(&stmt, &[&user_ids]).await?;
+    Ok(crate::store::group::per_key(
+        &rows,
+        user_ids.len(),
+        application_from_row,
+    ))
+}
+
 pub(crate) async fn applications_of_in(
     conn: &impl deadpool_postgres::GenericClient,
     user_id: i64,
