@@ -83,6 +83,8 @@ pub struct Session {
     flushing: bool,
     /// Whether the close frame was sent: nothing more is.
     closing: bool,
+    /// The timer that closes a socket saying no hello in time.
+    hello_deadline: Option<SpawnHandle>,
 }
 
 /// An authorisation check of a socket; a socket runs one at a time.
@@ -129,6 +131,7 @@ impl Session {
                 sending: false,
                 flushing: false,
                 closing: false,
+                hello_deadline: None,
             }
         });
     }
@@ -332,6 +335,10 @@ impl Session {
                 ),
                 Ok((principal, topics, true)) => {
                     act.principal = Some(principal);
+                    // An idle session keeps as few timers as it can.
+                    if let Some(deadline) = act.hello_deadline.take() {
+                        ctx.cancel_future(deadline);
+                    }
                     let left = (principal.expires_at - chrono::Utc::now())
                         .to_std()
                         .unwrap_or_default();
@@ -470,11 +477,12 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.state.ws.queue);
-        ctx.run_later(self.state.ws.hello_timeout, |act, ctx| {
+        let deadline = ctx.run_later(self.state.ws.hello_timeout, |act, ctx| {
             if act.principal.is_none() {
                 act.close(ctx, close::UNAUTHENTICATED, "no hello in time");
             }
         });
+        self.hello_deadline = Some(deadline);
         ctx.run_interval(HEARTBEAT, |act, ctx| {
             if act.last_heard.elapsed() > CLIENT_TIMEOUT {
                 ctx.stop();
