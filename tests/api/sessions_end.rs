@@ -1,5 +1,6 @@
 //! Ending sessions: a password change needs proof and ends every other session of the
-//! user on every node; "log out everywhere" ends them all.
+//! user on every node; "log out everywhere" ends them all; a socket ends when its token
+//! expires.
 
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::json;
@@ -120,4 +121,32 @@ async fn logout_all_ends_every_session_of_the_user_on_every_node() {
         .request(|id| gonghui_protocol::ClientMsg::Ping { id })
         .await;
     assert_eq!(ping, Ok(json!({})));
+}
+
+#[actix_rt::test]
+async fn a_socket_is_closed_with_4001_when_its_token_expires() {
+    let cluster = Cluster::start(1).await;
+    let (token, user) = cluster.login_sms(0, "13855620001", "app").await;
+    // The token's life ends two seconds from now; the socket learns it at hello.
+    cluster
+        .db
+        .execute(
+            "UPDATE auth_tokens SET expires_at = now() + interval '2 seconds' WHERE user_id = $1",
+            &[&user],
+        )
+        .await
+        .unwrap();
+    let mut socket = cluster.ws(0, Codec::Json).await;
+    socket.hello(&token, ClientKind::App).await;
+    let started = std::time::Instant::now();
+    let (ended, _) = socket.until_closed().await;
+    assert_eq!(
+        ended,
+        Ended::Closed(gonghui_protocol::close::UNAUTHENTICATED)
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "closed at expiry, not at once ({:?})",
+        started.elapsed()
+    );
 }
