@@ -81,7 +81,7 @@ FAILED=()
 
 wanted() { [ $# -eq 0 ] || [[ " $* " == *" $SCENARIO "* ]]; }
 
-for SCENARIO in idle idle-100k connect-burst fanout approvals approvals-backlog approvals-capacity approvals-overload approvals-wide activity reconnect-storm login-flood tree-import; do
+for SCENARIO in idle idle-100k connect-burst fanout fanout-one approvals approvals-backlog approvals-capacity approvals-overload approvals-wide activity reconnect-storm login-flood tree-import; do
     wanted "$@" || continue
     case $SCENARIO in
         idle) start_peer
@@ -95,6 +95,10 @@ for SCENARIO in idle idle-100k connect-burst fanout approvals approvals-backlog 
         fanout) start_peer
                 run fanout fanout 1 --sessions 10000 --duration 10 --rate 30 --connect-rate 1000 --workers 2 "${PEER_ARGS[@]}"
                 stop_peer ;;
+        # One event a second to the same 10,000: the latency of a single event's fan-out.
+        fanout-one) start_peer
+                    run fanout-one fanout 1 --sessions 10000 --duration 10 --rate 1 --connect-rate 1000 --workers 2 "${PEER_ARGS[@]}"
+                    stop_peer ;;
         approvals) run approvals approvals 2 --sessions 3000 --rate 1000 --admins 4 ;;
         approvals-backlog) run approvals-backlog approvals 2 --sessions 6000 --rate 2000 --admins 4 --backlog ;;
         # The backlog decided with enough calls in flight to saturate the box: one union's capacity.

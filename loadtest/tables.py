@@ -14,7 +14,7 @@ PAGE = ROOT / "docs" / "BENCHMARKS.md"
 BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
 # The suite's scenarios, in its order; files that are not harness reports are left out.
 SCENARIOS = [
-    "idle", "idle-100k", "connect-burst", "fanout", "approvals", "approvals-backlog", "approvals-capacity",
+    "idle", "idle-100k", "connect-burst", "fanout", "fanout-one", "approvals", "approvals-backlog", "approvals-capacity",
     "approvals-overload", "approvals-wide", "activity",
     "reconnect-storm", "login-flood", "tree-import",
 ]
