@@ -29,7 +29,7 @@ use actix_http::ws::{CloseCode, CloseReason, Frame, ProtocolError};
 use actix_web::web;
 use bytes::BytesMut;
 use gonghui_actors::hub::messages::{
-    SessionClosed, SessionOpened, SessionRef, Subscribe, ToSession, Unsubscribe,
+    SessionClosed, SessionOpened, SessionRef, SharedEvent, Subscribe, ToSession, Unsubscribe,
 };
 use gonghui_actors::store::tokens::Principal;
 use gonghui_actors::Error;
@@ -544,18 +544,11 @@ impl Handler<ToSession> for Session {
                 let result = result.map(|reply| serde_json::to_value(reply).expect("plain JSON"));
                 self.reply(ctx, request, result);
             }
-            ToSession::Event(event) => {
-                if self.topics.contains(&event.topic) {
-                    self.send_encoded(ctx, &[event.encoded(self.codec)]);
-                }
-            }
+            ToSession::Event(event) => self.send_event(ctx, &event),
             ToSession::Batch(events) => {
-                let encoded: Vec<_> = events
-                    .iter()
-                    .filter(|e| self.topics.contains(&e.topic))
-                    .map(|e| e.encoded(self.codec))
-                    .collect();
-                self.send_encoded(ctx, &encoded);
+                for event in &events {
+                    self.send_event(ctx, event);
+                }
             }
             ToSession::Recheck => self.recheck(ctx),
             ToSession::Close { code, reason } => self.close(ctx, code, reason),
@@ -609,15 +602,16 @@ impl Session {
         );
     }
 
-    /// Sends encoded events in one write.
-    fn send_encoded(&mut self, ctx: &mut Context<Self>, events: &[bytes::Bytes]) {
-        let codec = self.codec;
-        self.push(
-            ctx,
-            events.iter().map(|bytes| match codec {
-                Codec::MsgPack => Out::Binary(bytes),
-                Codec::Json => Out::Text(bytes),
-            }),
-        );
+    /// Queues an event of a topic the session holds (queued frames leave in one write).
+    fn send_event(&mut self, ctx: &mut Context<Self>, event: &SharedEvent) {
+        if !self.topics.contains(&event.topic) {
+            return;
+        }
+        let bytes = event.encoded(self.codec);
+        let frame = match self.codec {
+            Codec::MsgPack => Out::Binary(&bytes),
+            Codec::Json => Out::Text(&bytes),
+        };
+        self.push(ctx, [frame]);
     }
 }

@@ -273,29 +273,22 @@ fn readable_topics_of(store: &Store, users: Vec<i64>) -> BoxFuture<'_, Result<Ve
             )
             .await?;
         let rows = conn.query(&stmt, &[&users]).await?;
-        let mut member_of = vec![Vec::new(); users.len()];
-        let mut admin_of: Vec<Vec<(i64, Vec<String>)>> = vec![Vec::new(); users.len()];
-        for row in &rows {
-            let Some(at) = usize::try_from(row.get::<_, i64>("i") - 1)
-                .ok()
-                .filter(|at| *at < users.len())
-            else {
-                continue;
-            };
-            let union_id: i64 = row.get("union_id");
-            if row.get("admin") {
-                let permissions: Option<Vec<String>> = row.get("permissions");
-                admin_of[at].push((union_id, permissions.unwrap_or_default()));
-            } else {
-                member_of[at].push(union_id);
-            }
-        }
+        // Each user's rows: memberships first, then admin rights with their permissions.
+        let rights = super::group::per_key(&rows, users.len(), |row| {
+            let permissions: Option<Vec<String>> = row.get("permissions");
+            let admin: bool = row.get("admin");
+            (
+                admin,
+                row.get::<_, i64>("union_id"),
+                permissions.unwrap_or_default(),
+            )
+        });
         Ok(users
             .iter()
-            .zip(member_of)
-            .zip(admin_of)
-            .map(|((user_id, member_of), admin_of)| {
-                let admin_of = admin_of.iter().map(|(u, p)| (*u, p.as_slice()));
+            .zip(rights)
+            .map(|(user_id, rights)| {
+                let member_of = rights.iter().filter(|r| !r.0).map(|r| r.1);
+                let admin_of = rights.iter().filter(|r| r.0).map(|r| (r.1, r.2.as_slice()));
                 topic_names(*user_id, member_of, admin_of)
             })
             .collect())

@@ -162,14 +162,13 @@ fn principals_of(
                                LIMIT 1) a ON true",
             )
             .await?;
-        let mut found = vec![None; hashes.len()];
-        for row in conn.query(&stmt, &[&hashes]).await? {
-            let at = usize::try_from(row.get::<_, i64>(0) - 1).ok();
-            if let Some(slot) = at.and_then(|at| found.get_mut(at)) {
-                *slot = Some(principal_from(&row, 1));
-            }
-        }
-        Ok(found)
+        let rows = conn.query(&stmt, &[&hashes]).await?;
+        Ok(
+            super::group::per_key(&rows, hashes.len(), |row| principal_from(row, 1))
+                .into_iter()
+                .map(|mut found| found.pop())
+                .collect(),
+        )
     })
 }
 
