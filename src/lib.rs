@@ -22,6 +22,7 @@ pub mod config;
 pub mod extract;
 pub mod files;
 pub mod idempotency;
+pub mod lane;
 pub mod openapi;
 pub mod routes;
 pub mod session;

@@ -1,13 +1,13 @@
-//! The WebSocket session actor: frames in, messages out. It holds no state of its own
-//! beyond who it is and what it subscribed to; owners send it events, the registry
-//! closes it. It owns its socket ([`crate::socket`]): frames arrive as a stream, and
-//! what it sends goes to the kernel at once. Just over 500 lines: its handlers are one
-//! actor (the frame budget is in `budget.rs`).
+//! The WebSocket session actor: frames in, replies out. It holds no state of its own
+//! beyond who it is and what it subscribed to. It owns its socket ([`crate::socket`]):
+//! frames arrive as a stream; what is sent goes through its [`Writer`], which its
+//! thread's lane ([`crate::lane`]) writes events and subscribe replies into directly —
+//! owners never message the session itself. Just over 500 lines: its handlers are one
+//! actor (the frame budget is in `budget.rs`, the sending half in `writer.rs`).
 //!
 //! Slow readers: what the kernel cannot take waits in the session's outbox; when more
 //! than the session queue's worth of writes wait (the socket is not draining), it is
-//! closed with 4008 after what already waits. Owners `try_send` into its bounded mailbox,
-//! and a full mailbox (the session itself cannot keep up) closes it with 4008 too.
+//! closed with 4008 after what already waits.
 //!
 //! # Limits
 //! A socket is bounded in what it can make the node do: frames are rate-limited (a
@@ -18,8 +18,10 @@
 //! connection for its checks. Re-checks after a change of rights run one at a time too.
 
 mod budget;
+mod writer;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
+use std::io;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -29,20 +31,21 @@ use actix_http::ws::{CloseCode, CloseReason, Frame, ProtocolError};
 use actix_web::web;
 use bytes::BytesMut;
 use gonghui_actors::hub::messages::{
-    SessionClosed, SessionOpened, SessionRef, SharedEvent, Subscribe, ToSession, Unsubscribe,
+    Lane, SessionClosed, SessionOpened, SessionRef, Subscribe, Unsubscribe,
 };
 use gonghui_actors::store::tokens::Principal;
 use gonghui_actors::Error;
 use gonghui_protocol::dto::HelloReply;
 use gonghui_protocol::{
-    close, decode, encode, request_id, ClientMsg, Codec, ErrorBody, RequestId, ServerMsg, Topic,
-    WireFrame,
+    close, decode, request_id, ClientMsg, Codec, ErrorBody, RequestId, ServerMsg, Topic,
 };
 use serde_json::json;
 
-use crate::socket::{Frames, Out, Outbox, Sent, Socket};
+use crate::lane;
+use crate::socket::{Frames, Out, Sent, Socket};
 use crate::state::AppState;
 use budget::{FrameBudget, Verdict, PER_SECOND};
+pub use writer::Writer;
 
 /// How often the server pings an idle client.
 const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -67,7 +70,6 @@ pub struct Session {
     principal: Option<Principal>,
     /// Frames that arrived while hello was being checked, handled once it succeeds.
     early: Option<Vec<ClientMsg>>,
-    topics: HashSet<Topic>,
     last_heard: Instant,
     /// Frames the client may still send.
     budget: FrameBudget,
@@ -75,14 +77,12 @@ pub struct Session {
     pending: VecDeque<Pending>,
     /// Whether the first of `pending` is being checked.
     checking: bool,
-    /// Where frames go out.
-    out: Outbox,
-    /// Whether a write of what is queued is due.
-    sending: bool,
+    /// Where frames go out, shared with the thread's lane.
+    writer: Rc<Writer>,
+    /// The way owners reach this session.
+    lane: Lane,
     /// Whether a flush waits for the socket to take more.
     flushing: bool,
-    /// Whether the close frame was sent: nothing more is.
-    closing: bool,
     /// The timer that closes a socket saying no hello in time.
     hello_deadline: Option<SpawnHandle>,
 }
@@ -116,21 +116,22 @@ impl Session {
     pub fn start(socket: Rc<Socket>, early: BytesMut, codec: Codec, state: web::Data<AppState>) {
         Session::create(|ctx| {
             ctx.add_stream(Frames::new(socket.clone(), early, state.ws.max_frame));
+            let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+            let writer = Rc::new(Writer::new(socket, codec));
+            let lane = lane::join(id, writer.clone(), ctx.address().downgrade());
             Session {
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                id,
                 codec,
                 state,
                 principal: None,
                 early: None,
-                topics: HashSet::new(),
                 last_heard: Instant::now(),
                 budget: FrameBudget::new(Instant::now()),
                 pending: VecDeque::new(),
                 checking: false,
-                out: Outbox::new(socket),
-                sending: false,
+                writer,
+                lane,
                 flushing: false,
-                closing: false,
                 hello_deadline: None,
             }
         });
@@ -146,39 +147,33 @@ impl Session {
     }
 
     fn write(&mut self, ctx: &mut Context<Self>, msg: &ServerMsg) {
-        match encode(self.codec, msg) {
-            Ok(WireFrame::Binary(bytes)) => self.push(ctx, [Out::Binary(&bytes)]),
-            Ok(WireFrame::Text(text)) => self.push(ctx, [Out::Text(text.as_bytes())]),
-            Err(e) => tracing::error!(error = %e, "a server message did not encode"),
-        }
+        let queued = self.writer.write(msg);
+        self.send_soon(ctx, queued);
     }
 
-    /// Queues `frames`; what a session queues while it handles its mailbox goes out in one
-    /// write once the mailbox is empty (a busy socket gets many events per syscall).
     fn push<'a>(&mut self, ctx: &mut Context<Self>, frames: impl IntoIterator<Item = Out<'a>>) {
-        if self.closing {
-            return;
-        }
-        self.out.queue(frames);
-        if !self.sending {
-            self.sending = true;
+        let queued = self.writer.queue(frames);
+        self.send_soon(ctx, queued);
+    }
+
+    /// Sends what was queued once the mailbox is drained, so what a session queues while
+    /// it handles its mailbox goes out in one write.
+    fn send_soon(&mut self, ctx: &mut Context<Self>, queued: bool) {
+        if queued && self.writer.make_due() {
             // Spawned futures run after the mailbox is drained, in the same poll.
             ctx.spawn(fut::ready(()).map(|(), act: &mut Self, ctx| {
-                act.sending = false;
-                act.send(ctx);
+                let written = act.writer.send();
+                act.sent(written, ctx);
             }));
         }
     }
 
-    /// Writes what was queued; a socket that has not drained more than the queue's worth of
-    /// writes is closed with 4008.
-    fn send(&mut self, ctx: &mut Context<Self>) {
-        if self.closing {
-            return;
-        }
-        match self.out.send() {
+    /// Follows a write up: a socket that has not drained more than the queue's worth of
+    /// writes is closed with 4008, one that has some waiting is flushed when writable.
+    fn sent(&mut self, written: io::Result<Sent>, ctx: &mut Context<Self>) {
+        match written {
             Ok(Sent::All) => {}
-            Ok(Sent::Waiting) if self.out.waiting() > self.state.ws.queue => {
+            Ok(Sent::Waiting) if self.writer.waiting() > self.state.ws.queue => {
                 self.close(ctx, close::TOO_SLOW, "too slow: resume with since")
             }
             Ok(Sent::Waiting) => self.flush_when_writable(ctx),
@@ -191,10 +186,10 @@ impl Session {
             return;
         }
         self.flushing = true;
-        let writable = fut::wrap_future(self.out.writable());
+        let writable = fut::wrap_future(self.writer.writable());
         ctx.spawn(writable.map(|ready, act: &mut Self, ctx| {
             act.flushing = false;
-            match ready.and_then(|()| act.out.flush()) {
+            match ready.and_then(|()| act.writer.flush()) {
                 Ok(Sent::All) => {}
                 Ok(Sent::Waiting) => act.flush_when_writable(ctx),
                 Err(_) => ctx.stop(),
@@ -208,11 +203,8 @@ impl Session {
         id: RequestId,
         result: Result<serde_json::Value, ErrorBody>,
     ) {
-        let msg = match result {
-            Ok(data) => ServerMsg::ok(id, data),
-            Err(error) => ServerMsg::failed(id, error),
-        };
-        self.write(ctx, &msg);
+        let queued = self.writer.reply(id, result);
+        self.send_soon(ctx, queued);
     }
 
     fn close(&mut self, ctx: &mut Context<Self>, code: u16, reason: &str) {
@@ -226,12 +218,7 @@ impl Session {
     /// Sends the close frame after what waits and stops; the socket lingers for the
     /// client's close (see `stopped`).
     fn end(&mut self, ctx: &mut Context<Self>, reason: Option<CloseReason>) {
-        if !self.closing {
-            self.out.queue([Out::Close(reason)]);
-            // A broken socket has nothing to linger for; `stopped` finds out by itself.
-            let _ = self.out.send();
-            self.closing = true;
-        }
+        self.writer.close(reason);
         ctx.stop();
     }
 
@@ -288,7 +275,7 @@ impl Session {
             }
             (ClientMsg::Unsubscribe { id, topic }, Some(_)) => match topic.parse::<Topic>() {
                 Ok(topic) => {
-                    if self.topics.remove(&topic) {
+                    if self.writer.topics().borrow_mut().remove(topic) {
                         self.state.registry.do_send(Unsubscribe {
                             session_id: self.id,
                             topic,
@@ -308,7 +295,7 @@ impl Session {
         let registry = self.state.registry.clone();
         let session = SessionRef {
             id: self.id,
-            out: ctx.address().recipient(),
+            lane: self.lane.clone(),
         };
         let work = async move {
             let principal = store.authenticate(&token).await?;
@@ -382,7 +369,11 @@ impl Session {
             .iter()
             .filter(|p| matches!(p, Pending::Subscribe { .. }))
             .count();
-        if !self.topics.contains(&topic) && self.topics.len() + waiting >= MAX_TOPICS {
+        let topics = self.writer.topics().borrow();
+        let held = topics.count();
+        let full = !topics.contains(topic) && held + waiting >= MAX_TOPICS;
+        drop(topics);
+        if full {
             let why = format!("a socket holds at most {MAX_TOPICS} subscriptions");
             return self.reply(ctx, id, Err(ErrorBody::new("too_large", why)));
         }
@@ -447,10 +438,10 @@ impl Session {
     ) {
         match allowed {
             Ok(true) => {
-                self.topics.insert(topic);
+                self.writer.topics().borrow_mut().insert(topic);
                 let session = SessionRef {
                     id: self.id,
-                    out: ctx.address().recipient(),
+                    lane: self.lane.clone(),
                 };
                 self.state.registry.do_send(Subscribe {
                     session,
@@ -476,7 +467,6 @@ impl Actor for Session {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.state.ws.queue);
         let deadline = ctx.run_later(self.state.ws.hello_timeout, |act, ctx| {
             if act.principal.is_none() {
                 act.close(ctx, close::UNAUTHENTICATED, "no hello in time");
@@ -493,13 +483,14 @@ impl Actor for Session {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        let topics = self.topics.drain().collect();
+        lane::leave(self.id);
+        let topics = self.writer.topics().borrow_mut().take();
         self.state.registry.do_send(SessionClosed {
             session_id: self.id,
             topics,
         });
-        if self.closing {
-            actix::spawn(self.out.linger());
+        if self.writer.is_closing() {
+            actix::spawn(self.writer.linger());
         }
     }
 }
@@ -533,25 +524,31 @@ impl StreamHandler<Result<Frame, ProtocolError>> for Session {
     }
 }
 
-impl Handler<ToSession> for Session {
+/// What a session's lane passes on to the session actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum Notice {
+    /// Check the topics again (see [`ToSession::Recheck`](gonghui_actors::hub::messages::ToSession)).
+    Recheck,
+    /// Close the socket with this code.
+    Close {
+        /// The WebSocket close code.
+        code: u16,
+        /// Why, for the client.
+        reason: &'static str,
+    },
+    /// A write of the lane's left something waiting, or failed.
+    Unsent(io::Result<Sent>),
+}
+
+impl Handler<Notice> for Session {
     type Result = ();
 
-    fn handle(&mut self, msg: ToSession, ctx: &mut Self::Context) {
-        match msg {
-            ToSession::Subscribed {
-                request, result, ..
-            } => {
-                let result = result.map(|reply| serde_json::to_value(reply).expect("plain JSON"));
-                self.reply(ctx, request, result);
-            }
-            ToSession::Event(event) => self.send_event(ctx, &event),
-            ToSession::Batch(events) => {
-                for event in &events {
-                    self.send_event(ctx, event);
-                }
-            }
-            ToSession::Recheck => self.recheck(ctx),
-            ToSession::Close { code, reason } => self.close(ctx, code, reason),
+    fn handle(&mut self, notice: Notice, ctx: &mut Self::Context) {
+        match notice {
+            Notice::Recheck => self.recheck(ctx),
+            Notice::Close { code, reason } => self.close(ctx, code, reason),
+            Notice::Unsent(written) => self.sent(written, ctx),
         }
     }
 }
@@ -560,7 +557,7 @@ impl Session {
     /// Checks the session's topics again and ends, with an `unsubscribed` frame, each
     /// the user may no longer read. Their own member topic always stays.
     fn recheck(&mut self, ctx: &mut Context<Self>) {
-        for topic in self.topics.iter().copied() {
+        for topic in self.writer.topics().borrow().iter() {
             let queued = self
                 .pending
                 .iter()
@@ -586,7 +583,7 @@ impl Session {
                 ),
             ),
         };
-        if !self.topics.remove(&topic) {
+        if !self.writer.topics().borrow_mut().remove(topic) {
             return;
         }
         self.state.registry.do_send(Unsubscribe {
@@ -600,18 +597,5 @@ impl Session {
                 error,
             },
         );
-    }
-
-    /// Queues an event of a topic the session holds (queued frames leave in one write).
-    fn send_event(&mut self, ctx: &mut Context<Self>, event: &SharedEvent) {
-        if !self.topics.contains(&event.topic) {
-            return;
-        }
-        let bytes = event.encoded(self.codec);
-        let frame = match self.codec {
-            Codec::MsgPack => Out::Binary(&bytes),
-            Codec::Json => Out::Text(&bytes),
-        };
-        self.push(ctx, [frame]);
     }
 }

@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use actix_http::ws::{CloseReason, Codec, Frame, OpCode, Parser, ProtocolError};
+use actix_http::ws::{CloseReason, Codec, Frame, Parser, ProtocolError};
 use actix_web::rt::net::TcpStream;
 use actix_web::web;
 use bytes::{Buf, Bytes, BytesMut};
@@ -145,15 +145,68 @@ pub enum Out<'a> {
 
 impl Out<'_> {
     fn encode(self, dst: &mut BytesMut) {
-        match self {
-            Out::Text(payload) => Parser::write_message(dst, payload, OpCode::Text, true, false),
-            Out::Binary(payload) => {
-                Parser::write_message(dst, payload, OpCode::Binary, true, false)
+        match self.data() {
+            Some((header, payload)) => {
+                dst.extend_from_slice(&header);
+                dst.extend_from_slice(payload);
             }
-            Out::Ping => Parser::write_message(dst, b"", OpCode::Ping, true, false),
-            Out::Pong(payload) => Parser::write_message(dst, payload, OpCode::Pong, true, false),
-            Out::Close(reason) => Parser::write_close(dst, reason, false),
+            None => {
+                if let Out::Close(reason) = self {
+                    Parser::write_close(dst, reason, false);
+                }
+            }
         }
+    }
+
+    /// A data or control frame's header and payload (all but the close frame, whose
+    /// payload is built): a server's frames are final and unmasked (RFC 6455 §5.2).
+    fn data(&self) -> Option<(Header, &[u8])> {
+        let (opcode, payload): (u8, &[u8]) = match self {
+            Out::Text(payload) => (0x1, payload),
+            Out::Binary(payload) => (0x2, payload),
+            Out::Ping => (0x9, b""),
+            Out::Pong(payload) => (0xA, payload),
+            Out::Close(_) => return None,
+        };
+        Some((Header::new(opcode, payload.len()), payload))
+    }
+}
+
+/// A frame's header: at most 10 bytes.
+struct Header {
+    bytes: [u8; 10],
+    len: usize,
+}
+
+impl Header {
+    fn new(opcode: u8, len: usize) -> Self {
+        let mut bytes = [0u8; 10];
+        bytes[0] = 0x80 | opcode;
+        let len = match len {
+            0..=125 => {
+                bytes[1] = len as u8;
+                2
+            }
+            126..=0xFFFF => {
+                bytes[1] = 126;
+                bytes[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                4
+            }
+            _ => {
+                bytes[1] = 127;
+                bytes[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+                10
+            }
+        };
+        Header { bytes, len }
+    }
+}
+
+impl std::ops::Deref for Header {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
@@ -211,6 +264,41 @@ impl Outbox {
         };
         if written < queued.len() {
             self.waiting.push_back(queued.split_off(written).freeze());
+        }
+        Ok(self.state())
+    }
+
+    /// Writes one data frame now, straight from its payload, when nothing is queued or
+    /// waiting (else after them); what the kernel does not take waits.
+    ///
+    /// # Errors
+    /// When the connection is broken.
+    pub fn send_now(&mut self, frame: Out<'_>) -> io::Result<Sent> {
+        let data = frame.data();
+        let Some((header, payload)) =
+            data.filter(|_| self.state() == Sent::All && self.queued.is_empty())
+        else {
+            self.queue([frame]);
+            return self.send();
+        };
+        let written = match self
+            .socket
+            .io
+            .try_write_vectored(&[IoSlice::new(&header), IoSlice::new(payload)])
+        {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        if written < header.len() + payload.len() {
+            let mut rest = BytesMut::new();
+            if written < header.len() {
+                rest.extend_from_slice(&header[written..]);
+                rest.extend_from_slice(payload);
+            } else {
+                rest.extend_from_slice(&payload[written - header.len()..]);
+            }
+            self.waiting.push_back(rest.freeze());
         }
         Ok(self.state())
     }
@@ -300,5 +388,34 @@ impl Outbox {
             };
             let _ = tokio::time::timeout(LINGER, closing).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_http::ws::OpCode;
+
+    /// Our headers must be byte for byte what actix-http's parser writes, at each length
+    /// boundary of RFC 6455 §5.2 (7-bit, 16-bit and 64-bit lengths).
+    #[test]
+    fn frames_match_the_parser_at_every_length_boundary() {
+        for len in [0, 1, 125, 126, 127, 65_535, 65_536, 70_000] {
+            let payload = vec![b'x'; len];
+            for (frame, opcode) in [
+                (Out::Text(&payload), OpCode::Text),
+                (Out::Binary(&payload), OpCode::Binary),
+                (Out::Pong(&payload), OpCode::Pong),
+            ] {
+                let mut ours = BytesMut::new();
+                frame.encode(&mut ours);
+                let mut theirs = BytesMut::new();
+                Parser::write_message(&mut theirs, &payload[..], opcode, true, false);
+                assert_eq!(ours, theirs, "{opcode:?} of {len} bytes");
+            }
+        }
+        let mut ping = BytesMut::new();
+        Out::Ping.encode(&mut ping);
+        assert_eq!(&ping[..], &[0x89, 0]);
     }
 }

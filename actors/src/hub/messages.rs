@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use actix::{Message, Recipient};
+use actix::Message;
 use bytes::Bytes;
 use gonghui_protocol::dto::SubscribeReply;
 use gonghui_protocol::{
@@ -58,9 +58,7 @@ impl SharedEvent {
     }
 }
 
-/// What owners and the registry tell a session.
-#[derive(Message)]
-#[rtype(result = "()")]
+/// What owners and the registry tell one session (live events go as [`Delivery::Event`]).
 pub enum ToSession {
     /// The answer to a subscribe; events follow it.
     Subscribed {
@@ -71,8 +69,6 @@ pub enum ToSession {
         /// The reply data, or why it failed.
         result: Result<SubscribeReply, ErrorBody>,
     },
-    /// One live event.
-    Event(Arc<SharedEvent>),
     /// Several events of one topic, in seq order (a catch-up).
     Batch(Vec<Arc<SharedEvent>>),
     /// Check every subscription but the user's own member topic again (their rights,
@@ -87,13 +83,54 @@ pub enum ToSession {
     },
 }
 
-/// How owners reach a session.
+/// What goes down a [`Lane`]: a live event for some of the thread's sessions, or a
+/// message for one of them.
+pub enum Delivery {
+    /// One event for these sessions: one message per thread per event, not per session.
+    Event(Arc<SharedEvent>, Vec<u64>),
+    /// A message for one session.
+    To(u64, ToSession),
+}
+
+/// The way into the thread a session runs on. Owners and the registry send every session
+/// of a thread through its lane, so an event to thousands of subscribers crosses threads
+/// once per thread; a lane is FIFO per sender, so what an owner sends one session (the
+/// subscribe's reply, its catch-up, live events) arrives in the order sent.
+#[derive(Clone)]
+pub struct Lane(tokio::sync::mpsc::UnboundedSender<Delivery>);
+
+impl Lane {
+    /// A lane and the receiving end its thread drains.
+    pub fn new() -> (Lane, tokio::sync::mpsc::UnboundedReceiver<Delivery>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (Lane(tx), rx)
+    }
+
+    /// Sends down the lane; false when its thread is gone.
+    pub fn send(&self, delivery: Delivery) -> bool {
+        self.0.send(delivery).is_ok()
+    }
+
+    /// Whether two lanes lead to the same thread.
+    pub fn same(&self, other: &Lane) -> bool {
+        self.0.same_channel(&other.0)
+    }
+}
+
+/// How owners and the registry reach a session.
 #[derive(Clone)]
 pub struct SessionRef {
     /// Unique on this node.
     pub id: u64,
-    /// The session's mailbox.
-    pub out: Recipient<ToSession>,
+    /// The lane of the session's thread.
+    pub lane: Lane,
+}
+
+impl SessionRef {
+    /// Sends the session `msg`; false when it can no longer be reached.
+    pub fn send(&self, msg: ToSession) -> bool {
+        self.lane.send(Delivery::To(self.id, msg))
+    }
 }
 
 /// Starts a topic's stream for a session (session → registry → owner).

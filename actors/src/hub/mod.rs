@@ -2,7 +2,8 @@
 //! outbox into the log, giving them their seqs; the [`registry::Registry`] (one per node) starts a
 //! [`owner::TopicOwner`] per union, member or activity on demand; the [`bridge`] LISTENs to
 //! Postgres and hands every announced event to the registry; session actors (in the
-//! binary) subscribe through the registry and receive [`messages::ToSession`]; the
+//! binary) subscribe through the registry and are reached through their thread's
+//! [`messages::Lane`] (live events once per thread, [`messages::ToSession`] per session); the
 //! [`results`] publisher coalesces activity answers into a few results events a second.
 //! Each owner keeps each topic's order with a [`sequencer::Sequencer`], plain code with
 //! no actor or database in it.

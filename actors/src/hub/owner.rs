@@ -14,8 +14,11 @@
 //! else from the log — so no event falls between the snapshot and the live stream and
 //! none comes twice.
 //!
+//! Sessions are reached through their thread's [`Lane`]: a live event goes to each
+//! thread once, with the ids of the subscribers there, not once per subscriber.
+//!
 //! Just over 500 lines: the actor's handlers are one concept (the ordering itself is in
-//! [`Sequencer`]); the next split is issue 18's rewrite of the hub.
+//! [`Sequencer`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,8 +30,8 @@ use gonghui_protocol::{close, ErrorBody, RequestId, Topic};
 use serde_json::Value;
 
 use super::messages::{
-    Announce, OwnerIdle, OwnerKey, Resync, SessionRef, SharedEvent, StopOwner, Subscribe,
-    ToSession, Unsubscribe,
+    Announce, Delivery, Lane, OwnerIdle, OwnerKey, Resync, SessionRef, SharedEvent, StopOwner,
+    Subscribe, ToSession, Unsubscribe,
 };
 use super::sequencer::{CatchUp, Next, Sequencer};
 use super::HubSettings;
@@ -36,7 +39,7 @@ use crate::store::Store;
 
 /// A live subscriber: gets every event with seq > `after`.
 struct Live {
-    out: actix::Recipient<ToSession>,
+    lane: Lane,
     after: u64,
 }
 
@@ -153,32 +156,24 @@ impl TopicOwner {
         }
     }
 
-    /// Sends to a session; a full queue closes it with 4008. Returns whether it is still there.
-    fn send(out: &actix::Recipient<ToSession>, msg: ToSession) -> bool {
-        match out.try_send(msg) {
-            Ok(()) => true,
-            Err(SendError::Full(_)) => {
-                out.do_send(ToSession::Close {
-                    code: close::TOO_SLOW,
-                    reason: "too slow: resume with since",
-                });
-                false
-            }
-            Err(SendError::Closed(_)) => false,
-        }
-    }
-
     /// Does what the topic's sequencer answered: sends its events to the subscribers, in
-    /// order, and reads the log when it asks.
+    /// order (one message per session thread), and reads the log when it asks.
     fn run(&mut self, topic: Topic, next: Next<Arc<SharedEvent>>, ctx: &mut Context<Self>) {
         let Some(state) = self.topics.get_mut(&topic) else {
             return;
         };
         for event in next.deliver {
             let seq = event.seq();
-            state.live.retain(|_, sub| {
-                sub.after >= seq || Self::send(&sub.out, ToSession::Event(event.clone()))
-            });
+            let mut lanes: Vec<(&Lane, Vec<u64>)> = Vec::new();
+            for (&id, sub) in state.live.iter().filter(|(_, sub)| sub.after < seq) {
+                match lanes.iter_mut().find(|(lane, _)| lane.same(&sub.lane)) {
+                    Some((_, ids)) => ids.push(id),
+                    None => lanes.push((&sub.lane, vec![id])),
+                }
+            }
+            for (lane, ids) in lanes {
+                lane.send(Delivery::Event(event.clone(), ids));
+            }
         }
         if let Some(after) = next.read_after {
             self.read_log(topic, after, ctx);
@@ -246,7 +241,7 @@ impl TopicOwner {
         else {
             return;
         };
-        let out = pending.session.out.clone();
+        let session = pending.session.clone();
         let head = state.order.head().unwrap_or(after);
         let missed = match state.order.catch_up(after) {
             CatchUp::Ring(missed) => missed,
@@ -260,11 +255,11 @@ impl TopicOwner {
             }
         };
         state.attaching.remove(&session_id);
-        if missed.is_empty() || Self::send(&out, ToSession::Batch(missed)) {
+        if missed.is_empty() || session.send(ToSession::Batch(missed)) {
             state.live.insert(
                 session_id,
                 Live {
-                    out,
+                    lane: session.lane,
                     after: after.max(head),
                 },
             );
@@ -296,23 +291,23 @@ impl TopicOwner {
                         _ => None,
                     };
                     for (session_id, generation) in readers {
-                        let Some(out) = act
+                        let Some(session) = act
                             .topics
                             .get(&topic)
                             .and_then(|s| s.attaching.get(&session_id))
                             .filter(|a| a.generation == generation)
-                            .map(|a| a.session.out.clone())
+                            .map(|a| a.session.clone())
                         else {
                             continue;
                         };
                         match &events {
-                            Some(events) if Self::send(&out, ToSession::Batch(events.clone())) => {
+                            Some(events) if session.send(ToSession::Batch(events.clone())) => {
                                 let last = events.last().map_or(after, |e| e.seq());
                                 act.attach(topic, session_id, generation, last, ctx);
                             }
                             Some(_) => act.drop_subscriber(topic, session_id),
                             None => {
-                                out.do_send(ToSession::Close {
+                                session.send(ToSession::Close {
                                     code: close::RESTARTING,
                                     reason: "catch-up failed: resubscribe",
                                 });
@@ -472,7 +467,7 @@ impl TopicOwner {
                     topic,
                     result: Ok(start.reply),
                 };
-                if Self::send(&session.out, reply) {
+                if session.send(reply) {
                     self.attach(topic, session.id, generation, start.after, ctx);
                 } else {
                     self.drop_subscriber(topic, session.id);
@@ -484,7 +479,7 @@ impl TopicOwner {
                     topic,
                     result: Err(error),
                 };
-                Self::send(&session.out, reply);
+                session.send(reply);
                 self.drop_subscriber(topic, session.id);
             }
         }

@@ -155,7 +155,7 @@ impl Registry {
     fn close_token(&mut self, token_id: i64) {
         for entry in self.sessions.values() {
             if entry.token_id == token_id {
-                entry.session.out.do_send(ToSession::Close {
+                entry.session.send(ToSession::Close {
                     code: close::UNAUTHENTICATED,
                     reason: "logged out",
                 });
@@ -247,7 +247,7 @@ impl Handler<AccessChanged> for Registry {
             if matches!(msg.change, AccessChange::User(id) if id != entry.user_id) {
                 continue;
             }
-            entry.session.out.do_send(ToSession::Recheck);
+            entry.session.send(ToSession::Recheck);
         }
     }
 }
@@ -257,7 +257,7 @@ impl Handler<Shutdown> for Registry {
 
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> usize {
         for entry in self.sessions.values() {
-            entry.session.out.do_send(ToSession::Close {
+            entry.session.send(ToSession::Close {
                 code: close::RESTARTING,
                 reason: "server restarting",
             });
