@@ -77,7 +77,7 @@ impl Writer {
 
     /// Queues an event of a topic the session holds; false when it is not written.
     pub fn event(&self, event: &SharedEvent) -> bool {
-        self.holds(event) && self.queue([self.frame(&event.encoded(self.codec))])
+        self.holds(event) && self.queue([self.frame(event.encoded(self.codec))])
     }
 
     /// Writes an event of a topic the session holds at once, when nothing is queued (one
@@ -87,7 +87,7 @@ impl Writer {
             return None;
         }
         let bytes = event.encoded(self.codec);
-        Some(self.out.borrow_mut().send_now(self.frame(&bytes)))
+        Some(self.out.borrow_mut().send_now(self.frame(bytes)))
     }
 
     fn holds(&self, event: &SharedEvent) -> bool {

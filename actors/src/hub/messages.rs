@@ -42,8 +42,9 @@ impl SharedEvent {
         self.frame.seq
     }
 
-    /// The encoded frame for `codec`, made on first use.
-    pub fn encoded(&self, codec: Codec) -> Bytes {
+    /// The encoded frame for `codec`, made on first use; borrowed, so the threads writing
+    /// it to their sockets share no counter.
+    pub fn encoded(&self, codec: Codec) -> &[u8] {
         let cell = match codec {
             Codec::MsgPack => &self.msgpack,
             Codec::Json => &self.json,
@@ -54,7 +55,6 @@ impl SharedEvent {
                 WireFrame::Text(t) => Bytes::from(t.into_bytes()),
             }
         })
-        .clone()
     }
 }
 
