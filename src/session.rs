@@ -369,10 +369,10 @@ impl Session {
             .iter()
             .filter(|p| matches!(p, Pending::Subscribe { .. }))
             .count();
-        let topics = self.writer.topics().borrow();
-        let held = topics.count();
-        let full = !topics.contains(topic) && held + waiting >= MAX_TOPICS;
-        drop(topics);
+        let full = {
+            let topics = self.writer.topics().borrow();
+            !topics.contains(topic) && topics.count() + waiting >= MAX_TOPICS
+        };
         if full {
             let why = format!("a socket holds at most {MAX_TOPICS} subscriptions");
             return self.reply(ctx, id, Err(ErrorBody::new("too_large", why)));
