@@ -21,6 +21,16 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/gongh
 /// The default public address of the clients.
 pub const DEFAULT_PUBLIC_URL: &str = "https://gonghui.example.com";
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: one readable line per event.
+    Text,
+    /// For log shippers: one JSON object per line.
+    Json,
+}
+
 /// Settings as given; any may be missing. The same names work as TOML keys.
 #[derive(Debug, Default, Clone, clap::Args, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +160,9 @@ pub struct Settings {
     /// Log filter, as RUST_LOG [default: info]
     #[arg(long, env = "GONGHUI_LOG", global = true)]
     pub log: Option<String>,
+    /// `text` or `json` (a line of JSON per event, for log shippers) [default: text]
+    #[arg(long, env = "GONGHUI_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
 }
 
 impl Settings {
@@ -204,6 +217,7 @@ impl Settings {
                 .db_connect_timeout_secs
                 .or(file.db_connect_timeout_secs),
             log: self.log.or(file.log),
+            log_format: self.log_format.or(file.log_format),
         }
     }
 

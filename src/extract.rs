@@ -36,12 +36,16 @@ impl FromRequest for Authed {
         }
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req).map(str::to_owned);
+        let req = req.clone();
         Box::pin(async move {
             let token = token.ok_or_else(|| {
                 Error::Unauthenticated("send Authorization: Bearer <token>".into())
             })?;
             let state = state.expect("AppState is registered");
-            Ok(Authed(state.store.authenticate(&token).await?))
+            let principal = state.store.authenticate(&token).await?;
+            // Kept for the access log's user id (and any later extractor).
+            req.extensions_mut().insert(principal);
+            Ok(Authed(principal))
         })
     }
 }

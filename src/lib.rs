@@ -14,6 +14,7 @@
 //! - [`webapps`]: the admin console and the member H5 app, embedded, at `/console/` and `/h5/`.
 //! - [`extract`], [`api_error`], [`state`]: what handlers share.
 
+pub mod access;
 pub mod api_error;
 pub mod asyncapi;
 pub mod body;

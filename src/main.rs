@@ -2,6 +2,7 @@ use std::io::IsTerminal;
 
 use clap::Parser;
 use gonghui::cli::Cli;
+use gonghui::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 /// Allocations from this size up are mapped and unmapped on their own. glibc otherwise
@@ -17,11 +18,14 @@ async fn main() -> anyhow::Result<()> {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     }
     let cli = Cli::parse();
-    let filter = cli.settings()?.log.unwrap_or_else(|| "info".to_owned());
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(filter)?)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    let settings = cli.settings()?;
+    let filter = EnvFilter::try_new(settings.log.as_deref().unwrap_or("info"))?;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log_format.unwrap_or(LogFormat::Text) {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().init(),
+    }
     cli.run().await
 }

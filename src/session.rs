@@ -85,6 +85,10 @@ pub struct Session {
     flushing: bool,
     /// The timer that closes a socket saying no hello in time.
     hello_deadline: Option<SpawnHandle>,
+    /// When the socket opened, for the access log.
+    opened: Instant,
+    /// The close code sent (the server's, or the client's echoed), for the access log.
+    ended_with: Option<u16>,
 }
 
 /// An authorisation check of a socket; a socket runs one at a time.
@@ -133,6 +137,8 @@ impl Session {
                 lane,
                 flushing: false,
                 hello_deadline: None,
+                opened: Instant::now(),
+                ended_with: None,
             }
         });
     }
@@ -218,6 +224,9 @@ impl Session {
     /// Sends the close frame after what waits and stops; the socket lingers for the
     /// client's close (see `stopped`).
     fn end(&mut self, ctx: &mut Context<Self>, reason: Option<CloseReason>) {
+        if !self.writer.is_closing() {
+            self.ended_with = reason.as_ref().map(|r| r.code.into());
+        }
         self.writer.close(reason);
         ctx.stop();
     }
@@ -484,6 +493,15 @@ impl Actor for Session {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         lane::leave(self.id);
+        tracing::info!(
+            target: "gonghui::access",
+            session = self.id,
+            user = self.principal.map(|p| p.user_id),
+            client = self.principal.map(|p| p.client.as_str()),
+            code = self.ended_with,
+            secs = self.opened.elapsed().as_secs(),
+            "socket ended"
+        );
         let topics = self.writer.topics().borrow_mut().take();
         self.state.registry.do_send(SessionClosed {
             session_id: self.id,

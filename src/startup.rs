@@ -239,6 +239,7 @@ fn app(
     let api = web::Data::new(crate::openapi::served(&api));
     app.app_data(api)
         .app_data(apps)
+        .wrap(from_fn(crate::access::middleware))
         .route("/", web::get().to(crate::webapps::to_console))
         // Gzipped on the way out: the apps' scripts shrink to a third.
         .service(

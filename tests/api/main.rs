@@ -1,5 +1,6 @@
 mod helpers;
 
+mod access_log;
 mod activities;
 mod authorization;
 mod bad_input;

@@ -371,11 +371,42 @@ pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
     request.send().await.unwrap().json().await.unwrap()
 }
 
-fn init_logs() {
-    if std::env::var("TEST_LOG").is_ok() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("info")
-            .with_test_writer()
-            .try_init();
+/// Every access-log line the nodes of this test binary wrote (target `gonghui::access`),
+/// as text; with `TEST_LOG` set, every line at INFO is printed too.
+pub fn access_log() -> String {
+    String::from_utf8_lossy(&ACCESS.lock().unwrap()).into_owned()
+}
+
+static ACCESS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct AccessWriter;
+
+impl std::io::Write for AccessWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        ACCESS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
     }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{filter, fmt, Layer};
+    let access = fmt::layer()
+        .with_ansi(false)
+        .with_writer(|| AccessWriter)
+        .with_filter(filter::Targets::new().with_target("gonghui::access", tracing::Level::INFO));
+    let printed = std::env::var("TEST_LOG").is_ok().then(|| {
+        fmt::layer()
+            .with_test_writer()
+            .with_filter(filter::EnvFilter::new("info"))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(access)
+        .with(printed)
+        .try_init();
 }
