@@ -69,6 +69,9 @@ fn unknown_keys_and_bad_values_are_refused() {
 #[test]
 fn the_log_format_is_text_or_json_from_a_file_too() {
     let file: Settings = toml::from_str("log_format = \"json\"").unwrap();
-    assert_eq!(Settings::default().or(file).log_format, Some(LogFormat::Json));
+    assert_eq!(
+        Settings::default().or(file).log_format,
+        Some(LogFormat::Json)
+    );
     assert!(toml::from_str::<Settings>("log_format = \"yaml\"").is_err());
 }
