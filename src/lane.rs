@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io;
 use std::rc::Rc;
 
 use actix::WeakAddr;
@@ -71,9 +72,8 @@ async fn drain(mut deliveries: UnboundedReceiver<Delivery>, members: Members) {
             let members = members.borrow();
             if let [Delivery::Event(event, ids)] = drained.as_slice() {
                 for member in ids.iter().filter_map(|id| members.get(id)) {
-                    match member.writer.event_now(event) {
-                        None | Some(Ok(Sent::All)) => {}
-                        Some(written) => tell(&member.session, Notice::Unsent(written)),
+                    if let Some(written) = member.writer.event_now(event) {
+                        follow_up(&member.session, written);
                     }
                 }
                 drained.clear();
@@ -83,10 +83,7 @@ async fn drain(mut deliveries: UnboundedReceiver<Delivery>, members: Members) {
             }
         }
         for (writer, session) in due.drain(..) {
-            match writer.send() {
-                Ok(Sent::All) => {}
-                written => tell(&session, Notice::Unsent(written)),
-            }
+            follow_up(&session, writer.send());
         }
     }
 }
@@ -132,6 +129,13 @@ fn deliver(
                 }
             }
         }
+    }
+}
+
+/// Tells the session of a write that left something waiting, or failed.
+fn follow_up(session: &WeakAddr<Session>, written: io::Result<Sent>) {
+    if !matches!(written, Ok(Sent::All)) {
+        tell(session, Notice::Unsent(written));
     }
 }
 

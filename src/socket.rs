@@ -274,10 +274,8 @@ impl Outbox {
     /// # Errors
     /// When the connection is broken.
     pub fn send_now(&mut self, frame: Out<'_>) -> io::Result<Sent> {
-        let data = frame.data();
-        let Some((header, payload)) =
-            data.filter(|_| self.state() == Sent::All && self.queued.is_empty())
-        else {
+        let idle = self.waiting.is_empty() && self.queued.is_empty();
+        let Some((header, payload)) = frame.data().filter(|_| idle) else {
             self.queue([frame]);
             return self.send();
         };
@@ -291,13 +289,10 @@ impl Outbox {
             Err(e) => return Err(e),
         };
         if written < header.len() + payload.len() {
-            let mut rest = BytesMut::new();
-            if written < header.len() {
-                rest.extend_from_slice(&header[written..]);
-                rest.extend_from_slice(payload);
-            } else {
-                rest.extend_from_slice(&payload[written - header.len()..]);
-            }
+            // Rare: the frame is copied only when the kernel did not take all of it.
+            self.queue([frame]);
+            let mut rest = std::mem::take(&mut self.queued);
+            rest.advance(written);
             self.waiting.push_back(rest.freeze());
         }
         Ok(self.state())

@@ -170,13 +170,11 @@ impl Topics {
         self.0.contains(&topic)
     }
 
-    /// Holds `topic`; false when it already was.
-    pub fn insert(&mut self, topic: Topic) -> bool {
-        let new = !self.contains(topic);
-        if new {
+    /// Holds `topic` (once, however often it is subscribed).
+    pub fn insert(&mut self, topic: Topic) {
+        if !self.contains(topic) {
             self.0.push(topic);
         }
-        new
     }
 
     /// Lets `topic` go; false when it was not held.

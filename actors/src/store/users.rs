@@ -161,8 +161,8 @@ impl Store {
     }
 }
 
-/// One user, read through any client or transaction.
-/// Several users, in order, in one statement; fails if one is missing.
+/// Several users, in order, in one statement; fails if one is missing (a group read
+/// that fails is read again key by key, `group.rs` `look_up`, so only that one fails).
 pub(crate) async fn users_in(
     conn: &impl deadpool_postgres::GenericClient,
     user_ids: &[i64],
@@ -184,6 +184,7 @@ pub(crate) async fn users_in(
         .collect()
 }
 
+/// One user, read through any client or transaction.
 pub(crate) async fn user_in(
     conn: &impl deadpool_postgres::GenericClient,
     user_id: i64,

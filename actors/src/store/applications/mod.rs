@@ -432,7 +432,6 @@ pub(crate) async fn pending_applications_in(
     Ok(rows.iter().map(application_from_row).collect())
 }
 
-/// A user's applications read through any client or transaction.
 /// The applications of several users, in one statement, in order.
 pub(crate) async fn applications_of_many_in(
     conn: &impl deadpool_postgres::GenericClient,
@@ -454,6 +453,7 @@ pub(crate) async fn applications_of_many_in(
     ))
 }
 
+/// A user's applications read through any client or transaction.
 pub(crate) async fn applications_of_in(
     conn: &impl deadpool_postgres::GenericClient,
     user_id: i64,
