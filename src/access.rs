@@ -3,7 +3,9 @@
 //! `X-Request-Id` and carried by every log line written while the request is served (a
 //! `request{id=…}` span); when it is answered, one line at target `gonghui::access` says
 //! its method, route (the pattern, never the path: paths hold ids and codes), status,
-//! time and user id. Nothing of a token, a body or a query string is logged.
+//! time and user id. Nothing of a token, a body or a query string is logged. The same
+//! answer is counted in `gonghui_http_requests_total` and its time in
+//! `gonghui_http_request_duration_seconds`, by route pattern.
 
 use std::time::Instant;
 
@@ -11,14 +13,20 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::HttpMessage;
+use actix_web::{web, HttpMessage};
 use gonghui_actors::store::tokens::Principal;
 use rand::RngCore;
 use tracing::Instrument;
 
+use crate::state::AppState;
+
 /// The header a request id travels in, both ways.
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// The route of a request that matched none (its path is not logged or counted: a
+/// scanner would make a series per path).
+const UNMATCHED: &str = "-";
 /// The longest request id taken from a client.
 const MAX_LEN: usize = 64;
 
@@ -59,6 +67,9 @@ pub async fn middleware(
     let span = tracing::info_span!("request", id = %id.as_str());
     let started = Instant::now();
     let method = req.method().clone();
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.store.metrics().clone());
     let answered = next.call(req).instrument(span.clone()).await;
     let (route, status, user) = match &answered {
         Ok(res) => {
@@ -68,13 +79,25 @@ pub async fn middleware(
         }
         Err(e) => (None, e.as_response_error().status_code(), None),
     };
+    let route = route.as_deref().unwrap_or(UNMATCHED);
+    let took = started.elapsed().as_secs_f64();
+    if let Some(metrics) = metrics {
+        metrics
+            .http_requests
+            .with_label_values(&[known(&method), route, status.as_str()])
+            .inc();
+        metrics
+            .http_seconds
+            .with_label_values(&[known(&method), route])
+            .observe(took);
+    }
     span.in_scope(|| {
         tracing::info!(
             target: "gonghui::access",
             method = %method,
-            route = %route.as_deref().unwrap_or("-"),
+            route = %route,
             status = status.as_u16(),
-            ms = started.elapsed().as_secs_f64() * 1e3,
+            ms = took * 1e3,
             user,
             "answered"
         );
@@ -91,4 +114,22 @@ pub async fn middleware(
             Err(InternalError::from_response(e, response).into())
         }
     }
+}
+
+/// A method as a label: a standard one by name, any other as `other` (a client may
+/// send any token as a method, and each would be a new series).
+fn known(method: &Method) -> &'static str {
+    const STANDARD: [(Method, &str); 7] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+    ];
+    STANDARD
+        .iter()
+        .find(|(m, _)| m == method)
+        .map_or("other", |(_, name)| name)
 }

@@ -163,6 +163,17 @@ pub struct Settings {
     /// `text` or `json` (a line of JSON per event, for log shippers) [default: text]
     #[arg(long, env = "GONGHUI_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
+    /// A token of at least 16 characters: `/metrics` on the public port answers only `Authorization: Bearer` with it [default: none: not served there]
+    #[arg(
+        long,
+        env = "GONGHUI_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+    /// A second address serving only `/metrics`, without a token, for a private network (`10.0.0.5:9464`) [default: none]
+    #[arg(long, env = "GONGHUI_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<String>,
 }
 
 impl Settings {
@@ -218,6 +229,8 @@ impl Settings {
                 .or(file.db_connect_timeout_secs),
             log: self.log.or(file.log),
             log_format: self.log_format.or(file.log_format),
+            metrics_token: self.metrics_token.or(file.metrics_token),
+            metrics_listen: self.metrics_listen.or(file.metrics_listen),
         }
     }
 
@@ -275,6 +288,18 @@ pub struct Config {
     pub exports: ExportLimits,
     /// How long a connection to Postgres may take at start before it is retried.
     pub db_connect_timeout: Duration,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsAccess,
+}
+
+/// Where `/metrics` is served: on the public port to holders of the token, and on a
+/// private address to anyone who reaches it; neither by default.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsAccess {
+    /// The bearer token the public port asks for.
+    pub token: Option<String>,
+    /// The private address.
+    pub listen: Option<String>,
 }
 
 impl Config {
@@ -392,7 +417,17 @@ impl Config {
             wechat.extra_root_pem =
                 Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);
         }
+        if let Some(token) = &s.metrics_token {
+            anyhow::ensure!(
+                token.len() >= 16 && token.bytes().all(|b| b.is_ascii_graphic()),
+                "GONGHUI_METRICS_TOKEN must be at least 16 printable characters (e.g. `openssl rand -hex 16`)"
+            );
+        }
         Ok(Config {
+            metrics: MetricsAccess {
+                token: s.metrics_token.clone(),
+                listen: s.metrics_listen.clone(),
+            },
             wechat,
             trust_forwarded_for: s.trust_forwarded_for.unwrap_or(false),
             body_timeout: Duration::from_secs(s.body_timeout_secs.unwrap_or(30).max(1)),

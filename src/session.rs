@@ -20,6 +20,7 @@
 mod budget;
 mod writer;
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
@@ -122,7 +123,12 @@ impl Session {
             ctx.add_stream(Frames::new(socket.clone(), early, state.ws.max_frame));
             let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
             let writer = Rc::new(Writer::new(socket, codec));
-            let lane = lane::join(id, writer.clone(), ctx.address().downgrade());
+            let lane = lane::join(
+                id,
+                writer.clone(),
+                ctx.address().downgrade(),
+                state.store.metrics(),
+            );
             Session {
                 id,
                 codec,
@@ -141,6 +147,22 @@ impl Session {
                 ended_with: None,
             }
         });
+    }
+
+    /// Holds `topic`, counted in `gonghui_subscriptions`.
+    fn hold(&self, topic: Topic) {
+        if self.writer.topics().borrow_mut().insert(topic) {
+            self.state.store.metrics().subscriptions.inc();
+        }
+    }
+
+    /// Lets `topic` go; false when it was not held.
+    fn let_go(&self, topic: Topic) -> bool {
+        let held = self.writer.topics().borrow_mut().remove(topic);
+        if held {
+            self.state.store.metrics().subscriptions.dec();
+        }
+        held
     }
 
     /// Answers a frame that cannot be served: a reply to its request when its `id` can
@@ -284,7 +306,7 @@ impl Session {
             }
             (ClientMsg::Unsubscribe { id, topic }, Some(_)) => match topic.parse::<Topic>() {
                 Ok(topic) => {
-                    if self.writer.topics().borrow_mut().remove(topic) {
+                    if self.let_go(topic) {
                         self.state.registry.do_send(Unsubscribe {
                             session_id: self.id,
                             topic,
@@ -447,7 +469,7 @@ impl Session {
     ) {
         match allowed {
             Ok(true) => {
-                self.writer.topics().borrow_mut().insert(topic);
+                self.hold(topic);
                 let session = SessionRef {
                     id: self.id,
                     lane: self.lane.clone(),
@@ -503,6 +525,12 @@ impl Actor for Session {
             "socket ended"
         );
         let topics = self.writer.topics().borrow_mut().take();
+        let metrics = self.state.store.metrics();
+        metrics.subscriptions.sub(topics.len() as i64);
+        let code = self
+            .ended_with
+            .map_or(Cow::Borrowed("none"), |c| c.to_string().into());
+        metrics.sessions_closed.with_label_values(&[&code]).inc();
         self.state.registry.do_send(SessionClosed {
             session_id: self.id,
             topics,
@@ -601,7 +629,7 @@ impl Session {
                 ),
             ),
         };
-        if !self.writer.topics().borrow_mut().remove(topic) {
+        if !self.let_go(topic) {
             return;
         }
         self.state.registry.do_send(Unsubscribe {
@@ -615,5 +643,18 @@ impl Session {
                 error,
             },
         );
+    }
+}
+
+/// A close code as a label: RFC 6455's own and gonghui's by number, `none` for a dropped
+/// connection, any other as `other` (a client may close with any code it likes, and the
+/// code it sent is echoed).
+fn code_label(code: Option<u16>) -> Cow<'static, str> {
+    match code {
+        None => "none".into(),
+        Some(code @ (1000..=1015 | close::UNAUTHENTICATED | close::TOO_SLOW | close::TOO_MANY)) => {
+            code.to_string().into()
+        }
+        Some(_) => "other".into(),
     }
 }

@@ -57,6 +57,8 @@ pub struct Application {
     port: u16,
     server: Server,
     registry: Addr<Registry>,
+    /// The private `/metrics` address's port and server, when there is one.
+    metrics: Option<(u16, ServerHandle)>,
 }
 
 impl Application {
@@ -80,6 +82,7 @@ impl Application {
             config.database_url.clone(),
             registry.clone(),
             bridge_listening.clone(),
+            store.metrics().clone(),
         ));
         actix::spawn(log_writer::run(
             config.database_url.clone(),
@@ -111,7 +114,12 @@ impl Application {
             trust_forwarded_for: config.trust_forwarded_for,
             body_timeout: config.body_timeout,
             open_sockets: AtomicUsize::new(0),
+            metrics_token: config.metrics.token.clone(),
         });
+        let metrics = match &config.metrics.listen {
+            Some(address) => Some(serve_metrics(address, state.clone())?),
+            None => None,
+        };
         let listener =
             listen(&config.listen).with_context(|| format!("binding {}", config.listen))?;
         let local = listener.local_addr()?;
@@ -148,6 +156,7 @@ impl Application {
             port,
             server,
             registry,
+            metrics,
         })
     }
 
@@ -156,10 +165,16 @@ impl Application {
         self.port
     }
 
+    /// The private `/metrics` address's bound port, when one was configured.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
     /// What stops this node the way SIGTERM does, for tests that take a node down.
     pub fn stopper(&self) -> Stopper {
         Stopper {
             handle: self.server.handle(),
+            metrics: self.metrics.as_ref().map(|(_, handle)| handle.clone()),
             registry: self.registry.clone(),
         }
     }
@@ -187,6 +202,7 @@ impl Application {
 #[derive(Clone)]
 pub struct Stopper {
     handle: ServerHandle,
+    metrics: Option<ServerHandle>,
     registry: Addr<Registry>,
 }
 
@@ -196,6 +212,9 @@ impl Stopper {
         let sessions = self.registry.send(Shutdown).await.unwrap_or(0);
         tracing::info!(sessions, "shutting down: closing sessions with 1012");
         tokio::time::sleep(Duration::from_millis(300)).await;
+        if let Some(metrics) = &self.metrics {
+            metrics.stop(true).await;
+        }
         self.handle.stop(true).await;
     }
 }
@@ -269,6 +288,7 @@ fn app(
         .route(crate::upgrade::PATH, web::get().to(routes::ws::ws))
         .route("/healthz", web::get().to(routes::health::healthz))
         .route("/readyz", web::get().to(routes::health::readyz))
+        .route("/metrics", web::get().to(routes::metrics::public))
         .default_service(web::to(|| async {
             HttpResponse::NotFound().json(gonghui_protocol::dto::ErrorResponse {
                 error: gonghui_protocol::ErrorBody::new("not_found", "no such route"),
@@ -300,6 +320,30 @@ where
         .disable_signals()
         .shutdown_timeout(5)
         .run())
+}
+
+/// Serves `/metrics` alone on `address`, without a token: for a private network a
+/// scraper reaches and clients do not. One worker: a scraper calls every few seconds.
+fn serve_metrics(address: &str, state: web::Data<AppState>) -> anyhow::Result<(u16, ServerHandle)> {
+    let listener = listen(address).with_context(|| format!("binding {address} for /metrics"))?;
+    let port = listener.local_addr()?.port();
+    let server = actix_web::HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(routes::metrics::private))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    actix::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "the /metrics server failed");
+        }
+    });
+    tracing::info!(port, "serving /metrics privately");
+    Ok((port, handle))
 }
 
 /// Binds with a deep accept queue (std's `TcpListener::bind` asks for only 128).

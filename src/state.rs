@@ -34,6 +34,8 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// WebSockets open on this node now.
     pub open_sockets: AtomicUsize,
+    /// The token `/metrics` on the public port asks for; without one it is not served there.
+    pub metrics_token: Option<String>,
 }
 
 /// The limits of a WebSocket session.

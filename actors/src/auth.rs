@@ -10,6 +10,7 @@ use gonghui_protocol::ClientKind;
 use rand::Rng;
 
 use crate::domain::{Password, Phone, SmsCode};
+use crate::metrics::outcome;
 use crate::password::{GateSettings, PasswordGate};
 use crate::store::sms::{FailureLimits, SendLimits};
 use crate::store::Store;
@@ -137,6 +138,16 @@ impl Auth {
     /// `RateLimited` within the resend interval or past the hourly allowances;
     /// `Unavailable` when the gateway fails.
     pub async fn send_login_code(&self, phone: &Phone, addr: IpAddr) -> Result<u64> {
+        let sent = self.send_code(phone, addr).await;
+        self.store
+            .metrics()
+            .sms
+            .with_label_values(&[outcome(&sent)])
+            .inc();
+        sent
+    }
+
+    async fn send_code(&self, phone: &Phone, addr: IpAddr) -> Result<u64> {
         let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
         let hash = self.store.secrets().code_hash(phone.as_str(), &code);
         self.store
@@ -157,6 +168,26 @@ impl Auth {
     /// `RateLimited` while password failures make this phone and address wait (never
     /// for an SMS code); `Busy` when the node has too many password checks waiting.
     pub async fn login(
+        &self,
+        phone: &Phone,
+        credential: Credential,
+        client: ClientKind,
+        addr: IpAddr,
+    ) -> Result<LoginResponse> {
+        let method = match credential {
+            Credential::Password(_) => "password",
+            Credential::SmsCode(_) => "sms",
+        };
+        let login = self.log_in(phone, credential, client, addr).await;
+        self.store
+            .metrics()
+            .logins
+            .with_label_values(&[method, outcome(&login)])
+            .inc();
+        login
+    }
+
+    async fn log_in(
         &self,
         phone: &Phone,
         credential: Credential,

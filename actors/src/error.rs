@@ -194,6 +194,12 @@ impl Error {
 /// The result of every core operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl crate::metrics::Outcome for Error {
+    fn outcome(&self) -> &'static str {
+        self.code()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@
 //! - [`sheets`]: CSV and XLSX member lists in (import, removal) and rosters out (export).
 //! - [`html`]: sanitising outside HTML (authored and imported news).
 //! - [`wechat`]: the WeChat adapter actor, the only code that talks to WeChat.
+//! - [`metrics`]: what a node counts for Prometheus, per node.
 //! - [`hub`]: the registry, the topic owners (union and member actors), their sequencer and the LISTEN bridge.
 
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod domain;
 pub mod error;
 pub mod html;
 pub mod hub;
+pub mod metrics;
 pub mod password;
 pub mod sheets;
 pub mod store;

@@ -109,17 +109,6 @@ pub fn parse_source_ips(spec: &str) -> anyhow::Result<Vec<IpAddr>> {
     Ok(ips)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn source_ranges_expand() {
-        let ips = super::parse_source_ips("127.0.0.2-127.0.0.4,127.0.0.9").unwrap();
-        assert_eq!(ips.len(), 4);
-        assert_eq!(ips[3].to_string(), "127.0.0.9");
-        assert!(super::parse_source_ips("127.0.0.5-127.0.0.1").is_err());
-    }
-}
-
 /// Subscribes a socket waits for at once: a node checks a socket's subscribes one at a
 /// time and refuses those beyond 32 waiting.
 const SUBSCRIBES_AT_ONCE: usize = 32;
@@ -192,4 +181,15 @@ async fn replied(socket: &mut Socket, codec: Codec, count: usize) -> anyhow::Res
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn source_ranges_expand() {
+        let ips = super::parse_source_ips("127.0.0.2-127.0.0.4,127.0.0.9").unwrap();
+        assert_eq!(ips.len(), 4);
+        assert_eq!(ips[3].to_string(), "127.0.0.9");
+        assert!(super::parse_source_ips("127.0.0.5-127.0.0.1").is_err());
+    }
 }

@@ -9,6 +9,7 @@ pub mod health;
 pub mod inbox;
 pub mod me;
 pub mod members;
+pub mod metrics;
 pub mod news;
 pub mod org;
 pub mod tree;

@@ -170,11 +170,13 @@ impl Topics {
         self.0.contains(&topic)
     }
 
-    /// Holds `topic` (once, however often it is subscribed).
-    pub fn insert(&mut self, topic: Topic) {
-        if !self.contains(topic) {
+    /// Holds `topic` (once, however often it is subscribed); false when it was held.
+    pub fn insert(&mut self, topic: Topic) -> bool {
+        let new = !self.contains(topic);
+        if new {
             self.0.push(topic);
         }
+        new
     }
 
     /// Lets `topic` go; false when it was not held.

@@ -16,6 +16,7 @@ mod inbox;
 mod join_flow;
 mod keys;
 mod login_limits;
+mod metrics;
 mod news;
 mod openapi;
 mod org;

@@ -19,6 +19,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::messages::{AccessChanged, Announce, Resync, SharedEvent, TokenRevoked};
 use super::registry::Registry;
+use crate::metrics::{seconds_since, Metrics};
 use crate::store::access::ACCESS_CHANNEL;
 use crate::store::rights::AccessChange;
 use crate::store::tokens::REVOKED_CHANNEL;
@@ -59,16 +60,22 @@ impl Notice {
 }
 
 /// Runs the bridge until the process ends. `listening` is true while LISTEN is in effect.
-pub async fn run(database_url: String, registry: Addr<Registry>, listening: Arc<AtomicBool>) {
+pub async fn run(
+    database_url: String,
+    registry: Addr<Registry>,
+    listening: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match listen_once(&database_url, &registry, &listening).await {
+        match listen_once(&database_url, &registry, &listening, &metrics).await {
             Ok(()) => tracing::warn!("the bridge's connection closed; reconnecting"),
             Err(e) => {
                 tracing::warn!(error = %e, "the bridge could not listen; retrying in {backoff:?}")
             }
         }
         listening.store(false, Ordering::SeqCst);
+        metrics.bridge_reconnects.inc();
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(2));
     }
@@ -81,6 +88,7 @@ async fn listen_once(
     database_url: &str,
     registry: &Addr<Registry>,
     listening: &AtomicBool,
+    metrics: &Metrics,
 ) -> anyhow::Result<()> {
     let (client, mut connection) = tokio::time::timeout(
         CONNECT_TIMEOUT,
@@ -127,10 +135,11 @@ async fn listen_once(
             }
             continue;
         }
-        match serde_json::from_str::<Notice>(n.payload())
-            .ok()
-            .and_then(Notice::into_announce)
-        {
+        let notice = serde_json::from_str::<Notice>(n.payload()).ok();
+        if let Some(at) = notice.as_ref().and_then(|n| n.at) {
+            metrics.bridge_lag.observe(seconds_since(at));
+        }
+        match notice.and_then(Notice::into_announce) {
             Some(announce) => registry.do_send(announce),
             None => tracing::warn!(payload = n.payload(), "an unreadable event notice"),
         }

@@ -82,8 +82,17 @@ impl Registry {
                 Some(arbiter) => TopicOwner::start_in_arbiter(arbiter, move |_| owner),
                 None => owner.start(),
             };
+            store.metrics().topic_owners.inc();
             OwnerEntry { addr, forwarded: 0 }
         })
+    }
+
+    /// The gauge of authenticated sessions of `client`.
+    fn sessions_of(&self, client: ClientKind) -> prometheus::IntGauge {
+        self.store
+            .metrics()
+            .sessions
+            .with_label_values(&[client.as_str()])
     }
 }
 
@@ -174,6 +183,7 @@ impl Handler<OwnerIdle> for Registry {
             .is_some_and(|e| e.forwarded == msg.subscribes_seen)
         {
             if let Some(entry) = self.owners.remove(&msg.key) {
+                self.store.metrics().topic_owners.dec();
                 entry.addr.do_send(StopOwner);
             }
         }
@@ -189,6 +199,7 @@ impl Handler<SessionOpened> for Registry {
             return false;
         }
         *held += 1;
+        self.sessions_of(msg.client).inc();
         self.sessions.insert(
             msg.session.id,
             SessionEntry {
@@ -207,6 +218,7 @@ impl Handler<SessionClosed> for Registry {
 
     fn handle(&mut self, msg: SessionClosed, _: &mut Self::Context) {
         if let Some(gone) = self.sessions.remove(&msg.session_id) {
+            self.sessions_of(gone.client).dec();
             let key = (gone.user_id, gone.client);
             if let Some(held) = self.held.get_mut(&key) {
                 *held -= 1;

@@ -109,6 +109,11 @@ impl Write for Chunks {
     }
 }
 
+/// A cell of a value that may be absent: its text, or an empty cell.
+pub(crate) fn text<T: ToString>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,9 +164,4 @@ mod tests {
     async fn a_written_xlsx_reads_back() {
         round_trip(Format::Xlsx).await;
     }
-}
-
-/// A cell of a value that may be absent: its text, or an empty cell.
-pub(crate) fn text<T: ToString>(value: Option<T>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_default()
 }

@@ -17,6 +17,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::Store;
+use crate::metrics::{Job, Running};
 use crate::sheets::write::{spawn_writer, FileChunk};
 use crate::sheets::Format;
 use crate::{Error, Result};
@@ -65,6 +66,7 @@ impl ExportGate {
 /// A download's place, given up when it ends.
 pub(crate) struct Admitted {
     _permit: OwnedSemaphorePermit,
+    _running: Running,
     user_id: i64,
     by_user: Arc<Mutex<HashMap<i64, usize>>>,
 }
@@ -119,6 +121,7 @@ impl Store {
         *running += 1;
         Ok(Admitted {
             _permit: permit,
+            _running: self.metrics().running(Job::Export),
             user_id,
             by_user: gate.by_user.clone(),
         })

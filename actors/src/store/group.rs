@@ -314,7 +314,7 @@ mod tests {
             tokio::spawn(async move { turns.look_up(&db, key, "a lookup", many, one).await })
         };
         let first = ask(0);
-        while turns.queue().len() > 0 || turns.turn.try_lock().is_ok() {
+        while !turns.queue().is_empty() || turns.turn.try_lock().is_ok() {
             tokio::task::yield_now().await;
         }
         let rest: Vec<_> = (1..=5).map(ask).collect();
@@ -374,7 +374,7 @@ mod tests {
         };
         // The first call takes the turn and is held there; the next wait behind it.
         let mut let_in = vec![tokio::spawn(join(turns.clone(), release.clone()))];
-        while turns.queue().len() > 0 || turns.turn.try_lock().is_ok() {
+        while !turns.queue().is_empty() || turns.turn.try_lock().is_ok() {
             tokio::task::yield_now().await;
         }
         for _ in 0..MAX_WAITING {

@@ -22,6 +22,7 @@ use super::unions::{membership_from_row, MEMBERSHIP_COLUMNS};
 use super::Store;
 use crate::domain::day_start;
 use crate::domain::{Invalid, Permission};
+use crate::metrics::Job;
 use crate::sheets::MemberRow;
 use crate::Result;
 
@@ -62,6 +63,7 @@ impl Store {
         union_id: i64,
         rows: Vec<(u32, std::result::Result<MemberRow, Invalid>)>,
     ) -> Result<BulkReport> {
+        let _running = self.metrics().running(Job::Import);
         let operation = operation_id();
         let total = rows.len() as u32;
         let mut conn = self.client().await?;

@@ -36,6 +36,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use crate::crypto::Secrets;
+use crate::metrics::Metrics;
 use gonghui_protocol::Topic;
 
 mod embedded {
@@ -75,6 +76,8 @@ pub struct Store {
     union_readers: std::sync::Arc<group::Turns<group::Asked<(i64, i64), bool>>>,
     /// Members' snapshots waiting to be read together (`snapshots.rs`).
     member_snapshots: std::sync::Arc<group::Turns<group::Asked<i64, (u64, serde_json::Value)>>>,
+    /// What the node counts for `/metrics`.
+    metrics: std::sync::Arc<Metrics>,
 }
 
 /// How long a call waits for a free connection by default: long enough for a reconnect
@@ -125,6 +128,7 @@ impl Store {
             hello_topics: std::sync::Arc::new(group::Turns::lookups()),
             token_reads: std::sync::Arc::new(group::Turns::lookups()),
             member_snapshots: std::sync::Arc::new(group::Turns::lookups()),
+            metrics: std::sync::Arc::default(),
         })
     }
 
@@ -167,6 +171,27 @@ impl Store {
     /// The node's cache of admin rights, for the bridge to invalidate.
     pub fn rights(&self) -> &rights::RightsCache {
         &self.rights
+    }
+
+    /// What the node counts, for everything holding this store.
+    pub fn metrics(&self) -> &std::sync::Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Sets the pool's gauges to what it holds now, before `/metrics` is rendered.
+    pub fn measure_pool(&self) {
+        let status = self.pool.status();
+        let gauges = &self.metrics.db_connections;
+        gauges
+            .with_label_values(&["in_use"])
+            .set(status.size.saturating_sub(status.available) as i64);
+        gauges
+            .with_label_values(&["idle"])
+            .set(status.available as i64);
+        gauges
+            .with_label_values(&["max"])
+            .set(status.max_size as i64);
+        self.metrics.db_waiting.set(status.waiting as i64);
     }
 
     /// The keys for data at rest.

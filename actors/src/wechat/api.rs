@@ -1,5 +1,9 @@
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+use crate::metrics::{Metrics, Outcome};
 
 /// Why a WeChat API call failed, by what the caller should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,6 +21,17 @@ pub enum WxError {
     /// Anything else: a network failure, a timeout, another error code.
     #[error("{0}")]
     Failed(String),
+}
+
+impl Outcome for WxError {
+    fn outcome(&self) -> &'static str {
+        match self {
+            WxError::InvalidToken(_) => "invalid_token",
+            WxError::RateLimited(_) => "rate_limited",
+            WxError::Unauthorized(..) => "unauthorized",
+            WxError::Failed(_) => "failed",
+        }
+    }
 }
 
 impl WxError {
@@ -106,10 +121,18 @@ pub struct Session {
 pub struct Api {
     pub(crate) client: reqwest::Client,
     pub(crate) base: String,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Api {
-    async fn json(&self, request: reqwest::RequestBuilder) -> Result<Value, WxError> {
+    /// Makes the JSON call `call` (its name in `gonghui_wechat_calls_total`).
+    async fn json(&self, call: &str, request: reqwest::RequestBuilder) -> Result<Value, WxError> {
+        let answer = self.answer(request).await;
+        self.metrics.wechat_call(call, &answer);
+        answer
+    }
+
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<Value, WxError> {
         let response = request.send().await.map_err(|e| {
             WxError::Failed(if e.is_timeout() {
                 "WeChat did not answer in time".into()
@@ -147,7 +170,7 @@ impl Api {
                 ("appid", app_id),
                 ("secret", secret),
             ]);
-        let token: Token = Self::read(self.json(request).await?)?;
+        let token: Token = Self::read(self.json("token", request).await?)?;
         Ok((token.access_token, token.expires_in))
     }
 
@@ -163,7 +186,7 @@ impl Api {
             .post(format!("{}/cgi-bin/freepublish/batchget", self.base))
             .query(&[("access_token", token)])
             .json(&json!({ "offset": offset, "count": count, "no_content": 0 }));
-        Self::read(self.json(request).await?)
+        Self::read(self.json("published", request).await?)
     }
 
     /// The openid behind a `wx.login` code.
@@ -182,11 +205,17 @@ impl Api {
                 ("js_code", code),
                 ("grant_type", "authorization_code"),
             ]);
-        Self::read(self.json(request).await?)
+        Self::read(self.json("session", request).await?)
     }
 
     /// A mini-program code (PNG) opening `page` with `scene`.
     pub async fn wxacode(&self, token: &str, scene: &str, page: &str) -> Result<Vec<u8>, WxError> {
+        let code = self.code_image(token, scene, page).await;
+        self.metrics.wechat_call("wxacode", &code);
+        code
+    }
+
+    async fn code_image(&self, token: &str, scene: &str, page: &str) -> Result<Vec<u8>, WxError> {
         let response = self
             .client
             .post(format!("{}/wxa/getwxacodeunlimit", self.base))

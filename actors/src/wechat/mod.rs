@@ -209,6 +209,7 @@ impl WeChat {
         let api = api::Api {
             client: client.clone(),
             base: settings.api_base.trim_end_matches('/').to_owned(),
+            metrics: store.metrics().clone(),
         };
         Ok(WeChat {
             inner: Arc::new(Inner {
@@ -265,8 +266,9 @@ impl Handler<FetchArticle> for WeChat {
         let inner = self.inner.clone();
         Box::pin(async move {
             let url = fetch::check(&msg.url, &inner.settings.allowed_hosts)?;
-            let page = fetch::page(&inner.client, &inner.settings, url).await?;
-            Ok(article::extract(&page)?)
+            let page = fetch::page(&inner.client, &inner.settings, url).await;
+            inner.store.metrics().wechat_call("article", &page);
+            Ok(article::extract(&page?)?)
         })
     }
 }

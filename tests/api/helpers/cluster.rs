@@ -22,6 +22,8 @@ pub struct Node {
     pub http: String,
     pub ws: String,
     pub stopper: Stopper,
+    /// The private `/metrics` address, when the node has one.
+    pub metrics: Option<String>,
 }
 
 /// Nodes sharing one database.
@@ -56,11 +58,15 @@ pub async fn spawn_node(settings: &Settings) -> Node {
     let app = Application::build(config).await.expect("the node starts");
     let port = app.port();
     let stopper = app.stopper();
+    let metrics = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}/metrics"));
     actix_rt::spawn(app.run());
     Node {
         http: format!("http://127.0.0.1:{port}"),
         ws: format!("ws://127.0.0.1:{port}/ws"),
         stopper,
+        metrics,
     }
 }
 

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::plan::{plan, Known, Node, Outcome, Plan};
 use super::write::{write_updates, Progress};
 use crate::domain::Permission;
+use crate::metrics::Job;
 use crate::sheets::TreeLine;
 use crate::store::access::{require, users_changed};
 use crate::store::admins::held_in;
@@ -43,6 +44,7 @@ impl Store {
         root: i64,
         lines: Vec<TreeLine>,
     ) -> Result<TreeReport> {
+        let _running = self.metrics().running(Job::Import);
         let operation = operation_id();
         let total = lines.len() as u32;
         let mut conn = self.client().await?;
