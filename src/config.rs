@@ -163,6 +163,9 @@ pub struct Settings {
     /// `text` or `json` (a line of JSON per event, for log shippers) [default: text]
     #[arg(long, env = "GONGHUI_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
+    /// Seconds a request with an Idempotency-Key holds its key; a retry after that (the first was cut off: its node died, or its client left) runs the call again [default: 120]
+    #[arg(long, env = "GONGHUI_IDEMPOTENCY_LEASE_SECS", global = true)]
+    pub idempotency_lease_secs: Option<u64>,
     /// A token of at least 16 characters: `/metrics` on the public port answers only `Authorization: Bearer` with it [default: none: not served there]
     #[arg(
         long,
@@ -229,6 +232,7 @@ impl Settings {
                 .or(file.db_connect_timeout_secs),
             log: self.log.or(file.log),
             log_format: self.log_format.or(file.log_format),
+            idempotency_lease_secs: self.idempotency_lease_secs.or(file.idempotency_lease_secs),
             metrics_token: self.metrics_token.or(file.metrics_token),
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
         }
@@ -290,6 +294,8 @@ pub struct Config {
     pub db_connect_timeout: Duration,
     /// Who may read `/metrics`.
     pub metrics: MetricsAccess,
+    /// How long a request holds its idempotency key.
+    pub idempotency_lease: Duration,
 }
 
 /// Where `/metrics` is served: on the public port to holders of the token, and on a
@@ -424,6 +430,11 @@ impl Config {
             );
         }
         Ok(Config {
+            idempotency_lease: s
+                .idempotency_lease_secs
+                .map_or(gonghui_actors::store::IDEMPOTENCY_LEASE, |secs| {
+                    Duration::from_secs(secs.max(1))
+                }),
             metrics: MetricsAccess {
                 token: s.metrics_token.clone(),
                 listen: s.metrics_listen.clone(),

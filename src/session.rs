@@ -527,10 +527,10 @@ impl Actor for Session {
         let topics = self.writer.topics().borrow_mut().take();
         let metrics = self.state.store.metrics();
         metrics.subscriptions.sub(topics.len() as i64);
-        let code = self
-            .ended_with
-            .map_or(Cow::Borrowed("none"), |c| c.to_string().into());
-        metrics.sessions_closed.with_label_values(&[&code]).inc();
+        metrics
+            .sessions_closed
+            .with_label_values(&[&code_label(self.ended_with)])
+            .inc();
         self.state.registry.do_send(SessionClosed {
             session_id: self.id,
             topics,
@@ -656,5 +656,19 @@ fn code_label(code: Option<u16>) -> Cow<'static, str> {
             code.to_string().into()
         }
         Some(_) => "other".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code_label;
+
+    #[test]
+    fn a_clients_own_close_codes_share_one_label() {
+        assert_eq!(code_label(None), "none");
+        assert_eq!(code_label(Some(1001)), "1001");
+        assert_eq!(code_label(Some(4008)), "4008");
+        assert_eq!(code_label(Some(3999)), "other");
+        assert_eq!(code_label(Some(4500)), "other");
     }
 }

@@ -71,7 +71,8 @@ impl Application {
         let store = Store::connect(&config.database_url, config.db_pool, config.secrets.clone())?
             .with_public_url(&config.public_url)
             .with_pool_wait(config.db_pool_wait)
-            .with_export_limits(config.exports.clone());
+            .with_export_limits(config.exports.clone())
+            .with_idempotency_lease(config.idempotency_lease);
         let auth = Auth::new(store.clone(), config.sms.clone(), config.auth.clone());
         let arbiters = (0..config.workers.max(1))
             .map(|_| Arbiter::new().handle())

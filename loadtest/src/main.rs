@@ -9,7 +9,10 @@
 //! - [`workers`] and [`fleet`]: sessions spread over worker processes, and what each holds.
 //! - [`wire`]: connecting from a chosen source address; frames through the protocol crate.
 //! - [`histogram`], [`report`]: latency figures, the final table and `--json`.
+//! - [`chaos`]: nodes and Postgres failing under recording clients, and the checker that
+//!   proves every client converged on the database.
 
+mod chaos;
 mod fleet;
 mod histogram;
 mod report;
@@ -61,6 +64,8 @@ enum Command {
     ReconnectStorm(Common),
     /// A tree of --sessions unions with two admins each imported from CSV: time, peak server memory, idempotence, export
     TreeImport(Common),
+    /// Nodes killed, paused and cut off from a restarting Postgres while clients record every frame and writers apply and decide: every client must end equal to the database
+    Chaos(chaos::ChaosArgs),
     /// Remove every seeded user and union (or one run's)
     Unseed {
         /// The Postgres URL
@@ -123,6 +128,7 @@ fn main() -> anyhow::Result<()> {
                 };
                 scenarios::approvals::approvals(&common, deciding).await
             }
+            Command::Chaos(args) => chaos::chaos(&args).await,
             Command::Activity(c) => scenarios::activity::activity(&c).await,
             Command::TreeImport(c) => scenarios::tree::tree_import(&c).await,
             Command::LoginFlood(c) => {

@@ -27,6 +27,17 @@ pub enum Incoming<T = ServerMsg> {
 
 /// Connects to `url` (a `ws://host:port/ws` URL) from `source`, asking for `codec`.
 pub async fn connect(url: &str, codec: Codec, source: Option<IpAddr>) -> anyhow::Result<Socket> {
+    connect_with(url, codec, source, None).await
+}
+
+/// [`connect`], with a receive buffer of `recv_buffer` bytes (a small one makes a client
+/// that stops reading back the server up at once, as a phone on a bad network does).
+pub async fn connect_with(
+    url: &str,
+    codec: Codec,
+    source: Option<IpAddr>,
+    recv_buffer: Option<u32>,
+) -> anyhow::Result<Socket> {
     let request = {
         let mut r = url.into_client_request()?;
         r.headers_mut()
@@ -46,6 +57,9 @@ pub async fn connect(url: &str, codec: Codec, source: Option<IpAddr>) -> anyhow:
     };
     if let Some(ip) = source {
         socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    if let Some(bytes) = recv_buffer {
+        socket.set_recv_buffer_size(bytes)?;
     }
     let stream = tokio::time::timeout(Duration::from_secs(10), socket.connect(addr))
         .await

@@ -5,6 +5,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use gonghui_actors::crypto::same;
 use gonghui_actors::Error;
 
 use crate::api_error::ApiError;
@@ -27,6 +28,7 @@ pub async fn public(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
+    // Compared in time that depends only on the lengths, so it is not guessed byte by byte.
     if !same(sent.as_bytes(), token.as_bytes()) {
         return Err(Error::Unauthenticated("/metrics needs its bearer token".into()).into());
     }
@@ -39,10 +41,4 @@ pub async fn private(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.store.metrics().render())
-}
-
-/// Compares in time that depends only on the lengths, so the token is not guessed
-/// byte by byte.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -1,127 +1,14 @@
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
+use gonghui_loadtest::postgres::{Stop, Throwaway};
 use gonghui_protocol::{ClientKind, Codec};
 use serde_json::Value;
 
 use crate::helpers::{json_of, Cluster};
 
-/// A Postgres server of this test's own, on a random port, made with the installed
-/// server's `initdb` and `pg_ctl` (run as the `postgres` user when the test runs as root).
-struct ThrowawayPostgres {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl ThrowawayPostgres {
-    fn start() -> Self {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("a PostgreSQL server is installed")
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .find(|p| p.join("initdb").exists())
-            .expect("initdb is installed");
-        let dir =
-            std::env::temp_dir().join(format!("gonghui-pg-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let pg = ThrowawayPostgres { bin, dir, port };
-        if is_root() {
-            assert!(Command::new("chown")
-                .arg("postgres:postgres")
-                .arg(&pg.dir)
-                .status()
-                .unwrap()
-                .success());
-        }
-        pg.run(
-            "initdb",
-            &[
-                "-D",
-                pg.data(),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-            ],
-        );
-        pg.up();
-        pg
-    }
-
-    fn data(&self) -> &str {
-        self.dir.to_str().unwrap()
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) {
-        let program = self.bin.join(tool);
-        let status = if is_root() {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&program)
-                .args(args)
-                .output()
-        } else {
-            Command::new(&program).args(args).output()
-        }
-        .unwrap();
-        assert!(
-            status.status.success(),
-            "{tool} failed: {}",
-            String::from_utf8_lossy(&status.stderr)
-        );
-    }
-
-    fn up(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.data()
-        );
-        let log = format!("{}/log", self.data());
-        self.run(
-            "pg_ctl",
-            &["-D", self.data(), "-o", &options, "-l", &log, "-w", "start"],
-        );
-    }
-
-    fn down(&self) {
-        self.run("pg_ctl", &["-D", self.data(), "-m", "fast", "-w", "stop"]);
-    }
-
-    fn base(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for ThrowawayPostgres {
-    fn drop(&mut self) {
-        let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
-            .args(["-D", self.data(), "-m", "immediate", "stop"])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false)
-}
-
 #[actix_rt::test]
 async fn after_a_database_restart_events_flow_again_and_a_resuming_client_misses_nothing() {
-    let pg = ThrowawayPostgres::start();
+    let pg = Throwaway::start().expect("a throwaway Postgres starts");
     let cluster = Cluster::start_with(2, &pg.base(), |_| {}).await;
     let admin = cluster.root_admin_token().await;
     let union = cluster.root_union;
@@ -140,7 +27,7 @@ async fn after_a_database_restart_events_flow_again_and_a_resuming_client_misses
     assert_eq!(away.next_event().await.seq, start + 1);
     drop(away);
 
-    pg.down();
+    pg.down(Stop::Fast).unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let down = json_of(
         cluster
@@ -149,7 +36,7 @@ async fn after_a_database_restart_events_flow_again_and_a_resuming_client_misses
     )
     .await;
     assert_eq!(down["database"], false);
-    pg.up();
+    pg.up().unwrap();
 
     // The first writes after the restart may meet a stale pooled connection: retry as a client would.
     let mut application = None;

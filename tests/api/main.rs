@@ -12,6 +12,7 @@ mod download_limits;
 mod groups;
 mod hostile_files;
 mod hostile_input;
+mod idempotency;
 mod inbox;
 mod join_flow;
 mod keys;

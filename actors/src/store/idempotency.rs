@@ -1,6 +1,13 @@
 //! Idempotency keys: the first answer to a write is kept for 24 hours and replayed for
 //! the same key from the same user, so a client retrying after a lost answer changes
 //! nothing twice.
+//!
+//! A key is reserved while its first request runs. A request can end without storing its
+//! answer — its node killed, Postgres restarted, the client gone so the request was
+//! dropped — and its key would then say "in progress" for a day. So a reservation is a
+//! lease: past [`Store::with_idempotency_lease`] a retry takes the key over and runs the
+//! call again, which the domain's own checks make harmless (an application already filed
+//! is refused 409, a decision already made is "already decided").
 
 use super::Store;
 use crate::Result;
@@ -53,7 +60,22 @@ impl Store {
             Some(r) if r.get::<_, String>(0) != fingerprint => Claim::Mismatch,
             Some(r) => match (r.get::<_, Option<i16>>(1), r.get::<_, Option<Vec<u8>>>(2)) {
                 (Some(status), Some(body)) => Claim::Replay(status as u16, body),
-                _ => Claim::InFlight,
+                _ => {
+                    // Taken over only once its lease has run out, and by one retry only.
+                    let lapsed = conn
+                        .execute(
+                            "UPDATE idempotency_keys SET created_at = now()
+                             WHERE user_id = $1 AND key = $2 AND status IS NULL
+                               AND created_at < now() - make_interval(secs => $3)",
+                            &[&user_id, &key, &self.idempotency_lease.as_secs_f64()],
+                        )
+                        .await?;
+                    if lapsed == 1 {
+                        Claim::Fresh
+                    } else {
+                        Claim::InFlight
+                    }
+                }
             },
         })
     }

@@ -78,12 +78,18 @@ pub struct Store {
     member_snapshots: std::sync::Arc<group::Turns<group::Asked<i64, (u64, serde_json::Value)>>>,
     /// What the node counts for `/metrics`.
     metrics: std::sync::Arc<Metrics>,
+    /// How long an idempotency key's first request holds it (`idempotency.rs`).
+    idempotency_lease: Duration,
 }
 
 /// How long a call waits for a free connection by default: long enough for a reconnect
 /// storm's hellos to queue rather than fail (1 s failed two thirds of 10,000 here,
 /// docs/BENCHMARKS.md), after which the call is answered 503 with `Retry-After`.
 pub const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// How long an idempotency key's first request holds it by default: longer than any
+/// request runs (a body may take 30 s to arrive, an import as long again to apply).
+pub const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(120);
 
 impl Store {
     /// Opens a pool of at most `max_connections` to `database_url`.
@@ -129,6 +135,7 @@ impl Store {
             token_reads: std::sync::Arc::new(group::Turns::lookups()),
             member_snapshots: std::sync::Arc::new(group::Turns::lookups()),
             metrics: std::sync::Arc::default(),
+            idempotency_lease: IDEMPOTENCY_LEASE,
         })
     }
 
@@ -148,6 +155,13 @@ impl Store {
     /// The same store, waiting at most `wait` for a free connection.
     pub fn with_pool_wait(mut self, wait: Duration) -> Self {
         self.pool_wait = wait;
+        self
+    }
+
+    /// The same store, letting a retry take over an idempotency key whose first request
+    /// has held it for `lease` without an answer.
+    pub fn with_idempotency_lease(mut self, lease: Duration) -> Self {
+        self.idempotency_lease = lease;
         self
     }
 

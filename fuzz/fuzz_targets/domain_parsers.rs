@@ -1,0 +1,9 @@
+//! The field parsers: ID number, credit code, phone, name, note.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        gonghui_fuzz::fields(text);
+    }
+});
