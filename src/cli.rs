@@ -51,6 +51,10 @@ pub enum Command {
         #[arg(long)]
         reset_password: bool,
     },
+    /// After the database was restored to an earlier point, with every node stopped: move
+    /// each topic's seq on past anything a client may hold, so every client resumes with
+    /// a fresh snapshot and no seq is given twice (docs/OPERATIONS.md "Restoring")
+    Restored,
 }
 
 impl Cli {
@@ -83,6 +87,12 @@ impl Cli {
                 let config = Config::resolve(settings, String::new())?;
                 store::create_database_if_missing(&config.database_url).await?;
                 store::migrate(&config.database_url).await?;
+            }
+            Command::Restored => {
+                let config = Config::resolve(settings, String::new())?;
+                let store = Store::connect(&config.database_url, 2, config.secrets)?;
+                let topics = store.move_seqs_past_restore().await?;
+                println!("moved {topics} topics past the restore: every client will resume with a fresh snapshot");
             }
             Command::Bootstrap {
                 union_name,

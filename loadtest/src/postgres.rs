@@ -1,7 +1,10 @@
 //! A Postgres server of a run's own, on a free port, made with the installed server's
 //! `initdb` and `pg_ctl` (run as the `postgres` user when the caller is root): what the
-//! chaos scenario restarts, and the database-restart test takes down — never the
-//! machine's shared server.
+//! chaos scenario restarts, the database-restart test takes down and the restore drill
+//! backs up and restores to an earlier point — never the machine's shared server.
+//!
+//! Its directory holds `data/` (the cluster, with its `log`), `wal/` (archived WAL) and
+//! `backup/` (a base backup, once taken).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -53,19 +56,14 @@ impl Throwaway {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
+        std::fs::create_dir_all(dir.join("wal"))?;
         let pg = Throwaway { bin, dir, port };
-        if is_root() {
-            let owned = Command::new("chown")
-                .arg("postgres:postgres")
-                .arg(&pg.dir)
-                .status()?;
-            anyhow::ensure!(owned.success(), "chown of {} failed", pg.data());
-        }
+        pg.own("")?;
         pg.run(
             "initdb",
             &[
                 "-D",
-                pg.data(),
+                &pg.data(),
                 "-A",
                 "trust",
                 "-U",
@@ -73,12 +71,127 @@ impl Throwaway {
                 "--no-sync",
             ],
         )?;
+        // Every finished WAL segment is kept in wal/, so a base backup can be rolled
+        // forward to any later point.
+        pg.configure(&format!(
+            "wal_level = replica\narchive_mode = on\narchive_command = 'cp %p {}/%f'\n",
+            pg.path("wal")
+        ))?;
         pg.up()?;
         Ok(pg)
     }
 
-    fn data(&self) -> &str {
-        self.dir.to_str().expect("a UTF-8 temp dir")
+    fn path(&self, name: &str) -> String {
+        self.dir
+            .join(name)
+            .to_str()
+            .expect("a UTF-8 temp dir")
+            .to_owned()
+    }
+
+    fn data(&self) -> String {
+        self.path("data")
+    }
+
+    /// Gives `name` (under the directory; "" for all of it) to the `postgres` user when
+    /// running as root.
+    fn own(&self, name: &str) -> anyhow::Result<()> {
+        if is_root() {
+            let owned = Command::new("chown")
+                .args(["-R", "postgres:postgres", &self.path(name)])
+                .status()?;
+            anyhow::ensure!(owned.success(), "chown of {} failed", self.path(name));
+        }
+        Ok(())
+    }
+
+    /// Adds `lines` to the cluster's `postgresql.auto.conf`.
+    fn configure(&self, lines: &str) -> anyhow::Result<()> {
+        use std::io::Write;
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("data/postgresql.auto.conf"))?;
+        conf.write_all(lines.as_bytes())?;
+        Ok(())
+    }
+
+    /// Takes a base backup into `backup/` (`pg_basebackup`, the WAL it needs streamed).
+    ///
+    /// # Errors
+    /// When `pg_basebackup` fails.
+    pub fn base_backup(&self) -> anyhow::Result<()> {
+        let port = self.port.to_string();
+        let backup = self.path("backup");
+        self.run(
+            "pg_basebackup",
+            &[
+                "-D",
+                &backup,
+                "-X",
+                "stream",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "--no-sync",
+                "--checkpoint=fast",
+            ],
+        )
+    }
+
+    /// Restores the base backup and replays the archived WAL up to the restore point
+    /// `name` (made with `pg_create_restore_point`), then opens the database for writes:
+    /// everything committed after that point is gone.
+    ///
+    /// # Errors
+    /// When a step fails.
+    pub fn restore_to(&self, name: &str) -> anyhow::Result<()> {
+        self.down(Stop::Fast)?;
+        std::fs::rename(self.dir.join("data"), self.dir.join("data.before-restore"))?;
+        let copied = Command::new("cp")
+            .args(["-a", &self.path("backup"), &self.data()])
+            .status()?;
+        anyhow::ensure!(copied.success(), "copying the base backup failed");
+        std::fs::write(self.dir.join("data/recovery.signal"), "")?;
+        self.configure(&format!(
+            "restore_command = 'cp {}/%f %p'\nrecovery_target_name = '{name}'\nrecovery_target_action = 'promote'\n",
+            self.path("wal")
+        ))?;
+        self.own("data")?;
+        self.up()?;
+        // Open for writes once the WAL is replayed up to the point and the server promoted.
+        let since = std::time::Instant::now();
+        while self.sql("SELECT pg_is_in_recovery()")? != "f" {
+            anyhow::ensure!(
+                since.elapsed() < std::time::Duration::from_secs(60),
+                "the restored server did not leave recovery within a minute"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    /// Runs `sql` with `psql` and returns its one value.
+    fn sql(&self, sql: &str) -> anyhow::Result<String> {
+        let output = Command::new(self.bin.join("psql"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args(["-d", "postgres", "-Atc", sql])
+            .output()?;
+        anyhow::ensure!(
+            output.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
     }
 
     fn run(&self, tool: &str, args: &[&str]) -> anyhow::Result<()> {
@@ -105,16 +218,34 @@ impl Throwaway {
     /// # Errors
     /// When `pg_ctl start` fails.
     pub fn up(&self) -> anyhow::Result<()> {
+        // The socket lives beside the cluster, not in it, so a base backup does not copy its lock.
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
             self.port,
-            self.data()
+            self.dir.display()
         );
         let log = format!("{}/log", self.data());
         self.run(
             "pg_ctl",
-            &["-D", self.data(), "-o", &options, "-l", &log, "-w", "start"],
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &options,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
         )
+        .with_context(|| {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(12).collect();
+            format!(
+                "the server's log ends:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )
+        })
     }
 
     /// Stops the server.
@@ -124,7 +255,7 @@ impl Throwaway {
     pub fn down(&self, how: Stop) -> anyhow::Result<()> {
         self.run(
             "pg_ctl",
-            &["-D", self.data(), "-m", how.mode(), "-w", "stop"],
+            &["-D", &self.data(), "-m", how.mode(), "-w", "stop"],
         )
     }
 

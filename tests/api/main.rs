@@ -25,6 +25,7 @@ mod outbox;
 mod prizes;
 mod races;
 mod reads_by_key;
+mod restore;
 mod resume;
 mod rights_change;
 mod roster;

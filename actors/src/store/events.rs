@@ -87,6 +87,10 @@ impl LogBounds {
     }
 }
 
+/// How far [`Store::move_seqs_past_restore`] moves each topic's seq: far past any
+/// `GONGHUI_MAX_REPLAY` and any number of events a lost timeline could hold.
+pub const RESTORE_GAP: u64 = 1_000_000_000;
+
 /// The bounds of several topics' logs, in their order, in one statement.
 fn bounds_of(store: &Store, topics: Vec<Topic>) -> BoxFuture<'_, Result<Vec<LogBounds>>> {
     Box::pin(async move {
@@ -193,6 +197,25 @@ impl Store {
                 data: r.get(3),
             })
             .collect())
+    }
+
+    /// After a restore to an earlier point: clients may hold seqs of events the restore
+    /// undid, which the restored log would give again to new events. Every topic's head
+    /// moves on by [`RESTORE_GAP`] — more than any resume replays — so every `since` a
+    /// client holds is answered with a fresh snapshot (`reset`) and new events get seqs no
+    /// client has seen. Run with every node stopped (their owners cache heads). Returns
+    /// the topics moved.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn move_seqs_past_restore(&self) -> Result<u64> {
+        let client = self.client().await?;
+        Ok(client
+            .execute(
+                "UPDATE topics SET head = head + $1",
+                &[&(RESTORE_GAP as i64)],
+            )
+            .await?)
     }
 
     /// Deletes events older than `retention`; topic heads stay, so seqs never restart.
