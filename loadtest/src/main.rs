@@ -64,6 +64,8 @@ enum Command {
     ReconnectStorm(Common),
     /// A tree of --sessions unions with two admins each imported from CSV: time, peak server memory, idempotence, export
     TreeImport(Common),
+    /// Postgres's NOTIFY as the log writer sends it, to 1, 4, 16 … listening bridges: where the event path caps
+    Bridge(scenarios::bridge::BridgeArgs),
     /// Nodes killed, paused and cut off from a restarting Postgres while clients record every frame and writers apply and decide: every client must end equal to the database
     Chaos(chaos::ChaosArgs),
     /// Remove every seeded user and union (or one run's)
@@ -129,6 +131,7 @@ fn main() -> anyhow::Result<()> {
                 scenarios::approvals::approvals(&common, deciding).await
             }
             Command::Chaos(args) => chaos::chaos(&args).await,
+            Command::Bridge(args) => scenarios::bridge::bridge(&args).await,
             Command::Activity(c) => scenarios::activity::activity(&c).await,
             Command::TreeImport(c) => scenarios::tree::tree_import(&c).await,
             Command::LoginFlood(c) => {

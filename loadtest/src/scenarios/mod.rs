@@ -6,6 +6,7 @@
 
 pub mod activity;
 pub mod approvals;
+pub mod bridge;
 pub mod fanout;
 pub mod idle;
 pub mod login;
