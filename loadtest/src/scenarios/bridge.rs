@@ -31,7 +31,11 @@ pub struct BridgeArgs {
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
     /// The Postgres to measure (a database of its own is not needed: NOTIFY writes nothing)
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
     pub database_url: String,
     /// Write the results here as JSON
     #[arg(long)]
