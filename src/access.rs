@@ -82,13 +82,14 @@ pub async fn middleware(
     let route = route.as_deref().unwrap_or(UNMATCHED);
     let took = started.elapsed().as_secs_f64();
     if let Some(metrics) = metrics {
+        let method = known(&method);
         metrics
             .http_requests
-            .with_label_values(&[known(&method), route, status.as_str()])
+            .with_label_values(&[method, route, status.as_str()])
             .inc();
         metrics
             .http_seconds
-            .with_label_values(&[known(&method), route])
+            .with_label_values(&[method, route])
             .observe(took);
     }
     span.in_scope(|| {

@@ -163,7 +163,7 @@ pub struct Settings {
     /// `text` or `json` (a line of JSON per event, for log shippers) [default: text]
     #[arg(long, env = "GONGHUI_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
-    /// Seconds a request with an Idempotency-Key holds its key; a retry after that (the first was cut off: its node died, or its client left) runs the call again [default: 120]
+    /// Seconds a request with an Idempotency-Key holds its key; a retry after that (the first was cut off: its node died, or Postgres went away before its answer was kept) runs the call again [default: 120]
     #[arg(long, env = "GONGHUI_IDEMPOTENCY_LEASE_SECS", global = true)]
     pub idempotency_lease_secs: Option<u64>,
     /// A token of at least 16 characters: `/metrics` on the public port answers only `Authorization: Bearer` with it [default: none: not served there]

@@ -41,11 +41,11 @@ pub struct Metrics {
     pub queue_depth: Histogram,
     /// WebSocket sessions ended, by close code.
     pub sessions_closed: IntCounterVec,
-    /// From an event's commit to its write to a socket.
+    /// From an event's time (set as its transaction writes it) to its write to a socket.
     pub fanout_lag: Histogram,
-    /// From an event's commit to the bridge hearing it.
+    /// From an event's time to the bridge hearing it.
     pub bridge_lag: Histogram,
-    /// Times the bridge lost its connection and listened again.
+    /// Times the bridge's connection was lost or could not be made.
     pub bridge_reconnects: IntCounter,
     /// HTTP requests answered, by method, route pattern and status.
     pub http_requests: IntCounterVec,
@@ -72,6 +72,16 @@ pub enum Job {
     Import,
     /// A roster, tree or activity file streamed out.
     Export,
+}
+
+impl Job {
+    /// Its `kind` label.
+    fn label(self) -> &'static str {
+        match self {
+            Job::Import => "import",
+            Job::Export => "export",
+        }
+    }
 }
 
 /// Counts a job as running until dropped.
@@ -123,18 +133,15 @@ impl Metrics {
         ] {
             metrics.sessions.with_label_values(&[client.as_str()]);
         }
-        for kind in ["import", "export"] {
-            metrics.jobs.with_label_values(&[kind]);
+        for job in [Job::Import, Job::Export] {
+            metrics.jobs.with_label_values(&[job.label()]);
         }
         metrics
     }
 
     /// Counts `job` as running while the guard lives.
     pub fn running(&self, job: Job) -> Running {
-        let gauge = self.jobs.with_label_values(&[match job {
-            Job::Import => "import",
-            Job::Export => "export",
-        }]);
+        let gauge = self.jobs.with_label_values(&[job.label()]);
         gauge.inc();
         Running(gauge)
     }

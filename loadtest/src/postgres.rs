@@ -3,8 +3,8 @@
 //! chaos scenario restarts, the database-restart test takes down and the restore drill
 //! backs up and restores to an earlier point — never the machine's shared server.
 //!
-//! Its directory holds `data/` (the cluster, with its `log`), `wal/` (archived WAL) and
-//! `backup/` (a base backup, once taken).
+//! Its directory holds `data/` (the cluster, with its `log`) and, for a server made with
+//! [`Throwaway::archiving`], `wal/` (archived WAL) and `backup/` (a base backup, once taken).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -42,17 +42,29 @@ impl Throwaway {
     /// # Errors
     /// When no PostgreSQL server is installed or `initdb`/`pg_ctl` fail.
     pub fn start() -> anyhow::Result<Self> {
+        Self::make(false)
+    }
+
+    /// [`Throwaway::start`], keeping every finished WAL segment in `wal/`, so a base
+    /// backup can be rolled forward to any later point ([`Throwaway::restore_to`]).
+    ///
+    /// # Errors
+    /// As [`Throwaway::start`].
+    pub fn archiving() -> anyhow::Result<Self> {
+        Self::make(true)
+    }
+
+    fn make(archive: bool) -> anyhow::Result<Self> {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .context("a PostgreSQL server is installed under /usr/lib/postgresql")?
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
             .find(|p| p.join("initdb").exists())
             .context("initdb is installed")?;
         let dir = std::env::temp_dir().join(format!(
-            "gonghui-pg-{}-{}",
+            "gonghui-pg-{}-{:016x}",
             std::process::id(),
-            rand_suffix()
+            rand::random::<u64>()
         ));
-        std::fs::create_dir_all(&dir)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -71,12 +83,12 @@ impl Throwaway {
                 "--no-sync",
             ],
         )?;
-        // Every finished WAL segment is kept in wal/, so a base backup can be rolled
-        // forward to any later point.
-        pg.configure(&format!(
-            "wal_level = replica\narchive_mode = on\narchive_command = 'cp %p {}/%f'\n",
-            pg.path("wal")
-        ))?;
+        if archive {
+            pg.configure(&format!(
+                "wal_level = replica\narchive_mode = on\narchive_command = 'cp %p {}/%f'\n",
+                pg.path("wal")
+            ))?;
+        }
         pg.up()?;
         Ok(pg)
     }
@@ -270,18 +282,6 @@ impl Drop for Throwaway {
         let _ = self.down(Stop::Immediate);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    h.finish()
 }
 
 fn is_root() -> bool {

@@ -3,12 +3,12 @@
 //! with the configured token, and not at all without one; on the private metrics address
 //! (`GONGHUI_METRICS_LISTEN`) for whoever reaches it.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use gonghui_actors::crypto::same;
 use gonghui_actors::Error;
 
 use crate::api_error::ApiError;
+use crate::extract::bearer;
 use crate::state::AppState;
 
 /// The series, for a scraper on the public port.
@@ -22,12 +22,7 @@ pub async fn public(
     let Some(token) = &state.metrics_token else {
         return Err(Error::NotFound("no such route".into()).into());
     };
-    let sent = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let sent = bearer(&req).unwrap_or_default();
     // Compared in time that depends only on the lengths, so it is not guessed byte by byte.
     if !same(sent.as_bytes(), token.as_bytes()) {
         return Err(Error::Unauthenticated("/metrics needs its bearer token".into()).into());

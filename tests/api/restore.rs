@@ -23,7 +23,7 @@ fn pending(snapshot: &Value) -> Vec<i64> {
 
 #[actix_rt::test]
 async fn after_a_restore_to_an_earlier_point_every_client_resumes_with_a_fresh_snapshot() {
-    let pg = Throwaway::start().expect("a throwaway Postgres starts");
+    let pg = Throwaway::archiving().expect("a throwaway Postgres starts");
     let cluster = Cluster::start_with(1, &pg.base(), |_| {}).await;
     let admin = cluster.root_admin_token().await;
     let union = cluster.root_union;

@@ -3,8 +3,8 @@
 //! nothing twice.
 //!
 //! A key is reserved while its first request runs. A request can end without storing its
-//! answer — its node killed, Postgres restarted, the client gone so the request was
-//! dropped — and its key would then say "in progress" for a day. So a reservation is a
+//! answer — its node killed, or Postgres gone between the work and the answer — and its
+//! key would then say "in progress" for a day. So a reservation is a
 //! lease: past [`Store::with_idempotency_lease`] a retry takes the key over and runs the
 //! call again, which the domain's own checks make harmless (an application already filed
 //! is refused 409, a decision already made is "already decided").

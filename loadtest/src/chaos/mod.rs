@@ -12,7 +12,7 @@ mod nodes;
 mod recorder;
 mod writers;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -156,7 +156,7 @@ pub async fn chaos(args: &ChaosArgs) -> anyhow::Result<bool> {
             tokio::spawn(decide(
                 writer.clone(),
                 seeded.token(*admin),
-                clients[k].record.clone(),
+                (clients[k].record.clone(), format!("union:{union}:admin")),
                 (k, seeded.admins.len()),
                 stop.clone(),
             ))
@@ -257,34 +257,34 @@ async fn apply(
 }
 
 /// Admin `k` of `of` decides the applications whose id is `k` mod `of` as its recorder
-/// sees them arrive: four in five approved, the fifth rejected. Stops when told, once
+/// sees them arrive on `queue`: four in five approved, the fifth rejected. Each event is
+/// looked at once (the recorder keeps every event once, in order). Stops when told, once
 /// the applications seen are decided.
 async fn decide(
     writer: Writer,
     token: String,
-    record: Arc<Mutex<recorder::Record>>,
+    (record, queue): (Arc<Mutex<recorder::Record>>, String),
     (k, of): (usize, usize),
     stop: Arc<AtomicBool>,
 ) {
     let mut calls = tokio::task::JoinSet::new();
-    let mut seen = HashSet::new();
+    let mut looked = 0;
     loop {
         let stopping = stop.load(Ordering::SeqCst);
-        let created: Vec<i64> = record
-            .lock()
-            .unwrap()
-            .topics
-            .values()
-            .flat_map(|t| &t.events)
-            .filter(|e| e.kind == kind::APPLICATION_CREATED)
-            .filter_map(|e| e.data["application"]["id"].as_i64())
-            .filter(|id| *id as usize % of == k)
-            .collect();
+        let created: Vec<i64> = {
+            let record = record.lock().unwrap();
+            let events = &record.topics[&queue].events;
+            let new = &events[looked..];
+            looked = events.len();
+            new.iter()
+                .filter(|e| e.kind == kind::APPLICATION_CREATED)
+                .filter_map(|e| e.data["application"]["id"].as_i64())
+                .filter(|id| *id as usize % of == k)
+                .collect()
+        };
         for id in created {
-            if seen.insert(id) {
-                let (writer, token) = (writer.clone(), token.clone());
-                calls.spawn(async move { writer.decide(&token, id, id % 5 != 0).await });
-            }
+            let (writer, token) = (writer.clone(), token.clone());
+            calls.spawn(async move { writer.decide(&token, id, id % 5 != 0).await });
         }
         if stopping {
             break;
