@@ -190,13 +190,15 @@ async fn every_scenario_runs_small_without_loss() {
     assert_eq!(metric(&fanout, "deliveries"), 200.0 * 40.0);
     watch(&mut figures, "fanout", &fanout);
 
+    // 50 applications/s: at 100 the two debug nodes sometimes saturate the 2 cores and
+    // the p50s jump from ~6 to ~60 ms within one commit (CI failed on it once).
     let approvals = harness(
         &[
             "approvals",
             "--sessions",
             "100",
             "--rate",
-            "100",
+            "50",
             "--admins",
             "3",
         ],
