@@ -1,7 +1,8 @@
 //! The sessions one worker process holds: each connects (paced), says hello, subscribes,
 //! and then checks every event it reads — seqs must count up by one per topic — and
 //! times it from its commit time `at`. The parent steers the fleet with lines on stdin
-//! (`drop`, `resume TOPIC HEAD`, `stop`) and reads a JSON [`Status`] line every 100 ms.
+//! (`drop`, `resume TOPIC HEAD`, `stop`) and reads a JSON [`Status`] line every 100 ms,
+//! latency so far included, so it can draw the run as it goes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 
-use crate::histogram::Histogram;
+use crate::histogram::{AtomicHistogram, Histogram};
 use crate::wire::{self, Incoming, Socket};
 
 /// What the fleet reads of a server frame: enough to check seqs, time events and read
@@ -65,7 +66,7 @@ pub struct SessionSpec {
     pub topics: Vec<String>,
 }
 
-/// A worker's counters; the final one carries the histograms.
+/// A worker's counters and latency so far; the final one also carries connect times.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Status {
     /// Sessions that finished hello and every subscribe at least once.
@@ -137,6 +138,7 @@ struct Shared {
     down: AtomicU64,
     resynced: AtomicU64,
     failed: Mutex<BTreeMap<String, u64>>,
+    latency: AtomicHistogram,
 }
 
 impl Shared {
@@ -154,7 +156,7 @@ impl Shared {
             resets: self.resets.load(Ordering::Relaxed),
             down: self.down.load(Ordering::Relaxed),
             resynced: self.resynced.load(Ordering::Relaxed),
-            latency: None,
+            latency: Some(self.latency.snapshot()),
             connect: None,
         }
     }
@@ -182,7 +184,6 @@ struct Session {
     spec: SessionSpec,
     codec: Codec,
     last: HashMap<String, u64>,
-    latency: Histogram,
 }
 
 impl Session {
@@ -284,7 +285,7 @@ impl Session {
             shared.gaps.fetch_add(seq - *last - 1, Ordering::Relaxed);
         }
         *last = seq;
-        self.latency.record_since(at);
+        shared.latency.record_since(at);
     }
 
     fn caught_up(&self, phase: &Phase) -> bool {
@@ -297,7 +298,7 @@ async fn run_session(
     fleet: Arc<FleetSpec>,
     shared: Arc<Shared>,
     mut phase: watch::Receiver<Phase>,
-) -> (Histogram, Option<Duration>) {
+) -> Option<Duration> {
     let mut connect_time = None;
     let mut counted_resync = false;
     loop {
@@ -306,7 +307,7 @@ async fn run_session(
             Ok(socket) => socket,
             Err(cause) => {
                 shared.fail(cause);
-                return (session.latency, connect_time);
+                return connect_time;
             }
         };
         if connect_time.is_none() {
@@ -323,20 +324,20 @@ async fn run_session(
                     Ok(Some(Incoming::Msg(glance))) => session.check(glance, &shared),
                     Ok(Some(Incoming::Closed(code))) => {
                         shared.fail(format!("closed {code}"));
-                        return (session.latency, connect_time);
+                        return connect_time;
                     }
                     Ok(None) | Err(_) => {
                         if *phase.borrow() != Phase::Stop {
                             shared.fail("dropped by server");
                         }
-                        return (session.latency, connect_time);
+                        return connect_time;
                     }
                 },
                 changed = phase.changed() => {
                     let now = phase.borrow().clone();
                     if changed.is_err() || now == Phase::Stop {
                         let _ = socket.close(None).await;
-                        return (session.latency, connect_time);
+                        return connect_time;
                     }
                     if now == Phase::Drop {
                         let _ = socket.close(None).await;
@@ -344,11 +345,11 @@ async fn run_session(
                         shared.down.fetch_add(1, Ordering::Relaxed);
                         while *phase.borrow() == Phase::Drop {
                             if phase.changed().await.is_err() {
-                                return (session.latency, connect_time);
+                                return connect_time;
                             }
                         }
                         if *phase.borrow() == Phase::Stop {
-                            return (session.latency, connect_time);
+                            return connect_time;
                         }
                         break;
                     }
@@ -386,7 +387,6 @@ pub async fn worker() -> anyhow::Result<()> {
                     spec,
                     codec,
                     last: HashMap::new(),
-                    latency: Histogram::default(),
                 };
                 tasks.push(tokio::spawn(run_session(
                     session,
@@ -425,19 +425,14 @@ pub async fn worker() -> anyhow::Result<()> {
     }
     phase_tx.send_replace(Phase::Stop);
     let tasks = spawner.await?;
-    let mut latency = Histogram::default();
     let mut connect = Histogram::default();
     for task in tasks {
-        if let Ok(Ok((hist, took))) = tokio::time::timeout(Duration::from_secs(10), task).await {
-            latency.merge(&hist);
-            if let Some(took) = took {
-                connect.record(took);
-            }
+        if let Ok(Ok(Some(took))) = tokio::time::timeout(Duration::from_secs(10), task).await {
+            connect.record(took);
         }
     }
     reporter.abort();
     let mut last = shared.status();
-    last.latency = Some(latency);
     last.connect = Some(connect);
     println!("FINAL {}", serde_json::to_string(&last)?);
     Ok(())

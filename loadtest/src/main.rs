@@ -9,15 +9,18 @@
 //! - [`workers`] and [`fleet`]: sessions spread over worker processes, and what each holds.
 //! - [`wire`]: connecting from a chosen source address; frames through the protocol crate.
 //! - [`histogram`], [`report`]: latency figures, the final table and `--json`.
+//! - [`timeline`], [`plot`]: each run second by second, drawn as SVG beside its `--json`.
 //! - [`chaos`]: nodes and Postgres failing under recording clients, and the checker that
 //!   proves every client converged on the database.
 
 mod chaos;
 mod fleet;
 mod histogram;
+mod plot;
 mod report;
 mod scenarios;
 use gonghui_loadtest::seed;
+mod timeline;
 mod wire;
 mod workers;
 
@@ -81,6 +84,12 @@ enum Command {
         #[arg(long)]
         run: Option<String>,
     },
+    /// Redraw the pictures of results files the harness wrote (their timelines, as SVG beside them)
+    Plot {
+        /// Results files (`--json` of a run)
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// (internal) hold a share of the sessions, steered through stdin
     #[command(hide = true)]
     Worker,
@@ -94,6 +103,14 @@ fn main() -> anyhow::Result<()> {
     let clean = runtime.block_on(async move {
         match cli.command {
             Command::Worker => fleet::worker().await.map(|()| true),
+            Command::Plot { files } => {
+                for file in files {
+                    for drawn in plot::redraw(&file)? {
+                        println!("{}", drawn.display());
+                    }
+                }
+                Ok(true)
+            }
             Command::Unseed { database_url, run } => {
                 let store = scenarios::store(&database_url)?;
                 println!(

@@ -2,10 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::timeline::Sample;
 
 /// What one scenario measured against one target.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Outcome {
     /// `gonghui` or `peer`.
     pub target: String,
@@ -17,6 +19,9 @@ pub struct Outcome {
     pub lost: u64,
     /// Events that arrived twice (or decisions made twice).
     pub duplicated: u64,
+    /// The run second by second, for scenarios whose sessions run in workers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Sample>,
 }
 
 impl Outcome {

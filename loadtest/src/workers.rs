@@ -1,6 +1,7 @@
 //! The parent's side of the worker processes: it splits the sessions over `--workers`
 //! copies of this binary (each process may hold at most ~20,000 open files), feeds them
-//! their share and commands, and adds up their status lines into one live picture.
+//! their share and commands, and adds up their status lines into one live picture, which
+//! a [`timeline`] samples every second.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::task::JoinHandle;
 
 use crate::fleet::{FleetSpec, Status};
+use crate::timeline::{self, Sample};
 
 /// Running workers.
 pub struct Workers {
@@ -21,11 +23,19 @@ pub struct Workers {
     /// One per worker: reads its status lines, and ends with its final one at its exit.
     readers: Vec<JoinHandle<Option<Status>>>,
     label: String,
+    timeline: Arc<Mutex<Vec<Sample>>>,
+    sampler: JoinHandle<()>,
 }
 
 impl Workers {
-    /// Starts `count` workers sharing `spec`'s sessions round-robin.
-    pub async fn start(spec: &FleetSpec, count: usize, label: &str) -> anyhow::Result<Workers> {
+    /// Starts `count` workers sharing `spec`'s sessions round-robin; `pids` are the
+    /// server's, whose memory the timeline follows.
+    pub async fn start(
+        spec: &FleetSpec,
+        count: usize,
+        label: &str,
+        pids: &[u32],
+    ) -> anyhow::Result<Workers> {
         let count = count.max(1);
         let exe = std::env::current_exe()?;
         let latest = Arc::new(Mutex::new(vec![Status::default(); count]));
@@ -68,22 +78,29 @@ impl Workers {
             children.push(child);
             stdins.push(stdin);
         }
+        let (timeline, sampler) = {
+            let latest = latest.clone();
+            timeline::record(move || sum(&latest), pids.to_vec())
+        };
         Ok(Workers {
             children,
             stdins,
             latest,
             readers,
             label: label.to_owned(),
+            timeline,
+            sampler,
         })
     }
 
     /// The sum of the workers' latest status lines.
     pub fn total(&self) -> Status {
-        let mut total = Status::default();
-        for s in self.latest.lock().unwrap().iter() {
-            total.merge(s);
-        }
-        total
+        sum(&self.latest)
+    }
+
+    /// The run so far, second by second.
+    pub fn timeline(&self) -> Vec<Sample> {
+        self.timeline.lock().unwrap().clone()
     }
 
     /// Sends a command line to every worker.
@@ -124,6 +141,7 @@ impl Workers {
 
     /// Stops the workers and returns their final status, histograms included.
     pub async fn stop(mut self) -> anyhow::Result<Status> {
+        self.sampler.abort();
         self.command("stop").await?;
         for child in &mut self.children {
             tokio::time::timeout(Duration::from_secs(30), child.wait())
@@ -137,6 +155,14 @@ impl Workers {
         }
         Ok(total)
     }
+}
+
+fn sum(latest: &Mutex<Vec<Status>>) -> Status {
+    let mut total = Status::default();
+    for s in latest.lock().unwrap().iter() {
+        total.merge(s);
+    }
+    total
 }
 
 /// Rewrites the progress line on stderr.

@@ -35,8 +35,10 @@ pub async fn fanout(
     let cpu = cpu_before
         .zip(cpu_seconds(&target.pids))
         .map(|(a, b)| b - a);
+    let timeline = workers.timeline();
     let status = workers.stop().await?;
     let mut outcome = Outcome::new(target.name);
+    outcome.timeline = timeline;
     outcome.metric("subscribers", receivers as f64);
     outcome.metric("events published", events as f64);
     outcome.metric(

@@ -28,8 +28,10 @@ pub async fn idle(
     let connected = workers.total().connected;
     workers.hold(Duration::from_secs_f64(c.duration)).await;
     let after = rss_kib(&target.pids);
+    let timeline = workers.timeline();
     let status = workers.stop().await?;
     let mut outcome = Outcome::new(target.name);
+    outcome.timeline = timeline;
     outcome.metric("sessions connected", connected as f64);
     outcome.metric("sessions failed", status.failed_total() as f64);
     outcome.metric("connects/s", connected as f64 / took.as_secs_f64());

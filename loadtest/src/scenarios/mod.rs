@@ -240,6 +240,9 @@ pub(crate) async fn finish(
             path,
             serde_json::to_vec_pretty(&json!({ "scenario": name, "outcomes": outcomes }))?,
         )?;
+        for drawn in crate::plot::draw(path, name, outcomes)? {
+            eprintln!("drew {}", drawn.display());
+        }
     }
     if !c.keep_seed {
         gonghui_loadtest::seed::unseed(store, Some(&seeded.run)).await?;
@@ -279,6 +282,7 @@ async fn connect_all(
         &fleet,
         c.worker_count(),
         &format!("{label} {}", target.name),
+        &target.pids,
     )
     .await?;
     let n = c.sessions as u64;
@@ -290,7 +294,7 @@ async fn connect_all(
     Ok(workers)
 }
 
-fn rss_kib(pids: &[u32]) -> Option<u64> {
+pub(crate) fn rss_kib(pids: &[u32]) -> Option<u64> {
     proc_kib(pids, "VmRSS:")
 }
 

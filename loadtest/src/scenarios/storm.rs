@@ -47,8 +47,10 @@ pub async fn reconnect_storm(
     let cpu = cpu_before
         .zip(cpu_seconds(&target.pids))
         .map(|(a, b)| b - a);
+    let timeline = workers.timeline();
     let status = workers.stop().await?;
     let mut outcome = Outcome::new(target.name);
+    outcome.timeline = timeline;
     outcome.metric("sessions dropped", connected as f64);
     outcome.metric("sessions resynced", status.resynced as f64);
     outcome.metric("time to full resync s", took.as_secs_f64());
