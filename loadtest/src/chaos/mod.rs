@@ -1,6 +1,7 @@
 //! `chaos`: the resume promise under continuous failure. N nodes on a throwaway Postgres
 //! of the run's own; recording clients (admins on the approval queue and the union,
-//! members on their own topic) spread over the nodes; applicants applying and admins
+//! members on their own topic) spread over the nodes, the harness's own and the
+//! TypeScript SDK's ([`sdk`]); applicants applying and admins
 //! deciding without pause; and a controller injecting one fault after another
 //! ([`faults`]). When the faults stop, every node is brought back, the writers finish,
 //! the clients catch up, and [`checker`] compares what every client holds with the
@@ -10,6 +11,7 @@ mod checker;
 mod faults;
 mod nodes;
 mod recorder;
+mod sdk;
 mod writers;
 
 use std::collections::BTreeMap;
@@ -30,7 +32,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use self::nodes::Nodes;
-use self::recorder::Recorder;
+use self::recorder::{ClientSpec, Recorder};
 use self::writers::{Calls, Writer};
 
 /// The chaos scenario's options.
@@ -48,6 +50,13 @@ pub struct ChaosArgs {
     /// Members recording their own topic (they apply too)
     #[arg(long, default_value_t = 9)]
     pub watchers: usize,
+    /// Clients of the TypeScript SDK beside the harness's own: the first an admin on the
+    /// queue and the union, the others members on their own topic (who apply too)
+    #[arg(long, default_value_t = 4)]
+    pub sdk_clients: usize,
+    /// The clients' workspace (its node_modules holds the SDK's packages and esbuild)
+    #[arg(long, default_value_os_t = sdk::default_clients_dir())]
+    pub clients_dir: PathBuf,
     /// Applications per second
     #[arg(long, default_value_t = 8.0)]
     pub rate: f64,
@@ -91,7 +100,9 @@ pub async fn chaos(args: &ChaosArgs) -> anyhow::Result<bool> {
     );
     let mut nodes = Nodes::start(&bin, &database_url, &data_key, args.nodes.max(2), &logs).await?;
 
-    let applicants = (args.rate * args.duration).ceil() as usize + args.watchers;
+    let sdk_members = args.sdk_clients.saturating_sub(1);
+    let watchers = args.watchers + sdk_members;
+    let applicants = (args.rate * args.duration).ceil() as usize + watchers;
     let store = Store::connect(&database_url, 2, Secrets::from_hex(&data_key)?)?;
     let seeded = seed::seed(
         &store,
@@ -107,27 +118,58 @@ pub async fn chaos(args: &ChaosArgs) -> anyhow::Result<bool> {
     .context("seeding")?;
     let union = seeded.union_id;
     let ws: Vec<String> = (0..nodes.count()).map(|i| nodes.ws(i)).collect();
-    let mut clients = Vec::new();
-    for (k, admin) in seeded.admins.iter().enumerate() {
-        clients.push(recorder::start(
-            format!("admin {admin}"),
-            seeded.token(*admin),
-            ClientKind::Console,
-            vec![format!("union:{union}:admin"), format!("union:{union}")],
-            ws.clone(),
-            k,
-        ));
-    }
-    for (k, member) in seeded.applicants.iter().take(args.watchers).enumerate() {
-        clients.push(recorder::start(
-            format!("member {member}"),
-            seeded.token(*member),
-            ClientKind::App,
-            vec![format!("member:{member}")],
-            ws.clone(),
-            k + args.admins,
-        ));
-    }
+    let admin = |k: usize, id: i64| ClientSpec {
+        name: format!("admin {id}"),
+        token: seeded.token(id),
+        client: ClientKind::Console,
+        topics: vec![format!("union:{union}:admin"), format!("union:{union}")],
+        first: k,
+    };
+    let member = |k: usize, id: i64| ClientSpec {
+        name: format!("member {id}"),
+        token: seeded.token(id),
+        client: ClientKind::App,
+        topics: vec![format!("member:{id}")],
+        first: k,
+    };
+    let mut clients: Vec<Recorder> = seeded
+        .admins
+        .iter()
+        .enumerate()
+        .map(|(k, id)| admin(k, *id))
+        .chain(
+            seeded
+                .applicants
+                .iter()
+                .take(args.watchers)
+                .enumerate()
+                .map(|(k, id)| member(k + args.admins, *id)),
+        )
+        .map(|spec| recorder::start(spec, ws.clone()))
+        .collect();
+    let mut sdk_specs: Vec<ClientSpec> = seeded
+        .admins
+        .first()
+        .map(|id| admin(1, *id))
+        .into_iter()
+        .take(args.sdk_clients)
+        .collect();
+    sdk_specs.extend(
+        seeded.applicants[args.watchers..watchers]
+            .iter()
+            .enumerate()
+            .map(|(k, id)| member(k, *id)),
+    );
+    let sdk_count = sdk_specs.len();
+    let _sdk = if sdk_specs.is_empty() {
+        None
+    } else {
+        let (recorders, process) = sdk::start(&args.clients_dir, sdk_specs, &ws)
+            .await
+            .context("starting the SDK's clients")?;
+        clients.extend(recorders);
+        Some(process)
+    };
 
     let writer = Writer {
         nodes: Arc::new((0..nodes.count()).map(|i| nodes.http(i)).collect()),
@@ -136,8 +178,8 @@ pub async fn chaos(args: &ChaosArgs) -> anyhow::Result<bool> {
     };
     let stop = Arc::new(AtomicBool::new(false));
     let mut order = seeded.applicants.clone();
-    let watchers: Vec<i64> = order.drain(..args.watchers.min(order.len())).collect();
-    for w in watchers {
+    let watching: Vec<i64> = order.drain(..watchers.min(order.len())).collect();
+    for w in watching {
         let at = rng.gen_range(0..=order.len());
         order.insert(at, w);
     }
@@ -186,23 +228,31 @@ pub async fn chaos(args: &ChaosArgs) -> anyhow::Result<bool> {
     let calls = std::mem::take(&mut *writer.calls.lock().unwrap());
     let verdict = checker::check(&db, union, &clients, &calls).await?;
 
-    let mut events = 0;
-    let mut topics = 0;
-    let mut sessions = 0;
-    let mut closes: BTreeMap<u16, u32> = BTreeMap::new();
-    for client in &clients {
-        let record = client.record.lock().unwrap();
-        events += record
-            .topics
-            .values()
-            .map(|t| t.events.len())
-            .sum::<usize>();
-        topics += record.topics.len();
-        sessions += record.sessions;
-        for (code, n) in &record.closes {
-            *closes.entry(*code).or_default() += n;
+    let tally = |clients: &[Recorder]| {
+        let (mut events, mut topics, mut sessions) = (0, 0, 0);
+        let mut closes: BTreeMap<u16, u32> = BTreeMap::new();
+        for client in clients {
+            let record = client.record.lock().unwrap();
+            events += record
+                .topics
+                .values()
+                .map(|t| t.events.len())
+                .sum::<usize>();
+            topics += record.topics.len();
+            sessions += record.sessions;
+            for (code, n) in &record.closes {
+                *closes.entry(*code).or_default() += n;
+            }
         }
-    }
+        json!({
+            "clients": clients.len(),
+            "sessions_opened": sessions,
+            "closes_by_code": closes,
+            "events_received": events,
+            "topics_checked": topics,
+        })
+    };
+    let (own, of_sdk) = clients.split_at(clients.len() - sdk_count);
     let faults: BTreeMap<&str, u32> = injected.iter().map(|(f, n)| (f.name(), *n)).collect();
     let report = json!({
         "scenario": "chaos",
@@ -211,11 +261,8 @@ pub async fn chaos(args: &ChaosArgs) -> anyhow::Result<bool> {
         "duration_s": args.duration,
         "faults": faults,
         "faults_total": injected.values().sum::<u32>(),
-        "clients": clients.len(),
-        "sessions_opened": sessions,
-        "closes_by_code": closes,
-        "events_received": events,
-        "topics_checked": topics,
+        "harness_clients": tally(own),
+        "sdk_clients": tally(of_sdk),
         "settled_in_s": settled.map(|d| d.as_secs_f64()),
         "calls": {
             "acknowledged": calls.acked.len(),

@@ -51,6 +51,32 @@ impl TopicLog {
             .map(|e| e.seq)
             .or(self.base.as_ref().map(|(s, _)| *s))
     }
+
+    /// A subscribe's answer: the first snapshot becomes the base; a reset is counted.
+    pub fn answered(&mut self, seq: u64, snapshot: Option<Value>, reset: bool) {
+        if reset {
+            self.resets += 1;
+        }
+        if let (None, Some(snapshot)) = (&self.base, snapshot) {
+            self.base = Some((seq, snapshot));
+        }
+    }
+
+    /// Keeps an event that follows the last one held; notes any other.
+    pub fn take(&mut self, topic: &str, event: Received) {
+        match self.last() {
+            Some(last) if event.seq == last + 1 => self.events.push(event),
+            Some(last) if event.seq <= last => self
+                .out_of_order
+                .push(format!("{topic}: seq {} again after {last}", event.seq)),
+            Some(last) => self
+                .out_of_order
+                .push(format!("{topic}: seq {} after {last} (a gap)", event.seq)),
+            None => self
+                .out_of_order
+                .push(format!("{topic}: seq {} before any snapshot", event.seq)),
+        }
+    }
 }
 
 /// What a client saw, shared with the checker.
@@ -59,8 +85,34 @@ pub struct Record {
     pub topics: BTreeMap<String, TopicLog>,
     /// Sessions opened (the first, then one per reconnect).
     pub sessions: u32,
-    /// Close codes the nodes sent.
+    /// Close codes the client was given.
     pub closes: BTreeMap<u16, u32>,
+}
+
+/// Who a recording client is and what it reads.
+#[derive(Debug, Clone)]
+pub struct ClientSpec {
+    pub name: String,
+    pub token: String,
+    pub client: ClientKind,
+    pub topics: Vec<String>,
+    /// The node it connects to first (then the next on each failure).
+    pub first: usize,
+}
+
+impl ClientSpec {
+    /// An empty record of the spec's topics, shared with the checker.
+    pub fn record(&self) -> Arc<Mutex<Record>> {
+        let topics = self
+            .topics
+            .iter()
+            .map(|t| (t.clone(), TopicLog::default()))
+            .collect();
+        Arc::new(Mutex::new(Record {
+            topics,
+            ..Record::default()
+        }))
+    }
 }
 
 /// What the controller tells a client.
@@ -79,25 +131,18 @@ pub struct Recorder {
     pub commands: mpsc::UnboundedSender<Command>,
 }
 
-/// Starts a client with `token` on `topics`, connecting first to `urls[first]`.
-pub fn start(
-    name: String,
-    token: String,
-    client: ClientKind,
-    topics: Vec<String>,
-    urls: Vec<String>,
-    first: usize,
-) -> Recorder {
-    let record = Arc::new(Mutex::new(Record::default()));
-    for topic in &topics {
-        record
-            .lock()
-            .unwrap()
-            .topics
-            .insert(topic.clone(), TopicLog::default());
-    }
+/// Starts the harness's own client for `spec` over the nodes' `urls`.
+pub fn start(spec: ClientSpec, urls: Vec<String>) -> Recorder {
+    let record = spec.record();
     let (commands, mut rx) = mpsc::unbounded_channel();
     let shared = record.clone();
+    let ClientSpec {
+        name,
+        token,
+        client,
+        topics,
+        first,
+    } = spec;
     tokio::spawn(async move {
         let mut node = first;
         loop {
@@ -245,31 +290,12 @@ impl Session<'_> {
     fn answered(&self, topic: &str, reply: SubscribeReply) {
         let mut record = self.record.lock().unwrap();
         let log = record.topics.get_mut(topic).expect("a topic asked for");
-        if reply.reset {
-            log.resets += 1;
-        }
-        if let (None, Some(snapshot)) = (&log.base, reply.snapshot) {
-            log.base = Some((reply.seq, snapshot));
-        }
+        log.answered(reply.seq, reply.snapshot, reply.reset);
     }
 
-    /// Keeps an event that follows the last one held; notes any other.
     fn take(&self, topic: &str, event: Received) {
-        let mut record = self.record.lock().unwrap();
-        let Some(log) = record.topics.get_mut(topic) else {
-            return;
-        };
-        match log.last() {
-            Some(last) if event.seq == last + 1 => log.events.push(event),
-            Some(last) if event.seq <= last => log
-                .out_of_order
-                .push(format!("{topic}: seq {} again after {last}", event.seq)),
-            Some(last) => log
-                .out_of_order
-                .push(format!("{topic}: seq {} after {last} (a gap)", event.seq)),
-            None => log
-                .out_of_order
-                .push(format!("{topic}: seq {} before any snapshot", event.seq)),
+        if let Some(log) = self.record.lock().unwrap().topics.get_mut(topic) {
+            log.take(topic, event);
         }
     }
 }
