@@ -46,6 +46,12 @@ def table(name, report):
               + "".join(f", {n} × {cause}" for cause, n in o["failures"].items())
               for o in outcomes]
     lines += ["", "; ".join(checks), ""]
+    # The pictures the harness drew of the run (src/plot.rs), where it drew any.
+    pictures = [f"![{name}: {chart}](../loadtest/results/{name}-{chart}.svg)"
+                for chart in ("deliveries", "latency", "memory")
+                if (RESULTS / f"{name}-{chart}.svg").exists()]
+    if pictures:
+        lines += [" ".join(pictures), ""]
     return lines
 
 
