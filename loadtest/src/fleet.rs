@@ -86,7 +86,8 @@ pub struct Status {
     /// Sessions caught up after a `resume`.
     pub resynced: u64,
     /// Commit → receipt latency of events.
-    pub latency: Option<Histogram>,
+    #[serde(default)]
+    pub latency: Histogram,
     /// Connect → subscribed time of sessions.
     pub connect: Option<Histogram>,
 }
@@ -109,13 +110,11 @@ impl Status {
         self.resets += other.resets;
         self.down += other.down;
         self.resynced += other.resynced;
-        for (mine, theirs) in [
-            (&mut self.latency, &other.latency),
-            (&mut self.connect, &other.connect),
-        ] {
-            if let Some(theirs) = theirs {
-                mine.get_or_insert_with(Histogram::default).merge(theirs);
-            }
+        self.latency.merge(&other.latency);
+        if let Some(theirs) = &other.connect {
+            self.connect
+                .get_or_insert_with(Histogram::default)
+                .merge(theirs);
         }
     }
 }
@@ -156,7 +155,7 @@ impl Shared {
             resets: self.resets.load(Ordering::Relaxed),
             down: self.down.load(Ordering::Relaxed),
             resynced: self.resynced.load(Ordering::Relaxed),
-            latency: Some(self.latency.snapshot()),
+            latency: self.latency.snapshot(),
             connect: None,
         }
     }

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use crate::fleet::Status;
-use crate::histogram::Histogram;
 
 /// One second of a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,7 +54,7 @@ pub fn record(
             loop {
                 tick.tick().await;
                 let (now, taken) = (total(), Instant::now());
-                let window = latency(&now).since(&latency(&before));
+                let window = now.latency.since(&before.latency);
                 let seconds = taken.duration_since(at).as_secs_f64();
                 let seen = window.count() > 0;
                 samples.lock().unwrap().push(Sample {
@@ -72,8 +71,4 @@ pub fn record(
         })
     };
     (samples, task)
-}
-
-fn latency(status: &Status) -> Histogram {
-    status.latency.clone().unwrap_or_default()
 }

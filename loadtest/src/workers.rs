@@ -139,7 +139,7 @@ impl Workers {
         eprintln!();
     }
 
-    /// Stops the workers and returns their final status, histograms included.
+    /// Stops the workers and returns their final status, connect times included.
     pub async fn stop(mut self) -> anyhow::Result<Status> {
         self.sampler.abort();
         self.command("stop").await?;

@@ -147,19 +147,18 @@ pub async fn chaos(args: &ChaosArgs) -> anyhow::Result<bool> {
         )
         .map(|spec| recorder::start(spec, ws.clone()))
         .collect();
-    let mut sdk_specs: Vec<ClientSpec> = seeded
+    let sdk_specs: Vec<ClientSpec> = seeded
         .admins
-        .first()
+        .iter()
+        .take(args.sdk_clients.min(1))
         .map(|id| admin(1, *id))
-        .into_iter()
-        .take(args.sdk_clients)
+        .chain(
+            seeded.applicants[args.watchers..watchers]
+                .iter()
+                .enumerate()
+                .map(|(k, id)| member(k, *id)),
+        )
         .collect();
-    sdk_specs.extend(
-        seeded.applicants[args.watchers..watchers]
-            .iter()
-            .enumerate()
-            .map(|(k, id)| member(k, *id)),
-    );
     let sdk_count = sdk_specs.len();
     let _sdk = if sdk_specs.is_empty() {
         None

@@ -85,7 +85,8 @@ pub struct Record {
     pub topics: BTreeMap<String, TopicLog>,
     /// Sessions opened (the first, then one per reconnect).
     pub sessions: u32,
-    /// Close codes the client was given.
+    /// Close codes its sessions ended with: the nodes' (and, for the SDK's clients, the
+    /// SDK's own: 1006 for a connection dropped or refused, 4000 for a node given up).
     pub closes: BTreeMap<u16, u32>,
 }
 

@@ -24,38 +24,39 @@ pub fn default_clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients")
 }
 
-/// A line the SDK process prints, for client `c`.
+/// A line the SDK process prints: what client `c` was told.
+#[derive(Deserialize)]
+struct Said {
+    c: usize,
+    #[serde(flatten)]
+    what: Line,
+}
+
+/// What a client was told, by its `t`.
 #[derive(Deserialize)]
 #[serde(tag = "t", rename_all = "lowercase")]
 enum Line {
-    Hello {
-        c: usize,
-    },
+    Hello,
     Closed {
-        c: usize,
         code: u16,
     },
     Snapshot {
-        c: usize,
         topic: String,
         seq: u64,
         snapshot: Value,
     },
     Reset {
-        c: usize,
         topic: String,
         seq: u64,
         snapshot: Value,
     },
     Event {
-        c: usize,
         topic: String,
         seq: u64,
         kind: String,
         data: Value,
     },
     Ended {
-        c: usize,
         topic: String,
         error: String,
     },
@@ -165,7 +166,7 @@ pub async fn start(
     tokio::spawn(async move {
         let mut stdout = BufReader::new(stdout).lines();
         while let Ok(Some(line)) = stdout.next_line().await {
-            match serde_json::from_str::<Line>(&line) {
+            match serde_json::from_str::<Said>(&line) {
                 Ok(line) => file(&records, line),
                 Err(e) => eprintln!("chaos: the SDK said {line:?} ({e})"),
             }
@@ -180,35 +181,25 @@ pub async fn start(
     Ok((recorders, SdkClients { _process: process }))
 }
 
-/// Files a line in its client's record.
-fn file(records: &[Arc<Mutex<Record>>], line: Line) {
-    let c = match &line {
-        Line::Hello { c }
-        | Line::Closed { c, .. }
-        | Line::Snapshot { c, .. }
-        | Line::Reset { c, .. }
-        | Line::Event { c, .. }
-        | Line::Ended { c, .. } => *c,
-    };
+/// Files what a client was told in its record.
+fn file(records: &[Arc<Mutex<Record>>], Said { c, what: line }: Said) {
     let Some(record) = records.get(c) else {
         return;
     };
     let mut record = record.lock().unwrap();
     let reset = matches!(line, Line::Reset { .. });
     match line {
-        Line::Hello { .. } => record.sessions += 1,
-        Line::Closed { code, .. } => *record.closes.entry(code).or_default() += 1,
+        Line::Hello => record.sessions += 1,
+        Line::Closed { code } => *record.closes.entry(code).or_default() += 1,
         Line::Snapshot {
             topic,
             seq,
             snapshot,
-            ..
         }
         | Line::Reset {
             topic,
             seq,
             snapshot,
-            ..
         } => {
             if let Some(log) = record.topics.get_mut(&topic) {
                 log.answered(seq, Some(snapshot), reset);
@@ -219,13 +210,12 @@ fn file(records: &[Arc<Mutex<Record>>], line: Line) {
             seq,
             kind,
             data,
-            ..
         } => {
             if let Some(log) = record.topics.get_mut(&topic) {
                 log.take(&topic, Received { seq, kind, data });
             }
         }
-        Line::Ended { topic, error, .. } => {
+        Line::Ended { topic, error } => {
             if let Some(log) = record.topics.get_mut(&topic) {
                 log.out_of_order
                     .push(format!("{topic}: the subscription ended ({error})"));

@@ -56,7 +56,7 @@ pub async fn fanout(
             cpu * 1e6 / status.deliveries as f64,
         );
     }
-    let latency = status.latency.clone().unwrap_or_default();
+    let latency = &status.latency;
     for (label, q) in [
         ("latency p50 ms", 0.5),
         ("latency p95 ms", 0.95),
