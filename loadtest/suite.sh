@@ -18,6 +18,8 @@ RESULTS=loadtest/results
 mkdir -p "$RESULTS"
 export GONGHUI_DATA_KEY=${GONGHUI_DATA_KEY:-$(openssl rand -hex 32)}
 export GONGHUI_LOG=warn
+# The harness's clients come from a few loopback addresses, thousands connecting at once.
+export GONGHUI_ANONYMOUS_SOCKETS_PER_ADDRESS=100000
 export DATABASE_URL=postgres://postgres@127.0.0.1:5432/gonghui_suite
 NODES=()
 PIDS=()

@@ -65,6 +65,9 @@ pub struct Settings {
     /// Seconds a new WebSocket has to say hello [default: 10]
     #[arg(long, env = "GONGHUI_HELLO_TIMEOUT_SECS", global = true)]
     pub hello_timeout_secs: Option<u64>,
+    /// WebSockets one client address may hold before their hello; more are refused with 429 [default: 128]
+    #[arg(long, env = "GONGHUI_ANONYMOUS_SOCKETS_PER_ADDRESS", global = true)]
+    pub anonymous_sockets_per_address: Option<usize>,
     /// Seconds events stay in the log for resumes [default: 604800, 7 days]
     #[arg(long, env = "GONGHUI_EVENT_RETENTION_SECS", global = true)]
     pub event_retention_secs: Option<u64>,
@@ -193,6 +196,9 @@ impl Settings {
             token_ttl_secs: self.token_ttl_secs.or(file.token_ttl_secs),
             session_queue: self.session_queue.or(file.session_queue),
             hello_timeout_secs: self.hello_timeout_secs.or(file.hello_timeout_secs),
+            anonymous_sockets_per_address: self
+                .anonymous_sockets_per_address
+                .or(file.anonymous_sockets_per_address),
             event_retention_secs: self.event_retention_secs.or(file.event_retention_secs),
             max_replay: self.max_replay.or(file.max_replay),
             socket_send_buffer: self.socket_send_buffer.or(file.socket_send_buffer),
@@ -470,6 +476,7 @@ impl Config {
                 queue: hub.session_queue,
                 max_frame: 64 * 1024,
                 max_sockets: s.max_sockets,
+                anonymous_per_address: s.anonymous_sockets_per_address.unwrap_or(128).max(1),
             },
             hub,
             event_retention: Duration::from_secs(s.event_retention_secs.unwrap_or(7 * 24 * 3600)),

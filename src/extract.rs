@@ -2,10 +2,11 @@
 //! unreadable bodies, paths and queries into API.md errors instead of actix's defaults.
 
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header::HeaderMap;
 use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
 use gonghui_actors::store::tokens::Principal;
 use gonghui_actors::Error;
@@ -63,18 +64,26 @@ impl FromRequest for ClientAddr {
         let trusted = req
             .app_data::<web::Data<AppState>>()
             .is_some_and(|s| s.trust_forwarded_for);
-        let forwarded = trusted
-            .then(|| req.headers().get("x-forwarded-for")?.to_str().ok())
-            .flatten()
-            .and_then(|list| list.rsplit(',').next()?.trim().parse().ok());
-        let peer = req.peer_addr().map(|a| a.ip());
         std::future::ready(
-            forwarded
-                .or(peer)
+            client_address(req.headers(), req.peer_addr(), trusted)
                 .map(ClientAddr)
                 .ok_or_else(|| ApiError(Error::BadRequest("no client address".into()))),
         )
     }
+}
+
+/// The client's address from a request's headers and peer (see [`ClientAddr`]); the
+/// WebSocket upgrade, which has no `HttpRequest`, asks this too.
+pub fn client_address(
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    trust_forwarded_for: bool,
+) -> Option<IpAddr> {
+    let forwarded = trust_forwarded_for
+        .then(|| headers.get("x-forwarded-for")?.to_str().ok())
+        .flatten()
+        .and_then(|list| list.rsplit(',').next()?.trim().parse().ok());
+    forwarded.or(peer.map(|a| a.ip()))
 }
 
 /// Bodies: malformed JSON and well-formed JSON of the wrong shape are 400 (a field that

@@ -17,6 +17,7 @@
 //! most [`MAX_WAITING`] waiting, so one socket can never hold more than one database
 //! connection for its checks. Re-checks after a change of rights run one at a time too.
 
+pub mod anonymous;
 mod budget;
 mod writer;
 
@@ -28,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_http::ws::{CloseCode, CloseReason, Frame, ProtocolError};
+use actix_http::ws::{CloseCode, CloseReason, Frame, Item, ProtocolError};
 use actix_web::web;
 use bytes::BytesMut;
 use gonghui_actors::hub::messages::{
@@ -45,6 +46,7 @@ use serde_json::json;
 use crate::lane;
 use crate::socket::{Frames, Out, Sent, Socket};
 use crate::state::AppState;
+use anonymous::Admission;
 use budget::{FrameBudget, Verdict, PER_SECOND};
 pub use writer::Writer;
 
@@ -86,6 +88,8 @@ pub struct Session {
     flushing: bool,
     /// The timer that closes a socket saying no hello in time.
     hello_deadline: Option<SpawnHandle>,
+    /// The socket's place among its address's anonymous ones, until hello succeeds.
+    anonymous: Option<Admission>,
     /// When the socket opened, for the access log.
     opened: Instant,
     /// The close code sent (the server's, or the client's echoed), for the access log.
@@ -118,7 +122,13 @@ impl Pending {
 impl Session {
     /// Starts a session speaking `codec` on an upgraded socket, not yet authenticated;
     /// `early` holds bytes the handshake read past its end.
-    pub fn start(socket: Rc<Socket>, early: BytesMut, codec: Codec, state: web::Data<AppState>) {
+    pub fn start(
+        socket: Rc<Socket>,
+        early: BytesMut,
+        codec: Codec,
+        anonymous: Admission,
+        state: web::Data<AppState>,
+    ) {
         Session::create(|ctx| {
             ctx.add_stream(Frames::new(socket.clone(), early, state.ws.max_frame));
             let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -143,6 +153,7 @@ impl Session {
                 lane,
                 flushing: false,
                 hello_deadline: None,
+                anonymous: Some(anonymous),
                 opened: Instant::now(),
                 ended_with: None,
             }
@@ -253,6 +264,28 @@ impl Session {
         ctx.stop();
     }
 
+    /// Spends a frame that has no request to refuse (a ping, a fragment) from the budget:
+    /// false when it is not to be served, and the socket is closed with 4029 when the
+    /// client ignores the limit.
+    fn spend(&mut self, ctx: &mut Context<Self>) -> bool {
+        match self.budget.take(Instant::now()) {
+            Verdict::Serve => true,
+            Verdict::Refuse => false,
+            Verdict::Close => {
+                self.close_flooded(ctx);
+                false
+            }
+        }
+    }
+
+    fn close_flooded(&mut self, ctx: &mut Context<Self>) {
+        self.close(
+            ctx,
+            close::TOO_MANY,
+            "too many frames; reconnect later, slower",
+        );
+    }
+
     fn on_frame(&mut self, payload: &[u8], ctx: &mut Context<Self>) {
         match self.budget.take(Instant::now()) {
             Verdict::Serve => {}
@@ -260,13 +293,7 @@ impl Session {
                 let why = format!("at most {PER_SECOND} frames a second; slow down");
                 return self.refuse(ctx, payload, ErrorBody::new("rate_limited", why));
             }
-            Verdict::Close => {
-                return self.close(
-                    ctx,
-                    close::TOO_MANY,
-                    "too many frames; reconnect later, slower",
-                );
-            }
+            Verdict::Close => return self.close_flooded(ctx),
         }
         let msg = match decode::<ClientMsg>(self.codec, payload) {
             Ok(msg) => msg,
@@ -353,6 +380,7 @@ impl Session {
                 ),
                 Ok((principal, topics, true)) => {
                     act.principal = Some(principal);
+                    act.anonymous = None;
                     // An idle session keeps as few timers as it can.
                     if let Some(deadline) = act.hello_deadline.take() {
                         ctx.cancel_future(deadline);
@@ -550,15 +578,22 @@ impl StreamHandler<Result<Frame, ProtocolError>> for Session {
                 Err(_) => self.close(ctx, 1007, "text frames must be UTF-8"),
             },
             Ok(Frame::Binary(bytes)) => self.on_frame(&bytes, ctx),
-            Ok(Frame::Ping(payload)) => self.push(ctx, [Out::Pong(&payload)]),
+            Ok(Frame::Ping(payload)) => {
+                if self.spend(ctx) {
+                    self.push(ctx, [Out::Pong(&payload)]);
+                }
+            }
             Ok(Frame::Pong(_)) => {}
-            Ok(Frame::Continuation(_)) => {
-                self.write(
-                    ctx,
-                    &ServerMsg::Error {
-                        error: ErrorBody::new("bad_request", "fragmented frames are not read"),
-                    },
-                );
+            // Counted like any frame, and answered once, when the message is complete.
+            Ok(Frame::Continuation(item)) => {
+                if self.spend(ctx) && matches!(item, Item::Last(_)) {
+                    self.write(
+                        ctx,
+                        &ServerMsg::Error {
+                            error: ErrorBody::new("bad_request", "fragmented frames are not read"),
+                        },
+                    );
+                }
             }
             // Echo the close (RFC 6455 §5.5.1), so the client sees its own code, not 1006.
             Ok(Frame::Close(reason)) => self.end(ctx, reason),

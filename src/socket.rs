@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use actix_http::ws::{CloseReason, Codec, Frame, Parser, ProtocolError};
+use actix_http::ws::{CloseReason, Codec, Frame, Item, Parser, ProtocolError};
 use actix_web::rt::net::TcpStream;
 use actix_web::web;
 use bytes::{Buf, Bytes, BytesMut};
@@ -62,10 +62,17 @@ impl Drop for Socket {
 }
 
 /// The client's frames, as a stream for the session actor.
+///
+/// A frame's size is checked when its header arrives, from the length it declares, so no
+/// more than [`max_frame`](Frames::new) (and one read) is ever buffered for it; the
+/// fragments of one message count together against the same bound.
 pub struct Frames {
     socket: Rc<Socket>,
     buf: BytesMut,
     codec: Codec,
+    max_frame: usize,
+    /// Bytes of the fragmented message under way.
+    fragmented: usize,
     ended: bool,
 }
 
@@ -82,8 +89,50 @@ impl Frames {
             socket,
             buf,
             codec: Codec::new().max_size(max_frame),
+            max_frame,
+            fragmented: 0,
             ended: false,
         }
+    }
+
+    /// Whether the frame at the head of the buffer, or the message it continues, is
+    /// longer than allowed: known as soon as its header is in.
+    fn too_long(&self) -> bool {
+        declared_length(&self.buf).is_some_and(|length| {
+            let continues = self.buf[0] & 0x0f == 0;
+            let before = if continues { self.fragmented } else { 0 };
+            length.saturating_add(before as u64) > self.max_frame as u64
+        })
+    }
+
+    /// Counts a fragment of a message against the bound; true while within it.
+    fn count(&mut self, frame: &Frame) -> bool {
+        match frame {
+            Frame::Continuation(item) => {
+                let (bytes, last) = match item {
+                    Item::FirstText(b) | Item::FirstBinary(b) | Item::Continue(b) => (b, false),
+                    Item::Last(b) => (b, true),
+                };
+                self.fragmented += bytes.len();
+                let within = self.fragmented <= self.max_frame;
+                if last {
+                    self.fragmented = 0;
+                }
+                within
+            }
+            _ => true,
+        }
+    }
+}
+
+/// The payload length a frame's header declares, once the header is in (RFC 6455 §5.2).
+fn declared_length(buf: &[u8]) -> Option<u64> {
+    let short = u64::from(*buf.get(1)? & 0x7f);
+    let at = |range: std::ops::Range<usize>| buf.get(range);
+    match short {
+        126 => at(2..4).map(|b| u64::from(u16::from_be_bytes([b[0], b[1]]))),
+        127 => at(2..10).map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default())),
+        n => Some(n),
     }
 }
 
@@ -97,10 +146,18 @@ impl Stream for Frames {
                 return Poll::Ready(None);
             }
             if !this.buf.is_empty() {
+                if this.too_long() {
+                    this.ended = true;
+                    return Poll::Ready(Some(Err(ProtocolError::Overflow)));
+                }
                 match this.codec.decode(&mut this.buf) {
                     Ok(Some(frame)) => {
                         if this.buf.is_empty() {
                             this.buf = BytesMut::new();
+                        }
+                        if !this.count(&frame) {
+                            this.ended = true;
+                            return Poll::Ready(Some(Err(ProtocolError::Overflow)));
                         }
                         return Poll::Ready(Some(Ok(frame)));
                     }

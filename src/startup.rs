@@ -35,6 +35,7 @@ use crate::config::Config;
 use crate::extract::{json_config, path_config, query_config};
 use crate::openapi::ApiDoc;
 use crate::routes;
+use crate::session::anonymous::Anonymous;
 use crate::state::AppState;
 
 /// Connections waiting to be accepted; a reconnect storm arrives all at once
@@ -111,10 +112,11 @@ impl Application {
             results,
             wechat,
             bridge_listening,
-            ws,
+            ws: ws.clone(),
             trust_forwarded_for: config.trust_forwarded_for,
             body_timeout: config.body_timeout,
             open_sockets: AtomicUsize::new(0),
+            anonymous: Anonymous::new(ws.anonymous_per_address),
             metrics_token: config.metrics.token.clone(),
         });
         let metrics = match &config.metrics.listen {

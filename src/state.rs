@@ -12,6 +12,8 @@ use gonghui_actors::hub::results::ResultsPublisher;
 use gonghui_actors::store::Store;
 use gonghui_actors::wechat::WeChat;
 
+use crate::session::anonymous::Anonymous;
+
 /// The node's shared handles.
 pub struct AppState {
     /// The database.
@@ -34,6 +36,8 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// WebSockets open on this node now.
     pub open_sockets: AtomicUsize,
+    /// WebSockets not yet past hello, by client address.
+    pub anonymous: Arc<Anonymous>,
     /// The token `/metrics` on the public port asks for; without one it is not served there.
     pub metrics_token: Option<String>,
 }
@@ -50,6 +54,8 @@ pub struct WsSettings {
     /// WebSockets the node holds before refusing new ones with 503; without a setting,
     /// startup works it out from the open-file limit.
     pub max_sockets: Option<usize>,
+    /// WebSockets one client address may hold before hello (429 beyond).
+    pub anonymous_per_address: usize,
 }
 
 impl AppState {

@@ -11,13 +11,15 @@ use actix_http::body::{BodySize, MessageBody};
 use actix_http::{h1, ConnectionType, Request};
 use actix_service::{fn_service, ServiceFactory};
 use actix_web::rt::net::TcpStream;
-use actix_web::{web, ResponseError};
+use actix_web::{web, HttpMessage, ResponseError};
 use futures_util::SinkExt;
 use gonghui_actors::Error;
 use gonghui_protocol::Codec;
 use std::sync::atomic::Ordering;
 
 use crate::api_error::ApiError;
+use crate::extract::client_address;
+use crate::session::anonymous::Admission;
 use crate::session::Session;
 use crate::socket::Socket;
 use crate::state::AppState;
@@ -48,7 +50,7 @@ async fn upgrade(
     let accepted = accept(&req, &state);
     // Nothing of the request, nor the HTTP codec's buffers, may live as long as the session.
     drop(req);
-    let (codec, response) = match accepted {
+    let (codec, admission, response) = match accepted {
         Ok(accepted) => accepted,
         Err(refusal) => return refuse(framed, refusal).await,
     };
@@ -57,13 +59,17 @@ async fn upgrade(
         .await?;
     let FramedParts { io, read_buf, .. } = framed.into_parts();
     let (socket, over) = Socket::open(io, state.clone());
-    Session::start(socket, read_buf, codec, state);
+    Session::start(socket, read_buf, codec, admission, state);
     let _ = over.await;
     Ok(())
 }
 
-/// The 101 answer and the codec, or why not.
-fn accept(req: &Request, state: &AppState) -> Result<(Codec, actix_http::Response<()>), ApiError> {
+/// The 101 answer, the codec and the socket's place among its address's anonymous
+/// ones, or why not.
+fn accept(
+    req: &Request,
+    state: &AppState,
+) -> Result<(Codec, Admission, actix_http::Response<()>), ApiError> {
     if req.path() != PATH {
         return Err(ApiError(Error::NotFound(format!(
             "WebSockets are served on {PATH}"
@@ -80,6 +86,14 @@ fn accept(req: &Request, state: &AppState) -> Result<(Codec, actix_http::Respons
             "this server holds all the connections it can; try another or later".into(),
         )));
     }
+    let address = client_address(req.headers(), req.peer_addr(), state.trust_forwarded_for)
+        .ok_or_else(|| ApiError(Error::BadRequest("no client address".into())))?;
+    let admission = state.anonymous.admit(address).ok_or_else(|| {
+        ApiError(Error::rate_limited(
+            "too many connections from your address are still to say hello; try again shortly",
+            1,
+        ))
+    })?;
     let requested: Vec<&str> = req
         .head()
         .headers()
@@ -106,7 +120,7 @@ fn accept(req: &Request, state: &AppState) -> Result<(Codec, actix_http::Respons
     if !requested.is_empty() {
         response.insert_header(("sec-websocket-protocol", codec.subprotocol()));
     }
-    Ok((codec, response.finish().drop_body()))
+    Ok((codec, admission, response.finish().drop_body()))
 }
 
 /// Answers a refused upgrade with the API's error body and closes the connection.

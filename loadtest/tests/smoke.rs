@@ -22,6 +22,8 @@ async fn two_nodes() -> (String, Vec<String>) {
         database_url: Some(database_url.clone()),
         data_key: Some(DATA_KEY.to_owned()),
         workers: Some(1),
+        // The harness's clients all come from 127.0.0.1, hundreds reconnecting at once.
+        anonymous_sockets_per_address: Some(100_000),
         ..Settings::default()
     };
     let mut nodes = Vec::new();

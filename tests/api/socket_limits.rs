@@ -11,7 +11,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{pg_base, Cluster, Ended, WsClient};
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::{pg_base, raw, Cluster, Ended, WsClient};
 
 fn frame(codec: Codec, msg: &ClientMsg) -> Message {
     match encode(codec, msg).unwrap() {
@@ -225,4 +227,63 @@ async fn a_clients_close_is_echoed_with_its_code() {
     .await
     .unwrap();
     assert_eq!(echoed, Some(1000));
+}
+
+#[actix_rt::test]
+async fn a_frame_declaring_more_than_64_kib_closes_an_anonymous_socket_with_1009_at_its_header() {
+    let cluster = Cluster::start(1).await;
+    let mut socket = raw::open(&cluster.nodes[0].http).await.unwrap();
+    // A gibibyte declared, 64 KiB sent: the close must come without the rest.
+    socket.write_all(&raw::header(0x82, 1 << 30)).await.unwrap();
+    let _ = socket.write_all(&vec![0u8; 64 * 1024]).await;
+    assert_eq!(
+        raw::close_code(&mut socket, Duration::from_secs(3)).await,
+        Some(gonghui_protocol::close::TOO_LARGE)
+    );
+}
+
+#[actix_rt::test]
+async fn the_fragments_of_one_message_count_together_against_64_kib() {
+    let cluster = Cluster::start(1).await;
+    let mut socket = raw::open(&cluster.nodes[0].http).await.unwrap();
+    let piece = vec![b'x'; 40 * 1024];
+    // A text message begun (FIN clear), then continued: 80 KiB in all, each under 64.
+    socket.write_all(&raw::frame(0x01, &piece)).await.unwrap();
+    let _ = socket.write_all(&raw::frame(0x00, &piece)).await;
+    assert_eq!(
+        raw::close_code(&mut socket, Duration::from_secs(3)).await,
+        Some(gonghui_protocol::close::TOO_LARGE)
+    );
+}
+
+#[actix_rt::test]
+async fn an_address_holds_only_so_many_sockets_before_hello_and_gets_them_back_at_hello() {
+    let cluster =
+        Cluster::start_with(1, &pg_base(), |s| s.anonymous_sockets_per_address = Some(3)).await;
+    let (token, _) = cluster.login_sms(0, "13855610021", "app").await;
+    let http = &cluster.nodes[0].http;
+    let mut silent = Vec::new();
+    for _ in 0..2 {
+        silent.push(raw::open(http).await.unwrap());
+    }
+    let mut greeter = WsClient::connect(&cluster.nodes[0].ws, Codec::Json).await;
+    let refused = raw::open(http).await.unwrap_err();
+    assert!(refused.starts_with("http/1.1 429"), "{refused}");
+    assert!(refused.contains("retry-after: 1"), "{refused}");
+    // Once one of them is known, its place is free for the next.
+    greeter.hello(&token, ClientKind::App).await;
+    let next = raw::open(http).await;
+    assert!(next.is_ok(), "a place is given back at hello");
+    drop(silent);
+    drop(next);
+    // And closed sockets give theirs back as they end.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut opened = Vec::new();
+    while opened.len() < 3 && Instant::now() < deadline {
+        match raw::open(http).await {
+            Ok(socket) => opened.push(socket),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    assert_eq!(opened.len(), 3, "every place came back");
 }

@@ -8,44 +8,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::MaybeTlsStream;
 
+use crate::helpers::raw::{client_text, read_head, upgrade_request, ACCEPT, KEY};
 use crate::helpers::{Cluster, WsClient};
-
-/// RFC 6455's sample key and the accept value it must produce.
-const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-fn upgrade_request(path: &str, key: Option<&str>) -> String {
-    let key = key.map_or(String::new(), |k| format!("Sec-WebSocket-Key: {k}\r\n"));
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         {key}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: gonghui.v1.json\r\n\r\n"
-    )
-}
-
-/// A masked text frame, as a client sends it.
-fn client_text(payload: &[u8]) -> Vec<u8> {
-    let mask = [0x12, 0x34, 0x56, 0x78];
-    let mut frame = vec![0x81];
-    match payload.len() {
-        n if n < 126 => frame.push(0x80 | n as u8),
-        n => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&mask);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    frame
-}
-
-/// Reads an HTTP head byte by byte, so nothing after it is taken from the socket.
-async fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        head.push(stream.read_u8().await.expect("the head arrives"));
-    }
-    String::from_utf8(head).unwrap().to_lowercase()
-}
 
 #[actix_rt::test]
 async fn a_hello_sent_in_the_same_write_as_the_upgrade_is_answered() {

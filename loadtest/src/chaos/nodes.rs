@@ -18,6 +18,8 @@ const ENV: &[(&str, &str)] = &[
     ("GONGHUI_SOCKET_SEND_BUFFER", "4096"),
     // A call cut off by a kill is answered on a retry within seconds, not minutes.
     ("GONGHUI_IDEMPOTENCY_LEASE_SECS", "5"),
+    // Every recording client comes from 127.0.0.1, all reconnecting after a kill.
+    ("GONGHUI_ANONYMOUS_SOCKETS_PER_ADDRESS", "100000"),
 ];
 
 /// How long a node may take to answer `/readyz` after it starts.

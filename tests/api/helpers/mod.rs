@@ -4,6 +4,7 @@
 mod cluster;
 mod data;
 mod infra;
+pub mod raw;
 mod ws;
 
 pub use cluster::*;
