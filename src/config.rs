@@ -154,6 +154,9 @@ pub struct Settings {
     /// Roster and activity downloads streaming at once per node (each holds a database connection) [default: a quarter of GONGHUI_DB_POOL]
     #[arg(long, env = "GONGHUI_EXPORTS_AT_ONCE", global = true)]
     pub exports_at_once: Option<usize>,
+    /// Uploaded spreadsheets read at once per node; more are answered 503 [default: 2]
+    #[arg(long, env = "GONGHUI_SHEETS_AT_ONCE", global = true)]
+    pub sheets_at_once: Option<usize>,
     /// Seconds a download may go unread before it is cut off and its connection freed [default: 30]
     #[arg(long, env = "GONGHUI_EXPORT_STALL_SECS", global = true)]
     pub export_stall_secs: Option<u64>,
@@ -232,6 +235,7 @@ impl Settings {
             max_sockets: self.max_sockets.or(file.max_sockets),
             body_timeout_secs: self.body_timeout_secs.or(file.body_timeout_secs),
             exports_at_once: self.exports_at_once.or(file.exports_at_once),
+            sheets_at_once: self.sheets_at_once.or(file.sheets_at_once),
             export_stall_secs: self.export_stall_secs.or(file.export_stall_secs),
             db_connect_timeout_secs: self
                 .db_connect_timeout_secs
@@ -294,6 +298,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
+    /// Uploaded spreadsheets read at once per node.
+    pub sheets_at_once: usize,
     /// How many downloads stream at once, and how long one may stall.
     pub exports: ExportLimits,
     /// How long a connection to Postgres may take at start before it is retried.
@@ -448,6 +454,7 @@ impl Config {
             wechat,
             trust_forwarded_for: s.trust_forwarded_for.unwrap_or(false),
             body_timeout: Duration::from_secs(s.body_timeout_secs.unwrap_or(30).max(1)),
+            sheets_at_once: s.sheets_at_once.unwrap_or(2).max(1),
             exports: ExportLimits {
                 at_once: s
                     .exports_at_once

@@ -1,6 +1,9 @@
 //! Spreadsheets over HTTP. Uploads: the raw file is the request body (no multipart),
 //! bounded in size before and while it is read, and parsed on the blocking pool so a
-//! large workbook never stalls the worker that serves sockets. Downloads: a file streamed
+//! large workbook never stalls the worker that serves sockets; a node receives and reads
+//! only `GONGHUI_SHEETS_AT_ONCE` files at a time (503 for the rest), each within the
+//! reader's budget ([`gonghui_actors::sheets::read`]), so what uploads cost a node has a
+//! ceiling whoever sends them. Downloads: a file streamed
 //! as the store makes it, with its name.
 
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
@@ -10,6 +13,7 @@ use gonghui_actors::sheets::{read_table, Format, Table};
 use gonghui_actors::Error;
 
 use crate::extract::unknown_value;
+use crate::state::AppState;
 use tokio::sync::mpsc;
 
 /// The largest upload accepted.
@@ -17,17 +21,27 @@ pub const MAX_UPLOAD: usize = 16 * 1024 * 1024;
 /// The most data rows one file may hold.
 pub const MAX_ROWS: usize = 50_000;
 
-/// Reads the body (at most [`MAX_UPLOAD`] bytes) and the first sheet of the file in it.
-/// The format is the `format` query value if given, else the Content-Type, else
-/// guessed from the bytes.
+/// Reads the body (at most [`MAX_UPLOAD`] bytes) and the first sheet of the file in it,
+/// and hands the table to `then` on the same blocking thread (checking each row of
+/// 50,000 is work too). The format is the `format` query value if given, else the
+/// Content-Type, else guessed from the bytes.
 ///
 /// # Errors
-/// `TooLarge` beyond the limit; `Invalid` for an unknown format or an unreadable file.
-pub async fn read_upload(
+/// `TooLarge` beyond the limit; `Invalid` for an unknown format or an unreadable file;
+/// `Busy` while the node reads as many files as it may.
+pub async fn read_upload<T: Send + 'static>(
     req: &HttpRequest,
     payload: web::Payload,
     format: Option<&str>,
-) -> Result<Table, Error> {
+    then: impl FnOnce(Table) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("AppState is registered");
+    // Taken before the body is read: the body is most of what a file costs.
+    let _place = state.sheets.clone().try_acquire_owned().map_err(|_| {
+        Error::Busy("this server is reading as many files as it may; try again shortly".into())
+    })?;
     let too_large = || Error::TooLarge(format!("the file is over {} MiB", MAX_UPLOAD >> 20));
     let declared = req
         .headers()
@@ -47,10 +61,9 @@ pub async fn read_upload(
         .get("content-type")
         .and_then(|v| v.to_str().ok());
     let format = Format::detect(format.or(content_type), &body)?;
-    web::block(move || read_table(format, &body, MAX_ROWS))
+    web::block(move || then(read_table(format, &body, MAX_ROWS)?))
         .await
         .map_err(|_| Error::Unavailable("the file could not be parsed".into()))?
-        .map_err(Error::from)
 }
 
 /// A download that only asks for its format.

@@ -115,6 +115,7 @@ impl Application {
             ws: ws.clone(),
             trust_forwarded_for: config.trust_forwarded_for,
             body_timeout: config.body_timeout,
+            sheets: Arc::new(tokio::sync::Semaphore::new(config.sheets_at_once)),
             open_sockets: AtomicUsize::new(0),
             anonymous: Anonymous::new(ws.anonymous_per_address),
             metrics_token: config.metrics.token.clone(),

@@ -34,6 +34,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
+    /// Places for uploaded spreadsheets being received and read (see [`crate::files`]).
+    pub sheets: Arc<tokio::sync::Semaphore>,
     /// WebSockets open on this node now.
     pub open_sockets: AtomicUsize,
     /// WebSockets not yet past hello, by client address.

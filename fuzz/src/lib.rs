@@ -3,7 +3,8 @@
 
 use gonghui_actors::domain::{CreditCode, IdNumber, Invalid, PersonName, Phone};
 use gonghui_protocol::{decode, request_id, ClientMsg, Codec, Topic};
-use gonghui_actors::sheets::{read_table, Column, Format, Header, MemberRow, TreeLine, UnionColumn};
+use gonghui_actors::sheets::read::{MAX_CELL, MAX_COLUMNS, MAX_KEPT};
+use gonghui_actors::sheets::{read_table, Column, Format, Header, MemberRow, Table, TreeLine, UnionColumn};
 
 /// A client's frame, as a session reads it: decoded in the session's codec, a topic it
 /// names parsed, and a frame that does not decode searched for its request id.
@@ -24,12 +25,28 @@ pub fn client_frame(codec: Codec, data: &[u8]) {
 /// The rows a test file may hold (the server's is 50,000; fewer keep each run fast).
 const MAX_ROWS: usize = 2_000;
 
+/// Reads a spreadsheet as every upload does, checking the reader's bounds held.
+fn bounded_table(format: Format, data: &[u8]) -> Option<Table> {
+    let table = read_table(format, data, MAX_ROWS).ok()?;
+    assert!(table.rows.len() <= MAX_ROWS, "the row bound held");
+    let rows = std::iter::once(&table.header).chain(table.rows.iter().map(|(_, cells)| cells));
+    let mut kept = 0;
+    for cells in rows {
+        assert!(cells.len() <= MAX_COLUMNS, "the column bound held");
+        for cell in cells {
+            assert!(cell.len() <= MAX_CELL, "the cell bound held");
+            kept += cell.len();
+        }
+    }
+    assert!(kept <= MAX_KEPT, "the text kept stayed in the budget");
+    Some(table)
+}
+
 /// A member list, as `POST /unions/{id}/members/import` reads it.
 pub fn roster(format: Format, data: &[u8]) {
-    let Ok(table) = read_table(format, data, MAX_ROWS) else {
+    let Some(table) = bounded_table(format, data) else {
         return;
     };
-    assert!(table.rows.len() <= MAX_ROWS, "the row bound held");
     let Ok(header) = Header::parse(&table.header, &Column::REQUIRED) else {
         return;
     };
@@ -45,7 +62,7 @@ pub fn roster(format: Format, data: &[u8]) {
 
 /// A union tree, as `POST /unions/{id}/tree/import` reads it.
 pub fn tree(format: Format, data: &[u8]) {
-    let Ok(table) = read_table(format, data, MAX_ROWS) else {
+    let Some(table) = bounded_table(format, data) else {
         return;
     };
     let Ok(header) = Header::parse(&table.header, &UnionColumn::REQUIRED) else {

@@ -84,24 +84,27 @@ struct Upload<'a> {
 /// Reads an upload to `union_id` once the caller is known to hold `members.manage`
 /// (so nobody else's 16 MiB is read), checks its header for `required`, and each row
 /// with `parse`.
-async fn uploaded_rows<T>(
+async fn uploaded_rows<T: Send + 'static>(
     state: &AppState,
     caller: &Authed,
     union_id: i64,
     upload: Upload<'_>,
-    required: &[Column],
-    parse: impl Fn(&Header, u32, &[String]) -> Result<T, Invalid>,
+    required: &'static [Column],
+    parse: impl Fn(&Header, u32, &[String]) -> Result<T, Invalid> + Send + 'static,
 ) -> Result<Vec<(u32, Result<T, Invalid>)>, ApiError> {
     state
         .require(caller.0.user_id, union_id, Permission::MembersManage)
         .await?;
-    let table = read_upload(&upload.req, upload.payload, upload.format).await?;
-    let header = Header::parse(&table.header, required)?;
-    Ok(table
-        .rows
-        .iter()
-        .map(|(line, cells)| (*line, parse(&header, *line, cells)))
-        .collect())
+    let rows = read_upload(&upload.req, upload.payload, upload.format, move |table| {
+        let header = Header::parse(&table.header, required)?;
+        Ok(table
+            .rows
+            .iter()
+            .map(|(line, cells)| (*line, parse(&header, *line, cells)))
+            .collect())
+    })
+    .await?;
+    Ok(rows)
 }
 
 /// The file's format, when the Content-Type does not say it.

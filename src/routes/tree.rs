@@ -33,13 +33,15 @@ pub async fn import(
     state
         .require(caller.0.user_id, *path, Permission::OrgManage)
         .await?;
-    let table = read_upload(&req, payload, query.format.as_deref()).await?;
-    let header = Header::parse(&table.header, &UnionColumn::REQUIRED)?;
-    let lines = table
-        .rows
-        .iter()
-        .map(|(line, cells)| TreeLine::read(&header, *line, cells))
-        .collect();
+    let lines = read_upload(&req, payload, query.format.as_deref(), |table| {
+        let header = Header::parse(&table.header, &UnionColumn::REQUIRED)?;
+        Ok(table
+            .rows
+            .iter()
+            .map(|(line, cells)| TreeLine::read(&header, *line, cells))
+            .collect())
+    })
+    .await?;
     let started = std::time::Instant::now();
     let report = state.store.import_tree(&caller.0, *path, lines).await?;
     tracing::info!(

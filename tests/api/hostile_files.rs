@@ -3,6 +3,7 @@
 //! real cells, the node keeps answering, and nothing is written.
 
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{id_number, Cluster};
 
@@ -75,4 +76,102 @@ async fn a_workbook_declaring_the_whole_grid_is_read_by_its_real_cells() {
     assert_eq!(health.send().await.unwrap().status(), 200);
     let memberships = cluster.count("SELECT count(*) FROM memberships", &[]).await;
     assert_eq!(memberships, 0);
+}
+
+#[actix_rt::test]
+async fn a_shared_string_bomb_is_refused_by_every_reader_before_it_is_copied() {
+    let cluster = Cluster::start(1).await;
+    let root = cluster.root_admin_token().await;
+    let union = cluster.root_union;
+    // One long string shared by 400 cells: 90 KiB of XML that would become 36 MiB.
+    let long = "工".repeat(30_000);
+    let bomb = book(|sheet| {
+        for row in 1..=400 {
+            sheet.write_string(row, 0, &long).unwrap();
+        }
+    });
+    assert!(bomb.len() < 8 * 1024, "a small file: {}", bomb.len());
+    for path in [
+        "members/import",
+        "members/remove-file?reason=x",
+        "tree/import",
+    ] {
+        let r = cluster
+            .upload(
+                &root,
+                &format!("/unions/{union}/{path}"),
+                XLSX,
+                bomb.clone(),
+            )
+            .await;
+        assert_eq!(r.status(), 422, "{path}");
+        let body: Value = r.json().await.unwrap();
+        let why = body["error"]["fields"]["file"].as_str().unwrap();
+        assert!(why.contains("longer than 64 KiB"), "{path}: {body}");
+    }
+    assert_eq!(
+        cluster.count("SELECT count(*) FROM memberships", &[]).await,
+        0
+    );
+}
+
+#[actix_rt::test]
+async fn a_node_reads_only_so_many_files_at_once_and_answers_the_rest_503() {
+    let cluster = Cluster::start_with(1, &crate::helpers::pg_base(), |s| {
+        s.sheets_at_once = Some(1)
+    })
+    .await;
+    let root = cluster.root_admin_token().await;
+    let union = cluster.root_union;
+    let path = format!("/api/v1/unions/{union}/members/import");
+    // A file whose body arrives slowly holds the node's one place.
+    let file = "姓名,手机号,身份证号\n".as_bytes();
+    let address = cluster.nodes[0]
+        .http
+        .trim_start_matches("http://")
+        .to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {root}\r\n\
+         Content-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+        file.len()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&file[..4]).await.unwrap();
+    let busy = async {
+        loop {
+            let r = cluster
+                .upload(
+                    &root,
+                    &format!("/unions/{union}/members/import"),
+                    "text/csv",
+                    file.to_vec(),
+                )
+                .await;
+            if r.status() == 503 {
+                return r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let r = tokio::time::timeout(std::time::Duration::from_secs(5), busy)
+        .await
+        .expect("a second file is refused while the first is read");
+    assert_eq!(r.headers()["retry-after"], "1");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    // Once the first has arrived and been read, the place is free again.
+    slow.write_all(&file[4..]).await.unwrap();
+    let mut answer = [0u8; 12];
+    slow.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    let r = cluster
+        .upload(
+            &root,
+            &format!("/unions/{union}/members/import"),
+            "text/csv",
+            file.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }

@@ -626,3 +626,56 @@ async fn the_map_lists_unions_within_the_radius_nearest_first_in_pages() {
     assert_eq!(children["items"].as_array().unwrap().len(), 5);
     assert!(children["next_after"].is_i64());
 }
+
+#[actix_rt::test]
+async fn a_union_at_the_trees_last_level_takes_no_registration_below_it() {
+    let cluster = Cluster::start(1).await;
+    let root = cluster.root_union;
+    // Fifteen unions below the root, one under the other: the last is at level 16.
+    let deepest: i64 = cluster
+        .db
+        .query_one(
+            "WITH RECURSIVE c(id, parent, path) AS (
+                 SELECT $1::bigint, NULL::bigint, ARRAY[$1::bigint]
+               UNION ALL
+                 SELECT n.id, c.id, c.path || n.id
+                 FROM c, LATERAL (SELECT nextval('unions_id_seq') AS id) n
+                 WHERE cardinality(c.path) < 16),
+             made AS (INSERT INTO unions (id, parent_id, name, path)
+                      SELECT id, parent, '第' || cardinality(path) || '级工会', path FROM c WHERE parent IS NOT NULL
+                      RETURNING id, path)
+             SELECT id FROM made WHERE cardinality(path) = 16",
+            &[&root],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let (registrant, _) = cluster.verified_user(0, "13800000791", "app", 791).await;
+    let filed = cluster
+        .post(
+            0,
+            &registrant,
+            "/unions/registrations",
+            &union_form(91, deepest),
+        )
+        .await;
+    assert_eq!(filed.status(), 422);
+    let body: Value = filed.json().await.unwrap();
+    let why = body["error"]["fields"]["parent_id"].as_str().unwrap();
+    assert!(why.contains("level 17"), "{body}");
+    let parent: i64 = cluster
+        .db
+        .query_one("SELECT parent_id FROM unions WHERE id = $1", &[&deepest])
+        .await
+        .unwrap()
+        .get(0);
+    let filed = cluster
+        .post(
+            0,
+            &registrant,
+            "/unions/registrations",
+            &union_form(92, parent),
+        )
+        .await;
+    assert_eq!(filed.status(), 201, "one level up there is room");
+}

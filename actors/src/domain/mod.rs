@@ -27,7 +27,7 @@ pub use day::{china_today, cst, day_start};
 pub use id_number::IdNumber;
 pub use member::{Departed, MemberStatus};
 pub(crate) use org::union_name;
-pub use org::{NewUnion, SeatChange, Term, UnionEdit};
+pub use org::{NewUnion, SeatChange, Term, UnionEdit, MAX_DEPTH};
 pub use permission::Permission;
 pub use person_name::PersonName;
 pub use phone::Phone;

@@ -5,6 +5,11 @@ use gonghui_protocol::dto::{CommitteeForm, CommitteeMember, Replacement, UnionCh
 
 use super::{BoundedText, Coordinates, CreditCode, Invalid, PersonName, Phone};
 
+/// The most levels a union tree has, its top union included: a province's runs to
+/// eight or so (省 → 市 → 区 → 街道 → 社区 → 企业 → 分会 → 小组); every way a union
+/// joins the tree (registration, a move, a tree import) keeps within it.
+pub const MAX_DEPTH: usize = 16;
+
 /// The most seats a committee may have.
 pub const MAX_SEATS: usize = 50;
 

@@ -1,16 +1,38 @@
-use std::collections::BTreeMap;
-use std::io::Cursor;
+//! Reading a spreadsheet into rows of text, within one budget whatever the format: a
+//! file's cost is counted as it is read — columns, each cell's length, the bytes kept,
+//! the bytes an XLSX unpacks to and the longest run of its XML — and the file is refused
+//! the moment it passes a bound, before what it would cost is spent. A 7 KB workbook
+//! whose one shared string is referenced by every cell, or a CSV of nothing but commas,
+//! costs what a small honest file costs.
 
-use calamine::{Data, Reader};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
+
+use calamine::{DataRef, Reader};
 
 use crate::domain::Invalid;
 
-/// The most bytes an XLSX may expand to when unzipped: a small file of repeated cells
-/// must not become gigabytes in memory.
-const MAX_UNZIPPED: u64 = 256 * 1024 * 1024;
-
 /// The widest sheet read: every template has a dozen columns or so.
-const MAX_COLUMNS: usize = 64;
+pub const MAX_COLUMNS: usize = 64;
+/// The longest cell, in UTF-8 bytes: names, units and addresses are far shorter.
+pub const MAX_CELL: usize = 4096;
+/// The most a table may keep: each kept cell's text and the strings and rows that hold
+/// it (50,000 rows of a dozen cells keep about 20 MiB).
+pub const MAX_KEPT: usize = 32 << 20;
+/// The most bytes all of an XLSX's parts may unpack to: bounds the time spent inflating.
+const MAX_UNZIPPED: u64 = 128 << 20;
+/// The most bytes the parts a reader holds whole (everything but the worksheets, above
+/// all the shared strings) may unpack to.
+const MAX_HELD_WHOLE: u64 = 8 << 20;
+/// The longest run of an XML part between `<` and `>` or `>` and `<`: the most the XML
+/// reader buffers for one tag or one text.
+const MAX_XML_RUN: usize = 64 << 10;
+/// The most parts a workbook may have; a spreadsheet has a dozen or two.
+const MAX_PARTS: usize = 1000;
+/// What a kept cell and a kept row cost beyond their text.
+const CELL_COST: usize = std::mem::size_of::<String>();
+const ROW_COST: usize = std::mem::size_of::<(u32, Vec<String>)>() + 16;
 
 /// A spreadsheet format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,16 +93,20 @@ pub struct Table {
     pub rows: Vec<(u32, Vec<String>)>,
 }
 
-/// Reads a CSV or the first sheet of an XLSX, refusing more than `max_rows` data rows.
+/// Reads a CSV or the first sheet of an XLSX, refusing more than `max_rows` data rows
+/// and anything past the module's bounds.
 ///
 /// # Errors
-/// `Invalid` on the `file` field for an unreadable file, no header, or too many rows.
+/// `Invalid` on the `file` field for an unreadable file, no header, too many rows, or a
+/// bound passed.
 pub fn read_table(format: Format, bytes: &[u8], max_rows: usize) -> Result<Table, Invalid> {
-    let rows = match format {
-        Format::Csv => csv_rows(bytes, max_rows)?,
-        Format::Xlsx => xlsx_rows(bytes, max_rows)?,
-    };
-    let mut rows = rows
+    let mut kept = Kept::new(max_rows);
+    match format {
+        Format::Csv => csv_rows(bytes, &mut kept)?,
+        Format::Xlsx => xlsx_rows(bytes, &mut kept)?,
+    }
+    let mut rows = kept
+        .rows
         .into_iter()
         .filter(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()));
     let (_, header) = rows
@@ -103,123 +129,275 @@ fn too_many(max_rows: usize) -> Invalid {
     )
 }
 
-fn csv_rows(bytes: &[u8], max_rows: usize) -> Result<Vec<(u32, Vec<String>)>, Invalid> {
+fn refuse(why: impl Into<String>) -> Invalid {
+    Invalid::new("file", why)
+}
+
+/// The rows read so far and what they cost; every cell passes through [`Kept::cell`].
+struct Kept {
+    rows: BTreeMap<u32, Vec<String>>,
+    cost: usize,
+    max_rows: usize,
+}
+
+impl Kept {
+    fn new(max_rows: usize) -> Self {
+        Kept {
+            rows: BTreeMap::new(),
+            cost: 0,
+            max_rows,
+        }
+    }
+
+    /// Keeps `text` at (`row`, `column`), both counted from 1 as a person reads them;
+    /// empty cells cost nothing.
+    fn cell(&mut self, row: u32, column: usize, text: &str) -> Result<(), Invalid> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        if column > MAX_COLUMNS {
+            return Err(refuse(format!(
+                "the sheet has a value beyond column {MAX_COLUMNS} (row {row})"
+            )));
+        }
+        if text.len() > MAX_CELL {
+            return Err(cell_too_long(row, column));
+        }
+        let line = match self.rows.get_mut(&row) {
+            Some(line) => line,
+            None => {
+                // The header and one row more than allowed, so the refusal names the rows.
+                if self.rows.len() > self.max_rows + 1 {
+                    return Err(too_many(self.max_rows));
+                }
+                self.spend(ROW_COST)?;
+                self.rows.entry(row).or_default()
+            }
+        };
+        let grown = column.saturating_sub(line.len());
+        let cost = grown * CELL_COST + text.len();
+        if line.len() < column {
+            line.resize(column, String::new());
+        }
+        line[column - 1] = text.to_owned();
+        self.spend(cost)
+    }
+
+    fn spend(&mut self, cost: usize) -> Result<(), Invalid> {
+        self.cost += cost;
+        if self.cost > MAX_KEPT {
+            return Err(refuse(format!(
+                "the file holds more than {} MiB of text; split it",
+                MAX_KEPT >> 20
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn cell_too_long(row: u32, column: usize) -> Invalid {
+    refuse(format!(
+        "the cell in row {row}, column {column} is longer than {MAX_CELL} bytes"
+    ))
+}
+
+fn csv_rows(bytes: &[u8], kept: &mut Kept) -> Result<(), Invalid> {
     let text = match std::str::from_utf8(bytes) {
-        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Ok(text) => Cow::Borrowed(text),
         Err(_) => {
             let (text, _, bad) = encoding_rs::GB18030.decode(bytes);
             if bad {
-                return Err(Invalid::new(
-                    "file",
-                    "the CSV is neither UTF-8 nor GB18030 text",
-                ));
+                return Err(refuse("the CSV is neither UTF-8 nor GB18030 text"));
             }
             text
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut rows = Vec::new();
+    // Field by field, so no record is held whole before its width and cells are checked.
+    let mut reader = csv_core::Reader::new();
+    let mut field = vec![0u8; MAX_CELL + 1];
+    let mut record: Vec<(usize, String)> = Vec::new();
+    let (mut at, mut column, mut filled) = (0usize, 0usize, 0usize);
     // The reader skips blank lines without counting them, so a record's line is worked
     // out from where it ends, less the line breaks inside its quoted cells.
-    let (mut record, mut newlines, mut counted_to) = (csv::StringRecord::new(), 0usize, 0usize);
+    let (mut newlines, mut counted_to) = (0usize, 0usize);
     loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(Invalid::new("file", format!("the CSV cannot be read: {e}"))),
-        }
-        let end = reader.position().byte() as usize;
-        let body = text[counted_to..end].trim_end_matches(['\r', '\n']);
-        newlines += body.matches('\n').count();
-        let inside: usize = record.iter().map(|cell| cell.matches('\n').count()).sum();
-        rows.push((
-            (1 + newlines - inside) as u32,
-            record.iter().map(str::to_owned).collect(),
-        ));
-        newlines += text[counted_to + body.len()..end].matches('\n').count();
-        counted_to = end;
-        if rows.len() > max_rows + 1 {
-            return Err(too_many(max_rows));
+        let (result, read, written) =
+            reader.read_field(&text.as_bytes()[at..], &mut field[filled..]);
+        at += read;
+        filled += written;
+        match result {
+            csv_core::ReadFieldResult::InputEmpty => continue,
+            csv_core::ReadFieldResult::End => return Ok(()),
+            csv_core::ReadFieldResult::OutputFull => {
+                let row = 1 + newlines + text[counted_to..at].matches('\n').count();
+                return Err(cell_too_long(row as u32, column + 1));
+            }
+            csv_core::ReadFieldResult::Field { record_end } => {
+                column += 1;
+                if filled > 0 {
+                    let cell = std::str::from_utf8(&field[..filled])
+                        .map_err(|_| refuse("the CSV is not valid UTF-8"))?;
+                    if column > MAX_COLUMNS {
+                        let row = 1 + newlines + text[counted_to..at].matches('\n').count();
+                        return Err(refuse(format!(
+                            "the sheet has a value beyond column {MAX_COLUMNS} (row {row})"
+                        )));
+                    }
+                    record.push((column, cell.to_owned()));
+                    filled = 0;
+                }
+                if !record_end {
+                    continue;
+                }
+                let body = text[counted_to..at].trim_end_matches(['\r', '\n']);
+                newlines += body.matches('\n').count();
+                let inside: usize = record.iter().map(|(_, c)| c.matches('\n').count()).sum();
+                let row = (1 + newlines - inside) as u32;
+                for (column, cell) in record.drain(..) {
+                    kept.cell(row, column, &cell)?;
+                }
+                newlines += text[counted_to + body.len()..at].matches('\n').count();
+                counted_to = at;
+                column = 0;
+            }
         }
     }
-    Ok(rows)
 }
 
-fn xlsx_rows(bytes: &[u8], max_rows: usize) -> Result<Vec<(u32, Vec<String>)>, Invalid> {
-    let unreadable = |e: &dyn std::fmt::Display| {
-        Invalid::new("file", format!("not a readable XLSX workbook: {e}"))
-    };
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
-    let mut unzipped = 0u64;
-    for i in 0..zip.len() {
-        unzipped += zip.by_index_raw(i).map_err(|e| unreadable(&e))?.size();
-    }
-    if unzipped > MAX_UNZIPPED {
-        return Err(Invalid::new(
-            "file",
-            "the workbook unpacks to more than 256 MiB; split it",
-        ));
-    }
+fn xlsx_rows(bytes: &[u8], kept: &mut Kept) -> Result<(), Invalid> {
+    check_unpacked(bytes)?;
+    let unreadable =
+        |e: &dyn std::fmt::Display| refuse(format!("not a readable XLSX workbook: {e}"));
     let mut workbook: calamine::Xlsx<_> =
         calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
     let first_sheet = workbook
         .sheet_names()
         .first()
         .cloned()
-        .ok_or_else(|| Invalid::new("file", "the workbook has no sheet"))?;
+        .ok_or_else(|| refuse("the workbook has no sheet"))?;
     // Cells are streamed, never laid out in the range the sheet declares: a file with
-    // one cell at A1 and one at XFD1048576 must cost two cells, not the whole grid.
+    // one cell at A1 and one at XFD1048576 must cost two cells, not the whole grid. A
+    // shared string is measured where it is shared, before a cell copies it.
     let mut cells = workbook
         .worksheet_cells_reader(&first_sheet)
         .map_err(|e| unreadable(&e))?;
-    let mut rows: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     while let Some(cell) = cells.next_cell().map_err(|e| unreadable(&e))? {
         let (row, column) = cell.get_position();
-        let value = Data::from(cell.get_value().clone());
-        if value == Data::Empty {
-            continue;
+        let (row, column) = (row.saturating_add(1), column as usize + 1);
+        if column > MAX_COLUMNS && !matches!(cell.get_value(), DataRef::Empty) {
+            return Err(refuse(format!(
+                "the sheet has a value beyond column {MAX_COLUMNS} (row {row})"
+            )));
         }
-        let column = column as usize;
-        if column >= MAX_COLUMNS {
-            return Err(Invalid::new(
-                "file",
-                format!(
-                    "the sheet has a value beyond column {MAX_COLUMNS} (row {})",
-                    row + 1
-                ),
-            ));
-        }
-        if !rows.contains_key(&(row + 1)) && rows.len() > max_rows {
-            return Err(too_many(max_rows));
-        }
-        let line = rows.entry(row + 1).or_default();
-        if line.len() <= column {
-            line.resize(column + 1, String::new());
-        }
-        line[column] = cell_text(&value);
+        kept.cell(row, column, &cell_text(cell.get_value()))?;
     }
-    Ok(rows.into_iter().collect())
+    Ok(())
+}
+
+/// Unpacks every part of the workbook once without keeping it, to refuse one whose
+/// parts expand past the bounds (whatever sizes its directory claims) or whose XML has
+/// a run the XML reader would have to buffer whole.
+fn check_unpacked(bytes: &[u8]) -> Result<(), Invalid> {
+    let unreadable =
+        |e: &dyn std::fmt::Display| refuse(format!("not a readable XLSX workbook: {e}"));
+    if declared_parts(bytes).is_none_or(|parts| parts > MAX_PARTS) {
+        return Err(refuse(format!(
+            "not a readable XLSX workbook: more than {MAX_PARTS} parts, or no directory"
+        )));
+    }
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
+    let (mut unzipped, mut held_whole) = (0u64, 0u64);
+    let mut chunk = vec![0u8; 64 << 10];
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).map_err(|e| unreadable(&e))?;
+        let name = part.name().map_err(|e| unreadable(&e))?.into_owned();
+        let whole = !name.starts_with("xl/worksheets/");
+        let xml = name.ends_with(".xml") || name.ends_with(".rels");
+        let mut runs = xml.then(XmlRuns::default);
+        loop {
+            let n = part.read(&mut chunk).map_err(|e| unreadable(&e))?;
+            if n == 0 {
+                break;
+            }
+            unzipped += n as u64;
+            if whole {
+                held_whole += n as u64;
+            }
+            if unzipped > MAX_UNZIPPED || held_whole > MAX_HELD_WHOLE {
+                return Err(refuse(format!(
+                    "the workbook unpacks to more than {} MiB ({} MiB of shared strings and styles); split it",
+                    MAX_UNZIPPED >> 20,
+                    MAX_HELD_WHOLE >> 20
+                )));
+            }
+            if let Some(runs) = &mut runs {
+                if !runs.feed(&chunk[..n]) {
+                    return Err(refuse(format!(
+                        "the workbook's {name} has a tag or text longer than {} KiB",
+                        MAX_XML_RUN >> 10
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The number of parts a zip's end-of-directory record declares, read before the
+/// directory itself is (whose size grows with that number); `None` for none, or for
+/// zip64, which no spreadsheet needs.
+fn declared_parts(bytes: &[u8]) -> Option<usize> {
+    const END: &[u8; 4] = b"PK\x05\x06";
+    // The record is 22 bytes and ends the file, after a comment of at most 64 KiB.
+    let from = bytes.len().saturating_sub(22 + usize::from(u16::MAX));
+    let at = from + bytes[from..].windows(4).rposition(|w| w == END)?;
+    let record = bytes.get(at..at + 22)?;
+    let parts = u16::from_le_bytes([record[10], record[11]]);
+    (parts != u16::MAX).then_some(usize::from(parts))
+}
+
+/// The longest run of an XML text between its `<` and `>`, fed in chunks.
+#[derive(Default)]
+struct XmlRuns {
+    run: usize,
+}
+
+impl XmlRuns {
+    /// False once a run is longer than [`MAX_XML_RUN`].
+    fn feed(&mut self, chunk: &[u8]) -> bool {
+        for &byte in chunk {
+            if byte == b'<' || byte == b'>' {
+                self.run = 0;
+            } else {
+                self.run += 1;
+                if self.run > MAX_XML_RUN {
+                    return false;
+                }
+            }
+        }
+        true
+    }
 }
 
 /// A cell as the text a person typed: whole numbers without a decimal point (phones
-/// typed as numbers), dates as `YYYY-MM-DD`.
-fn cell_text(cell: &Data) -> String {
+/// typed as numbers), dates as `YYYY-MM-DD`. Text is borrowed, so a shared string is
+/// measured before it is copied.
+fn cell_text<'a>(cell: &'a DataRef<'_>) -> Cow<'a, str> {
     match cell {
-        Data::Empty => String::new(),
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
-        Data::Float(f) => f.to_string(),
-        Data::Bool(b) => b.to_string(),
-        Data::DateTime(d) => d
-            .as_datetime()
-            .map(|d| d.date().to_string())
-            .unwrap_or_else(|| d.to_string()),
-        Data::Error(e) => format!("#{e:?}"),
+        DataRef::Empty => Cow::Borrowed(""),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cow::Borrowed(s),
+        DataRef::SharedString(s) => Cow::Borrowed(s),
+        DataRef::Int(i) => Cow::Owned(i.to_string()),
+        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Cow::Owned(format!("{f:.0}")),
+        DataRef::Float(f) => Cow::Owned(f.to_string()),
+        DataRef::Bool(b) => Cow::Owned(b.to_string()),
+        DataRef::DateTime(d) => Cow::Owned(
+            d.as_datetime()
+                .map(|d| d.date().to_string())
+                .unwrap_or_else(|| d.to_string()),
+        ),
+        DataRef::Error(e) => Cow::Owned(format!("#{e:?}")),
     }
 }
 
@@ -258,6 +436,93 @@ mod tests {
         assert!(err.reason.contains("more than 2 rows"), "{err}");
         let err = read_table(Format::Xlsx, b"PK\x03\x04garbage", 2).unwrap_err();
         assert!(err.reason.contains("not a readable XLSX"), "{err}");
+    }
+
+    fn workbook(write: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) -> Vec<u8> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        write(book.add_worksheet());
+        book.save_to_buffer().unwrap()
+    }
+
+    fn refusal(format: Format, bytes: &[u8]) -> String {
+        read_table(format, bytes, 50_000).unwrap_err().reason
+    }
+
+    #[test]
+    fn a_shared_string_is_measured_before_any_cell_copies_it() {
+        // 400 cells of one 5 KiB string: a small file, refused at the first cell.
+        let long = "工".repeat(1700);
+        let bytes = workbook(|sheet| {
+            sheet.write_string(0, 0, "姓名").unwrap();
+            for row in 1..=400 {
+                sheet.write_string(row, 0, &long).unwrap();
+            }
+        });
+        assert!(bytes.len() < 16 << 10, "{} bytes", bytes.len());
+        let why = refusal(Format::Xlsx, &bytes);
+        assert!(why.contains("row 2, column 1 is longer than 4096"), "{why}");
+        // Cells each within the bound, shared 12,000 times: refused once the text kept
+        // passes the budget, not after.
+        let cell = "x".repeat(MAX_CELL);
+        let bytes = workbook(|sheet| {
+            for row in 0..12_000 {
+                sheet.write_string(row, 0, &cell).unwrap();
+            }
+        });
+        let why = refusal(Format::Xlsx, &bytes);
+        assert!(why.contains("more than 32 MiB of text"), "{why}");
+    }
+
+    #[test]
+    fn a_workbook_whose_xml_has_a_huge_run_or_whose_strings_unpack_past_the_bound_is_refused() {
+        let bytes = workbook(|sheet| {
+            // Excel's longest cell, 32,767 characters, is 96 KiB of Chinese.
+            sheet.write_string(0, 0, "工".repeat(30_000)).unwrap();
+        });
+        let why = refusal(Format::Xlsx, &bytes);
+        assert!(why.contains("longer than 64 KiB"), "{why}");
+        // 300,000 distinct short strings: over 8 MiB of shared strings to hold whole.
+        let bytes = workbook(|sheet| {
+            for n in 0..300_000u32 {
+                sheet.write_string(n, 0, format!("{n:0>24}")).unwrap();
+            }
+        });
+        let why = refusal(Format::Xlsx, &bytes);
+        assert!(why.contains("unpacks to more than"), "{why}");
+    }
+
+    #[test]
+    fn csv_is_bounded_in_columns_cell_length_and_text_kept() {
+        // A line of nothing but commas holds no value: read as empty, not as cells.
+        let commas = ",".repeat(4 << 20);
+        assert!(refusal(Format::Csv, commas.as_bytes()).contains("no header row"));
+        let mut wide = "a".to_owned();
+        wide.push_str(&",".repeat(MAX_COLUMNS));
+        wide.push('b');
+        let why = refusal(Format::Csv, wide.as_bytes());
+        assert!(why.contains("beyond column 64 (row 1)"), "{why}");
+        let long = format!("姓名\n张三\n{}\n", "z".repeat(MAX_CELL + 1));
+        let why = refusal(Format::Csv, long.as_bytes());
+        assert!(why.contains("row 3, column 1 is longer than 4096"), "{why}");
+        // Trailing empty cells cost nothing, as many as there are.
+        let trailing = format!("姓名{}\n张三{}\n", ",".repeat(300), ",".repeat(300));
+        let table = read_table(Format::Csv, trailing.as_bytes(), 10).unwrap();
+        assert_eq!(table.rows, [(2, vec!["张三".to_owned()])]);
+        let row = format!("{}\n", "x".repeat(MAX_CELL));
+        let many = row.repeat(9_000);
+        let why = refusal(Format::Csv, many.as_bytes());
+        assert!(why.contains("more than 32 MiB of text"), "{why}");
+    }
+
+    #[test]
+    fn a_zip_declaring_more_parts_than_a_workbook_has_is_refused_before_its_directory_is_read() {
+        let mut bytes = workbook(|sheet| {
+            sheet.write_string(0, 0, "姓名").unwrap();
+        });
+        let end = bytes.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+        bytes[end + 10..end + 12].copy_from_slice(&5000u16.to_le_bytes());
+        let why = refusal(Format::Xlsx, &bytes);
+        assert!(why.contains("more than 1000 parts"), "{why}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use super::template::{Header, Template};
 use crate::domain::{
     union_name, BoundedText, Coordinates, CreditCode, Invalid, Permission, PersonName, Phone,
+    MAX_DEPTH,
 };
 
 /// A column of the union-tree template.
@@ -76,9 +77,6 @@ impl UnionColumn {
 
 /// The separator of names in a parent path.
 pub const PATH_SEPARATOR: char = '/';
-
-/// The longest parent path, in names: deeper than any real union tree.
-const MAX_DEPTH: usize = 16;
 
 /// Where a row's union hangs: blank for the union imported into.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

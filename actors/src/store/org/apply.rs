@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio_postgres::error::SqlState;
 
 use super::committee::{current_term, insert_term};
-use crate::domain::{Invalid, NewUnion, Permission, SeatChange, Term, UnionEdit};
+use crate::domain::{Invalid, NewUnion, Permission, SeatChange, Term, UnionEdit, MAX_DEPTH};
 use crate::store::access::{access_changed, require};
 use crate::store::events::EventBatch;
 use crate::store::rights::AccessChange;
@@ -121,8 +121,33 @@ pub(super) async fn apply(
     }
 }
 
-/// Checks that `union_id` may move under `parent`: it exists and is not the union itself
-/// nor anything below it. Returns the new parent's path.
+/// Checks that a new union fits below `parent` within the tree's [`MAX_DEPTH`] levels.
+pub(super) async fn room_below(tx: &Transaction<'_>, parent: i64) -> Result<()> {
+    let depth: Option<i32> = tx
+        .query_opt(
+            "SELECT cardinality(path) FROM unions WHERE id = $1",
+            &[&parent],
+        )
+        .await?
+        .map(|r| r.get(0));
+    fits(depth.unwrap_or(0) as usize + 1)
+}
+
+/// Refuses a union placed at level `level` of the tree when that is past the last.
+fn fits(level: usize) -> Result<()> {
+    if level > MAX_DEPTH {
+        return Err(Invalid::new(
+            "parent_id",
+            format!("the union would sit at level {level} of the union tree, which has at most {MAX_DEPTH} levels"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Checks that `union_id` may move under `parent`: it exists, is not the union itself
+/// nor anything below it, and the union with everything below it fits within the
+/// tree's levels there. Returns the new parent's path.
 pub(super) async fn check_move(
     tx: &Transaction<'_>,
     union_id: i64,
@@ -143,11 +168,24 @@ pub(super) async fn check_move(
         )
         .into());
     }
+    // The levels the union and the deepest union below it take.
+    let height: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(cardinality(d.path)) - cardinality(u.path) + 1, 1)
+             FROM unions u LEFT JOIN unions d ON d.path @> ARRAY[u.id]
+             WHERE u.id = $1 GROUP BY u.path",
+            &[&union_id],
+        )
+        .await?
+        .get(0);
+    fits(path.len() + height as usize)?;
     Ok(path)
 }
 
 /// Inserts an approved registration under its parent.
 async fn register(tx: &Transaction<'_>, new: &NewUnion) -> Result<Union> {
+    // Checked again: the parent may have moved deeper since the request was filed.
+    room_below(tx, new.parent_id).await?;
     let inserted = tx
         .query_one(
             &format!(

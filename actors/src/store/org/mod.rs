@@ -24,7 +24,7 @@ use super::unions::union_in;
 use super::Store;
 use crate::domain::{Decision, NewUnion, Permission, SeatChange, Term, UnionEdit};
 use crate::{Error, Result};
-use apply::{apply, check_move};
+use apply::{apply, check_move, room_below};
 use committee::current_term;
 use gonghui_protocol::events::kind;
 
@@ -139,6 +139,7 @@ impl Store {
                     ));
                 }
                 union_in(&tx, new.parent_id).await?;
+                room_below(&tx, new.parent_id).await?;
                 let taken = tx
                     .query_opt(
                         "SELECT id FROM unions WHERE credit_code = $1",

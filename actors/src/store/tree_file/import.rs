@@ -62,7 +62,11 @@ impl Store {
                 "the file names admins: you need admins.manage on union {root}"
             )));
         }
-        let plan = plan(lines, &known);
+        // Planning is pure and linear, but a file may have 50,000 rows: off the worker
+        // that serves this node's sockets.
+        let plan = tokio::task::spawn_blocking(move || plan(lines, &known))
+            .await
+            .map_err(|_| Error::Unavailable("the import could not be planned".into()))?;
         if !plan.is_clean() {
             return Ok(report(operation, total, false, &plan, &HashMap::new()));
         }
@@ -132,17 +136,19 @@ impl Store {
             }
             phones.extend(row.admin.as_ref().map(|a| a.phone.as_str()));
         }
-        let subtree = tx
+        let rows = tx
             .query(
                 &format!(
-                    "SELECT {UNION_COLUMNS} FROM unions u WHERE u.path @> ARRAY[$1]::bigint[]"
+                    "SELECT {UNION_COLUMNS}, cardinality(u.path) AS depth FROM unions u WHERE u.path @> ARRAY[$1]::bigint[]"
                 ),
                 &[&root],
             )
-            .await?
+            .await?;
+        let depths = rows
             .iter()
-            .map(union_from_row)
+            .map(|r| (r.get("id"), r.get::<_, i32>("depth") as usize))
             .collect();
+        let subtree = rows.iter().map(union_from_row).collect();
         let outside = tx
             .query(
                 "SELECT credit_code, id FROM unions WHERE credit_code = ANY($1) AND NOT path @> ARRAY[$2]::bigint[]",
@@ -188,6 +194,7 @@ impl Store {
         Ok(Known {
             root,
             subtree,
+            depths,
             outside,
             pending,
             held,

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use gonghui_protocol::dto::Union;
 
-use crate::domain::Permission;
+use crate::domain::{Permission, MAX_DEPTH};
 use crate::sheets::tree::{AdminCells, ParentRef, UnionCells, PATH_SEPARATOR};
 use crate::sheets::TreeLine;
 
@@ -26,6 +26,8 @@ pub(crate) struct Known {
     pub outside: HashMap<String, i64>,
     /// Credit codes of the file with a registration request pending.
     pub pending: HashSet<String>,
+    /// How deep each union of the subtree sits in the whole tree (its path's length).
+    pub depths: HashMap<i64, usize>,
     /// The importer's permissions on the root.
     pub held: BTreeSet<Permission>,
     /// The importer's phone: nobody changes their own rights.
@@ -130,6 +132,7 @@ pub(crate) fn plan(lines: Vec<TreeLine>, known: &Known) -> Plan {
     planner.place();
     planner.check_known_parents();
     planner.break_cycles();
+    planner.check_depth();
     planner.finish()
 }
 
@@ -368,28 +371,97 @@ impl<'a> Planner<'a> {
         self.fail_below_failures();
     }
 
-    /// A union whose new parent failed fails too, down the tree until nothing changes.
+    /// The new union a new union's parent is, if it is one.
+    fn new_parent(&self, n: usize) -> Option<usize> {
+        match self.groups[self.new_groups[n]].parent {
+            Some(Node::New(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// A union whose new parent failed fails too, all the way down: each new union's
+    /// chain of new parents is walked once (settled unions stop a walk), so a file
+    /// listing a deep chain child first costs one pass, not one pass per level.
     fn fail_below_failures(&mut self) {
-        loop {
-            let mut changed = false;
-            for i in 0..self.groups.len() {
-                if self.groups[i].failed.is_some() {
-                    continue;
+        let mut settled = vec![false; self.new_groups.len()];
+        for start in 0..self.new_groups.len() {
+            // Up to a settled union, a failed one, one with no new parent, or a loop.
+            let mut trail = Vec::new();
+            let mut at = start;
+            while !settled[at] && self.groups[self.new_groups[at]].failed.is_none() {
+                settled[at] = true;
+                trail.push(at);
+                match self.new_parent(at) {
+                    Some(p) => at = p,
+                    None => break,
                 }
-                let Some(Node::New(n)) = self.groups[i].parent else {
+            }
+            // Then back down, each below its parent.
+            for &n in trail.iter().rev() {
+                let Some(p) = self.new_parent(n) else {
                     continue;
                 };
-                let parent = &self.groups[self.new_groups[n]];
+                let parent = &self.groups[self.new_groups[p]];
                 if parent.failed.is_some() {
-                    self.groups[i].failed =
-                        Some(format!("its parent (row {}) has errors", parent.row));
-                    changed = true;
+                    let why = format!("its parent (row {}) has errors", parent.row);
+                    self.groups[self.new_groups[n]].failed = Some(why);
                 }
             }
-            if !changed {
-                break;
+        }
+        // Known unions the file puts under a new one follow their parent too.
+        for i in 0..self.groups.len() {
+            let (Some(Node::New(p)), None) = (self.groups[i].parent, &self.groups[i].failed) else {
+                continue;
+            };
+            let parent = &self.groups[self.new_groups[p]];
+            if parent.failed.is_some() {
+                self.groups[i].failed = Some(format!("its parent (row {}) has errors", parent.row));
             }
         }
+    }
+
+    /// How deep each new union that has not failed would sit in the whole tree (the top
+    /// union is level 1); walked once per union, as above.
+    fn new_depths(&self) -> Vec<Option<usize>> {
+        let mut depths: Vec<Option<usize>> = vec![None; self.new_groups.len()];
+        let mut walked = vec![false; self.new_groups.len()];
+        for start in 0..self.new_groups.len() {
+            let mut trail = Vec::new();
+            let mut at = start;
+            while !walked[at] && self.groups[self.new_groups[at]].failed.is_none() {
+                walked[at] = true;
+                trail.push(at);
+                match self.groups[self.new_groups[at]].parent {
+                    Some(Node::New(p)) => at = p,
+                    Some(Node::Existing(id)) => {
+                        // Every union of the subtree is read with its depth.
+                        let above = self.known.depths.get(&id).copied().unwrap_or(MAX_DEPTH);
+                        depths[at] = Some(above + 1);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            for &n in trail.iter().rev() {
+                if let Some(p) = self.new_parent(n) {
+                    depths[n] = depths[p].map(|d| d + 1);
+                }
+            }
+        }
+        depths
+    }
+
+    /// A new union below the tree's last level fails, and the unions below it with it.
+    fn check_depth(&mut self) {
+        for (n, depth) in self.new_depths().into_iter().enumerate() {
+            if depth == Some(MAX_DEPTH + 1) {
+                self.groups[self.new_groups[n]].failed = Some(format!(
+                    "would sit at level {} of the union tree, which has at most {MAX_DEPTH} levels",
+                    MAX_DEPTH + 1
+                ));
+            }
+        }
+        self.fail_below_failures();
     }
 
     /// A union already registered keeps its place: the file must name its current parent.
@@ -414,10 +486,6 @@ impl<'a> Planner<'a> {
 
     /// New unions whose parents lead back to themselves fail, with the loop's rows.
     fn break_cycles(&mut self) {
-        let parent_of = |groups: &[Group], n: usize| match groups[self.new_groups[n]].parent {
-            Some(Node::New(p)) => Some(p),
-            _ => None,
-        };
         let mut state = vec![0u8; self.new_groups.len()];
         for start in 0..self.new_groups.len() {
             let mut trail = Vec::new();
@@ -444,7 +512,7 @@ impl<'a> Planner<'a> {
                     _ => {
                         state[n] = 1;
                         trail.push(n);
-                        at = parent_of(&self.groups, n);
+                        at = self.new_parent(n);
                     }
                 }
             }
@@ -471,18 +539,12 @@ impl<'a> Planner<'a> {
         for (row, why) in &self.failed_rows {
             note(*row, Err(why.clone()), None);
         }
-        // New unions, parents first: by depth among the new ones.
-        let depth = |mut n: usize| {
-            let mut d = 0;
-            while let Some(Node::New(p)) = self.groups[self.new_groups[n]].parent {
-                n = p;
-                d += 1;
-            }
-            d
-        };
-        let mut order: Vec<(usize, usize)> = (0..self.new_groups.len())
-            .filter(|&n| self.groups[self.new_groups[n]].failed.is_none())
-            .map(|n| (depth(n), n))
+        // New unions, parents first: by depth.
+        let mut order: Vec<(usize, usize)> = self
+            .new_depths()
+            .into_iter()
+            .enumerate()
+            .filter_map(|(n, depth)| Some((depth?, n)))
             .collect();
         order.sort();
         let mut index_of = vec![usize::MAX; self.new_groups.len()];

@@ -63,10 +63,72 @@ fn known() -> Known {
                 contact_phone: None,
             },
         ],
+        depths: [(1, 1), (2, 2)].into_iter().collect(),
         held: Permission::ALL.into_iter().collect(),
         importer_phone: "13800000000".into(),
         ..Known::default()
     }
+}
+
+/// A chain of `n` new unions by credit code below union 2, in file order parent first
+/// (or child first), each row's code tagged by its place in the chain.
+fn chain(n: u32, child_first: bool, top_parent: &str) -> Vec<TreeLine> {
+    let mut rows: Vec<String> = (0..n)
+        .map(|i| {
+            let parent = if i == 0 {
+                top_parent.to_owned()
+            } else {
+                format!("#{}", 1000 + i - 1)
+            };
+            format!("工会{i},#{},{parent},,,,", 1000 + i)
+        })
+        .collect();
+    if child_first {
+        rows.reverse();
+    }
+    lines(&rows.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[test]
+fn a_chain_deeper_than_the_tree_fails_at_its_first_level_too_deep_and_below() {
+    // Union 2 is at level 2: the chain's 14 first unions fit, the 15th is level 17.
+    let deep = plan(chain(3000, false, "#2"), &known());
+    let failed = failures(&deep);
+    assert_eq!(failed.len(), 3000 - 14);
+    assert_eq!(failed[0].0, 2 + 14);
+    assert!(failed[0].1.contains("level 17"), "{:?}", failed[0]);
+    assert_eq!(
+        failed[1],
+        (2 + 15, format!("its parent (row {}) has errors", 2 + 14))
+    );
+    // Fourteen levels are taken as they are.
+    let fits = plan(chain(14, true, "#2"), &known());
+    assert!(fits.is_clean(), "{:?}", failures(&fits));
+    let order: Vec<&str> = fits
+        .new_unions
+        .iter()
+        .map(|u| u.cells.name.as_str())
+        .collect();
+    assert_eq!(order.first(), Some(&"工会0"));
+    assert_eq!(order.last(), Some(&"工会13"));
+}
+
+#[test]
+fn a_long_chain_under_an_unknown_parent_listed_child_first_fails_row_by_row_in_one_pass() {
+    let n = 50_000;
+    let refused = plan(chain(n, true, "#99999"), &known());
+    let failed = failures(&refused);
+    assert_eq!(failed.len(), n as usize);
+    // Child first: the top of the chain is the last row, and each names its parent's.
+    let last = n + 1;
+    assert!(failed[last as usize - 2]
+        .1
+        .contains("no union with the parent credit code"));
+    assert_eq!(failed[0], (2, "its parent (row 3) has errors".to_owned()));
+    assert_eq!(
+        failed[last as usize - 3],
+        (last - 1, format!("its parent (row {last}) has errors"))
+    );
 }
 
 fn failures(plan: &Plan) -> Vec<(u32, String)> {
