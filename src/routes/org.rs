@@ -12,6 +12,7 @@ use gonghui_protocol::dto::{
 
 use crate::api_error::ApiResult;
 use crate::extract::Authed;
+use crate::routes::unions::{limit_of, PageParams};
 use crate::state::AppState;
 
 async fn submit(state: &AppState, caller: &Authed, change: OrgChange) -> ApiResult<HttpResponse> {
@@ -83,19 +84,24 @@ pub async fn replace(
     submit(&state, &caller, OrgChange::Replace(*path, change)).await
 }
 
-/// The pending requests a union reviews, and its own, oldest first.
-#[utoipa::path(tag = "org", params(("union_id" = i64, Path)), responses(
-    (status = 200, body = OrgRequests), (status = 403, body = ErrorResponse)), security(("bearer" = [])))]
+/// The pending requests a union reviews, and its own, oldest first, a page at a time.
+#[utoipa::path(tag = "org", params(("union_id" = i64, Path), PageParams), responses(
+    (status = 200, body = OrgRequests), (status = 403, body = ErrorResponse), (status = 422, body = ErrorResponse)),
+    security(("bearer" = [])))]
 #[get("/unions/{union_id}/org-requests")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id, union = *path))]
 pub async fn pending(
     state: web::Data<AppState>,
     caller: Authed,
     path: web::Path<i64>,
+    query: web::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(OrgRequests {
-        items: state.store.pending_org_requests(&caller.0, *path).await?,
-    }))
+    let limit = limit_of(query.limit)?;
+    let (items, next_after) = state
+        .store
+        .pending_org_requests(&caller.0, *path, query.after.unwrap_or(0), limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(OrgRequests { items, next_after }))
 }
 
 /// The caller's own requests, newest first.
@@ -105,6 +111,7 @@ pub async fn pending(
 pub async fn mine(state: web::Data<AppState>, caller: Authed) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(OrgRequests {
         items: state.store.org_requests_of(caller.0.user_id).await?,
+        next_after: None,
     }))
 }
 

@@ -18,7 +18,8 @@ const MAX_RADIUS: f64 = 50_000.0;
 /// The deepest map page.
 const MAX_OFFSET: i64 = 10_000;
 
-fn limit_of(raw: Option<i64>) -> Result<i64, Invalid> {
+/// A page size: 1 to 100, 20 when not given.
+pub(crate) fn limit_of(raw: Option<i64>) -> Result<i64, Invalid> {
     let limit = raw.unwrap_or(20);
     if (1..=MAX_PAGE).contains(&limit) {
         Ok(limit)

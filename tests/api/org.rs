@@ -679,3 +679,45 @@ async fn a_union_at_the_trees_last_level_takes_no_registration_below_it() {
         .await;
     assert_eq!(filed.status(), 201, "one level up there is room");
 }
+
+#[actix_rt::test]
+async fn a_user_has_at_most_five_registrations_waiting_and_the_queue_is_read_in_pages() {
+    let cluster = Cluster::start(1).await;
+    let root = cluster.root_admin_token().await;
+    let parent = cluster.root_union;
+    let (registrant, _) = cluster.verified_user(0, "13800000781", "app", 781).await;
+    let filings = (0..8).map(|n| {
+        let form = union_form(800 + n, parent);
+        let registrant = registrant.clone();
+        let cluster = &cluster;
+        async move {
+            cluster
+                .post(0, &registrant, "/unions/registrations", &form)
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let mut statuses = futures_util::future::join_all(filings).await;
+    statuses.sort();
+    assert_eq!(statuses, [201, 201, 201, 201, 201, 409, 409, 409]);
+    let page = |query: String| {
+        let root = root.clone();
+        let cluster = &cluster;
+        async move {
+            let r = cluster
+                .get(0, &root, &format!("/unions/{parent}/org-requests{query}"))
+                .await;
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, first) = page("?limit=3".into()).await;
+    assert_eq!(status, 200);
+    assert_eq!(first["items"].as_array().unwrap().len(), 3);
+    let after = first["next_after"].as_i64().expect("a next page");
+    let (_, rest) = page(format!("?limit=3&after={after}")).await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 2);
+    assert!(rest["next_after"].is_null());
+    assert!(rest["items"][0]["id"].as_i64().unwrap() > after);
+    assert_eq!(page("?limit=1000".into()).await.0, 422);
+}

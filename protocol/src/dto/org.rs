@@ -162,6 +162,9 @@ pub struct OrgRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct OrgRequests {
     pub items: Vec<OrgRequest>,
+    /// Pass as `after` for the next page; null on the last (and on a user's own list,
+    /// which holds their latest 100).
+    pub next_after: Option<i64>,
 }
 
 /// The data of `org_request.created`, `org_request.approved` and `org_request.rejected`.

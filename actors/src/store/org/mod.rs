@@ -108,6 +108,10 @@ fn push_everywhere(events: &mut EventBatch, request: &OrgRequest, kind: &'static
     events.push(Topic::Member(request.submitted_by), kind, &data);
 }
 
+
+/// Registrations one user may have waiting at once: a person registers their own
+/// union, perhaps a few; more is a flood in a reviewer's queue.
+pub const MAX_PENDING_REGISTRATIONS: i64 = 5;
 impl Store {
     /// Files a request for the reviewing union's admins.
     ///
@@ -126,9 +130,19 @@ impl Store {
         let tx = conn.transaction().await?;
         let (union_id, reviewer) = match &change {
             OrgChange::Register(new) => {
+                // The user's row is locked first, so their registrations are counted one
+                // at a time (the count, a statement of its own, sees the ones before).
                 let verified: bool = tx
                     .query_one(
-                        "SELECT verified_at IS NOT NULL FROM users WHERE id = $1",
+                        "SELECT verified_at IS NOT NULL FROM users WHERE id = $1 FOR UPDATE",
+                        &[&user.user_id],
+                    )
+                    .await?
+                    .get(0);
+                let pending: i64 = tx
+                    .query_one(
+                        "SELECT count(*) FROM org_requests
+                         WHERE submitted_by = $1 AND kind = 'register' AND status = 'pending'",
                         &[&user.user_id],
                     )
                     .await?
@@ -137,6 +151,11 @@ impl Store {
                     return Err(Error::Forbidden(
                         "complete real-name verification before registering a union".into(),
                     ));
+                }
+                if pending >= MAX_PENDING_REGISTRATIONS {
+                    return Err(Error::Conflict(format!(
+                        "you have {pending} registrations waiting for review; wait for a decision before filing another"
+                    )));
                 }
                 union_in(&tx, new.parent_id).await?;
                 room_below(&tx, new.parent_id).await?;
@@ -199,7 +218,8 @@ impl Store {
         Ok(request)
     }
 
-    /// The pending requests a union reviews, and its own, oldest first.
+    /// A page of the pending requests a union reviews, and its own, oldest first: at
+    /// most `limit` with an id above `after`, and the `after` of the next page.
     ///
     /// # Errors
     /// `Forbidden` without `org.manage` on the union or an ancestor.
@@ -208,10 +228,27 @@ impl Store {
         &self,
         admin: &Principal,
         union_id: i64,
-    ) -> Result<Vec<OrgRequest>> {
+        after: i64,
+        limit: i64,
+    ) -> Result<(Vec<OrgRequest>, Option<i64>)> {
         let conn = self.client().await?;
         require(&conn, admin.user_id, union_id, Permission::OrgManage).await?;
-        pending_org_requests_in(&conn, union_id).await
+        let rows = conn
+            .query(
+                &format!(
+                    "{REQUEST} FROM org_requests r
+                     WHERE (r.reviewer_union_id = $1 OR r.union_id = $1) AND r.status = 'pending' AND r.id > $2
+                     ORDER BY r.id LIMIT $3"
+                ),
+                &[&union_id, &after, &(limit + 1)],
+            )
+            .await?;
+        let mut items: Vec<OrgRequest> = rows.iter().map(request_from_row).collect();
+        let next = (items.len() as i64 > limit).then(|| {
+            items.truncate(limit as usize);
+            items.last().map(|r| r.id)
+        });
+        Ok((items, next.flatten()))
     }
 
     /// A user's own requests, newest first.
