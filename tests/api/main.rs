@@ -22,6 +22,7 @@ mod news;
 mod openapi;
 mod org;
 mod outbox;
+mod phones;
 mod prizes;
 mod races;
 mod reads_by_key;

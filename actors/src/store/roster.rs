@@ -25,7 +25,7 @@ use super::tokens::Principal;
 use super::unions::{member_count_in, membership_from_row, MEMBERSHIP_COLUMNS};
 use super::{contains_pattern, keyset, Store};
 use crate::crypto::Secrets;
-use crate::domain::{cst, day_start, BoundedText, Departed, Invalid, MemberStatus, Permission};
+use crate::domain::{cst, day_start, BoundedText, Departed, Invalid, MemberStatus, Permission, Phone};
 use crate::sheets::write::FileChunk;
 use crate::sheets::{Column, Format, Template};
 use crate::{Error, Result};
@@ -58,17 +58,24 @@ pub(crate) fn operation_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
+/// A roster line; its ID number and phone whole only for a holder of `members.pii`
+/// (`pii` holds the key to unseal with), masked for everyone else.
 fn entry_from_row(r: &Row, pii: Option<&Secrets>) -> RosterEntry {
     let sealed: Option<Vec<u8>> = r.get("id_number_enc");
     let id_number = match (pii, sealed) {
         (Some(secrets), Some(sealed)) => secrets.decrypt(&sealed),
         _ => r.get("id_number_masked"),
     };
+    let phone: String = r.get("phone");
     RosterEntry {
         membership_id: r.get("id"),
         user_id: r.get("user_id"),
         name: r.get("name"),
-        phone: r.get("phone"),
+        phone: if pii.is_some() {
+            phone
+        } else {
+            Phone::masked(&phone)
+        },
         id_number,
         employer: r.get("employer"),
         job: r.get("job"),

@@ -35,7 +35,9 @@ const TREE: &str = "
 
 impl Store {
     /// Streams the tree below `root` in the import's format, so an export imports back
-    /// unchanged; admins (with their phones) only for a caller holding `admins.manage`.
+    /// unchanged; admins (with their phones, which are their logins) only for a caller
+    /// holding both `admins.manage` and `members.pii` — without them the file holds the
+    /// unions alone, and importing it back leaves every admin as they are.
     /// Each export is audited.
     ///
     /// # Errors
@@ -53,7 +55,10 @@ impl Store {
         require(&tx, admin.user_id, root, Permission::OrgManage).await?;
         let with_admins = self
             .has_permission(admin.user_id, root, Permission::AdminsManage)
-            .await?;
+            .await?
+            && self
+                .has_permission(admin.user_id, root, Permission::MembersPii)
+                .await?;
         audit::record(
             &tx,
             admin,
