@@ -59,13 +59,20 @@ async fn a_phone_is_whole_only_for_members_pii_in_every_list_export_event_snapsh
         .await;
     let applied = cluster.apply(0, &member, union, "").await;
     let created = console.event_of(&queue, kind::APPLICATION_CREATED).await;
-    assert_eq!(created.data["application"]["applicant"]["phone_masked"], MASKED);
+    assert_eq!(
+        created.data["application"]["applicant"]["phone_masked"],
+        MASKED
+    );
     assert!(!shows_whole(&created.data));
     let mut late = cluster.ws(0, Codec::Json).await;
     let snapshot = late.watch(&clerk, ClientKind::Console, &[&queue]).await;
     assert!(!shows_whole(snapshot[0].snapshot.as_ref().unwrap()));
     let pending: Value = cluster
-        .get(0, &clerk, &format!("/unions/{union}/applications?status=pending"))
+        .get(
+            0,
+            &clerk,
+            &format!("/unions/{union}/applications?status=pending"),
+        )
         .await
         .json()
         .await
@@ -73,7 +80,12 @@ async fn a_phone_is_whole_only_for_members_pii_in_every_list_export_event_snapsh
     assert_eq!(pending["items"][0]["applicant"]["phone_masked"], MASKED);
     assert!(!shows_whole(&pending));
     let r = cluster
-        .post(0, &clerk, &format!("/applications/{applied}/approve"), &serde_json::json!({}))
+        .post(
+            0,
+            &clerk,
+            &format!("/applications/{applied}/approve"),
+            &serde_json::json!({}),
+        )
         .await;
     assert_eq!(r.status(), 200);
     let joined = console.event_of(&union_topic, kind::MEMBER_JOINED).await;
@@ -102,8 +114,16 @@ async fn a_phone_is_whole_only_for_members_pii_in_every_list_export_event_snapsh
             .unwrap();
         let table = read_table(Format::Csv, &file, 100).unwrap();
         let cells: Vec<&String> = table.rows.iter().flat_map(|(_, c)| c).collect();
-        assert_eq!(cells.iter().any(|c| c.as_str() == PHONE), whole, "roster export");
-        assert_eq!(cells.iter().any(|c| c.as_str() == MASKED), !whole, "roster export");
+        assert_eq!(
+            cells.iter().any(|c| c.as_str() == PHONE),
+            whole,
+            "roster export"
+        );
+        assert_eq!(
+            cells.iter().any(|c| c.as_str() == MASKED),
+            !whole,
+            "roster export"
+        );
         // The tree export names admins (by their phones) only with members.pii.
         let tree = cluster
             .get(0, token, &format!("/unions/{union}/tree/export"))
@@ -130,6 +150,9 @@ async fn a_phone_is_whole_only_for_members_pii_in_every_list_export_event_snapsh
         .json()
         .await
         .unwrap();
-    assert!(audit["items"].as_array().is_some_and(|a| !a.is_empty()), "{audit}");
+    assert!(
+        audit["items"].as_array().is_some_and(|a| !a.is_empty()),
+        "{audit}"
+    );
     assert!(!shows_whole(&audit), "{audit}");
 }

@@ -354,3 +354,61 @@ async fn articles_an_account_deleted_are_never_imported_and_withdrawn_if_they_we
         0
     );
 }
+
+#[actix_rt::test]
+async fn a_pulled_article_is_checked_as_a_fetched_one_is() {
+    let fake = wechat_fake::spawn();
+    let cluster = cluster_with(&fake).await;
+    let root = cluster.root_admin_token().await;
+    let union = cluster.root_union;
+    publish(&fake, "bad", &["脚本封面", "脚本链接"]);
+    let long = "长".repeat(5_000);
+    {
+        let mut api = fake.api.lock().unwrap();
+        api.overrides.push((
+            "https://mp.weixin.qq.com/s/bad-脚本封面".into(),
+            json!({"thumb_url": "javascript:alert(1)", "author": long, "digest": long}),
+        ));
+        api.overrides.push((
+            "https://mp.weixin.qq.com/s/bad-脚本链接".into(),
+            json!({"url": "javascript:alert(document.cookie)"}),
+        ));
+    }
+    let bound = bind(&cluster, &root, union, "good").await;
+    assert_eq!(bound.status(), 200);
+    let pulled = poll_now(
+        &cluster,
+        &root,
+        &format!("/unions/{union}/wechat/account/poll"),
+    )
+    .await;
+    assert_eq!(
+        pulled["imported"], 1,
+        "the article whose link is a script is left out: {pulled}"
+    );
+    let row = cluster
+        .db
+        .query_one(
+            "SELECT title, cover_url, author, digest, source_url FROM news WHERE source = 'account'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "脚本封面");
+    assert_eq!(
+        row.get::<_, Option<String>>(1),
+        None,
+        "a script cover is dropped"
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(2).unwrap().chars().count(),
+        100
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(3).unwrap().chars().count(),
+        200
+    );
+    assert!(row
+        .get::<_, String>(4)
+        .starts_with("https://mp.weixin.qq.com/s/"));
+}

@@ -28,6 +28,9 @@ pub struct ApiState {
     pub deleted: Vec<String>,
     /// Article pages served.
     pub pages_served: u32,
+    /// Fields of listed articles WeChat answers otherwise than usual, by the article's
+    /// link as published: (link, fields to replace).
+    pub overrides: Vec<(String, Value)>,
 }
 
 /// A tiny PNG the fake serves as a mini-program code.
@@ -209,9 +212,17 @@ async fn batchget(
         .map(|(id, articles)| {
             let news: Vec<Value> = articles
                 .iter()
-                .map(|(title, url)| json!({"title": title, "author": "小编", "digest": format!("{title}摘要"),
-                    "content": format!("<p>{title}</p><script>x()</script>"), "thumb_url": "https://mmbiz.qpic.cn/t.jpg", "url": url,
-                    "is_deleted": state.deleted.contains(url)}))
+                .map(|(title, url)| {
+                    let mut item = json!({"title": title, "author": "小编", "digest": format!("{title}摘要"),
+                        "content": format!("<p>{title}</p><script>x()</script>"), "thumb_url": "https://mmbiz.qpic.cn/t.jpg", "url": url,
+                        "is_deleted": state.deleted.contains(url)});
+                    for (_, fields) in state.overrides.iter().filter(|(link, _)| link == url) {
+                        for (key, value) in fields.as_object().into_iter().flatten() {
+                            item[key] = value.clone();
+                        }
+                    }
+                    item
+                })
                 .collect();
             json!({"article_id": id, "content": {"news_item": news}, "update_time": 1763940000})
         })

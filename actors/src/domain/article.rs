@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::Invalid;
+use super::{outside_text, ImageUrl, Invalid};
+use crate::html::{sanitize, MAX_BODY};
 
 /// What an official-account article page holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,17 +47,99 @@ pub fn link_key(raw: &str) -> Option<String> {
     Some(format!("biz={biz}&mid={mid}&idx={idx}"))
 }
 
-/// An article of a bound account's published list, as WeChat listed it (its body not yet
-/// sanitised).
+/// An article's fields as found, before they are checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Found<'a> {
+    pub title: Option<&'a str>,
+    pub author: Option<&'a str>,
+    pub account_name: Option<&'a str>,
+    pub cover_url: Option<&'a str>,
+    pub digest: Option<&'a str>,
+    /// The body's HTML as it came.
+    pub body: &'a str,
+}
+
+impl Article {
+    /// The one check every article passes, whatever brought it (a fetched page, a bound
+    /// account's list): the fields an authored article is held to, a bad optional field
+    /// left out rather than fatal, the body sanitised and bounded.
+    ///
+    /// # Errors
+    /// `Invalid` on `field` with no title, or a body too long to keep.
+    pub fn check(
+        field: &'static str,
+        found: Found<'_>,
+        published_at: Option<DateTime<Utc>>,
+        page_key: Option<String>,
+    ) -> Result<Article, Invalid> {
+        let title = found
+            .title
+            .and_then(|t| outside_text(t, 200))
+            .ok_or_else(|| Invalid::new(field, "the article has no title"))?;
+        let body_html = sanitize(found.body);
+        if body_html.len() > MAX_BODY {
+            return Err(Invalid::new(field, "the article is too long to keep"));
+        }
+        Ok(Article {
+            title,
+            author: found.author.and_then(|a| outside_text(a, 100)),
+            account_name: found.account_name.and_then(|a| outside_text(a, 100)),
+            cover_url: found
+                .cover_url
+                .and_then(|url| ImageUrl::parse("cover_url", url).ok())
+                .map(|url| url.as_str().to_owned()),
+            digest: found.digest.and_then(|d| outside_text(d, 200)),
+            published_at,
+            body_html,
+            page_key,
+        })
+    }
+}
+
+/// An article of a bound account's published list, as WeChat listed it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountArticle {
     pub title: String,
     pub author: String,
     pub digest: String,
-    /// The body as WeChat gives it; sanitised when stored.
+    /// The body as WeChat gives it.
     pub content: String,
     pub thumb_url: String,
     pub url: String,
+}
+
+impl AccountArticle {
+    /// The article as it is kept, checked as a fetched one is, and its link: an `https`
+    /// official-account article link, the only kind a member is sent to.
+    ///
+    /// # Errors
+    /// `Invalid` on `article` for a link that is not one, or an article that fails
+    /// [`Article::check`].
+    pub fn check(&self) -> Result<(Article, String), Invalid> {
+        let url = self.url.trim();
+        let key = url::Url::parse(url)
+            .ok()
+            .filter(|u| u.scheme() == "https")
+            .and_then(|_| link_key(url))
+            .ok_or_else(|| {
+                Invalid::new(
+                    "article",
+                    "its link is not an https official-account article link",
+                )
+            })?;
+        let found = Found {
+            title: Some(&self.title),
+            author: Some(&self.author),
+            account_name: None,
+            cover_url: Some(&self.thumb_url),
+            digest: Some(&self.digest),
+            body: &self.content,
+        };
+        Ok((
+            Article::check("article", found, None, Some(key))?,
+            url.to_owned(),
+        ))
+    }
 }
 
 /// Who sees an article: the union's members, or every union's below it too.

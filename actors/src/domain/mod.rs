@@ -20,7 +20,7 @@ mod text;
 pub use activity::{ActivitySpec, Answer, Config, Prize};
 pub use address::ShippingAddress;
 pub use application::{ApplicationKind, Decision};
-pub use article::{link_key, AccountArticle, Article, Scope};
+pub use article::{link_key, AccountArticle, Article, Found, Scope};
 pub use coordinates::Coordinates;
 pub use credit_code::CreditCode;
 pub use day::{china_today, cst, day_start};

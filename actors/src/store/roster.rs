@@ -25,7 +25,9 @@ use super::tokens::Principal;
 use super::unions::{member_count_in, membership_from_row, MEMBERSHIP_COLUMNS};
 use super::{contains_pattern, keyset, Store};
 use crate::crypto::Secrets;
-use crate::domain::{cst, day_start, BoundedText, Departed, Invalid, MemberStatus, Permission, Phone};
+use crate::domain::{
+    cst, day_start, BoundedText, Departed, Invalid, MemberStatus, Permission, Phone,
+};
 use crate::sheets::write::FileChunk;
 use crate::sheets::{Column, Format, Template};
 use crate::{Error, Result};

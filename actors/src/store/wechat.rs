@@ -17,9 +17,8 @@ use super::events::EventBatch;
 use super::news::{imported_before, news_from_row, set_status, COLUMNS};
 use super::tokens::Principal;
 use super::Store;
+use crate::domain::Article;
 use crate::domain::Permission;
-use crate::domain::{link_key, AccountArticle};
-use crate::html::sanitize;
 use crate::{Error, Result};
 
 fn account_from_row(r: &Row) -> WeChatAccount {
@@ -179,21 +178,21 @@ impl Store {
         rows.iter().map(|r| self.credentials(r.get(2), r)).collect()
     }
 
-    /// Stores a pulled article once (by its link), published to the union at once;
-    /// answers whether it was new.
+    /// Stores a pulled article, checked ([`AccountArticle::check`](crate::domain::AccountArticle::check)),
+    /// once (by its link `url`), published to the union at once; answers whether it was new.
     #[tracing::instrument(skip_all, fields(union_id = union_id))]
     pub async fn import_account_article(
         &self,
         union_id: i64,
-        article: &AccountArticle,
+        article: &Article,
+        url: &str,
     ) -> Result<bool> {
         let mut conn = self.client().await?;
         let tx = conn.transaction().await?;
-        let keys: Vec<String> = link_key(&article.url).into_iter().collect();
+        let keys: Vec<String> = article.page_key.iter().cloned().collect();
         if imported_before(&tx, union_id, &keys).await? {
             return Ok(false);
         }
-        let blank = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
         let row = tx
             .query_opt(
                 &format!(
@@ -205,12 +204,12 @@ impl Store {
                 ),
                 &[
                     &union_id,
-                    &article.title.chars().take(200).collect::<String>(),
-                    &blank(&article.author),
-                    &blank(&article.thumb_url),
-                    &blank(&article.digest),
-                    &sanitize(&article.content),
-                    &article.url,
+                    &article.title,
+                    &article.author,
+                    &article.cover_url,
+                    &article.digest,
+                    &article.body_html,
+                    &url,
                     &keys,
                 ],
             )

@@ -1,8 +1,7 @@
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use scraper::{Html, Selector};
 
-use crate::domain::{link_key, outside_text, Article, ImageUrl, Invalid};
-use crate::html::{sanitize, MAX_BODY};
+use crate::domain::{link_key, Article, Found, Invalid};
 
 /// What WeChat's page says, with a 200, where an article was deleted or taken down.
 const DELETED: [&str; 3] = [
@@ -76,32 +75,23 @@ pub fn extract(page: &str) -> Result<Article, Invalid> {
                 "the page is not an official-account article: it has no content",
             )
         })?;
-    let body_html = sanitize(&body);
-    if body_html.len() > MAX_BODY {
-        return Err(Invalid::new("url", "the article is too long to keep"));
-    }
-    // Checked as an authored article's fields are; a bad one is left out, not fatal.
-    Ok(Article {
-        title: outside_text(&title, 200).ok_or_else(|| {
-            Invalid::new(
-                "url",
-                "the page is not an official-account article: it has no title",
-            )
-        })?,
-        author: meta(&doc, r#"meta[name="author"]"#).and_then(|a| outside_text(&a, 100)),
-        account_name: text(&doc, "#js_name")
-            .or_else(|| meta(&doc, r#"meta[property="og:site_name"]"#))
-            .and_then(|a| outside_text(&a, 100)),
-        cover_url: meta(&doc, r#"meta[property="og:image"]"#)
-            .and_then(|url| ImageUrl::parse("cover_url", &url).ok())
-            .map(|url| url.as_str().to_owned()),
-        digest: meta(&doc, r#"meta[name="description"]"#)
-            .or_else(|| meta(&doc, r#"meta[property="og:description"]"#))
-            .and_then(|d| outside_text(&d, 200)),
-        published_at: published_at(&doc, page),
-        body_html,
-        page_key: meta(&doc, r#"meta[property="og:url"]"#).and_then(|u| link_key(&u)),
-    })
+    let (author, account_name, cover_url, digest) = (
+        meta(&doc, r#"meta[name="author"]"#),
+        text(&doc, "#js_name").or_else(|| meta(&doc, r#"meta[property="og:site_name"]"#)),
+        meta(&doc, r#"meta[property="og:image"]"#),
+        meta(&doc, r#"meta[name="description"]"#)
+            .or_else(|| meta(&doc, r#"meta[property="og:description"]"#)),
+    );
+    let found = Found {
+        title: Some(&title),
+        author: author.as_deref(),
+        account_name: account_name.as_deref(),
+        cover_url: cover_url.as_deref(),
+        digest: digest.as_deref(),
+        body: &body,
+    };
+    let page_key = meta(&doc, r#"meta[property="og:url"]"#).and_then(|u| link_key(&u));
+    Article::check("url", found, published_at(&doc, page), page_key)
 }
 
 #[cfg(test)]

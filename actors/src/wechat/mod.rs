@@ -23,8 +23,8 @@ use actix::prelude::*;
 
 pub use api::WxError;
 
-use crate::domain::Article;
 use crate::domain::Invalid;
+use crate::domain::{AccountArticle, Article};
 use crate::store::wechat::Credentials;
 use crate::store::Store;
 use crate::{Error, Result};
@@ -148,9 +148,17 @@ impl Inner {
                     }
                     continue;
                 }
+                // Checked as a fetched page is; one that fails is left out, not the pull.
+                let (checked, url) = match AccountArticle::from(article.clone()).check() {
+                    Ok(checked) => checked,
+                    Err(why) => {
+                        tracing::warn!(union = account.union_id, %why, "a pulled article left out");
+                        continue;
+                    }
+                };
                 match self
                     .store
-                    .import_account_article(account.union_id, &article.clone().into())
+                    .import_account_article(account.union_id, &checked, &url)
                     .await
                 {
                     Ok(true) => imported += 1,

@@ -108,7 +108,6 @@ fn push_everywhere(events: &mut EventBatch, request: &OrgRequest, kind: &'static
     events.push(Topic::Member(request.submitted_by), kind, &data);
 }
 
-
 /// Registrations one user may have waiting at once: a person registers their own
 /// union, perhaps a few; more is a flood in a reviewer's queue.
 pub const MAX_PENDING_REGISTRATIONS: i64 = 5;
