@@ -53,12 +53,14 @@ pub async fn change_password(
 
 /// Real-name verification: the ID number is checked (GB 11643), stored encrypted, shown masked.
 #[utoipa::path(tag = "me", request_body = VerificationRequest, responses(
-    (status = 200, body = User), (status = 409, body = ErrorResponse), (status = 422, body = ErrorResponse)), security(("bearer" = [])))]
+    (status = 200, body = User), (status = 409, body = ErrorResponse), (status = 422, body = ErrorResponse),
+    (status = 429, body = ErrorResponse)), security(("bearer" = [])))]
 #[post("/me/verification")]
 #[tracing::instrument(skip_all, fields(user = caller.0.user_id))]
 pub async fn verify(
     state: web::Data<AppState>,
     caller: Authed,
+    addr: ClientAddr,
     body: web::Json<VerificationRequest>,
 ) -> ApiResult<HttpResponse> {
     let name = PersonName::parse("name", &body.name).map_err(Error::from)?;
@@ -66,7 +68,7 @@ pub async fn verify(
     Ok(HttpResponse::Ok().json(
         state
             .store
-            .verify_identity(caller.0.user_id, &name, &id_number)
+            .verify_identity_from(caller.0.user_id, addr.0, &name, &id_number)
             .await?,
     ))
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use crate::helpers::Cluster;
+use crate::helpers::{id_number, Cluster};
 
 /// A client whose connections come from `addr` (any 127.x.y.z works on loopback).
 fn from(addr: &str) -> reqwest::Client {
@@ -216,4 +216,54 @@ async fn a_login_flood_is_queued_and_refused_while_others_are_served() {
         checked >= 5,
         "one running and four queued are checked: {checked}"
     );
+}
+
+#[actix_rt::test]
+async fn verification_with_other_peoples_id_numbers_is_limited_per_user_and_per_address() {
+    let cluster = Cluster::start(1).await;
+    // The victim, whose number the others try.
+    cluster.verified_user(0, "13800000901", "app", 901).await;
+    let theirs = json!({ "name": "某某", "id_number": id_number(901) });
+    let (prober, _) = cluster.login_sms(0, "13800000902", "app").await;
+    for n in 0..5 {
+        let r = cluster.post(0, &prober, "/me/verification", &theirs).await;
+        assert_eq!(r.status(), 409, "try {n}");
+    }
+    let refused = cluster.post(0, &prober, "/me/verification", &theirs).await;
+    assert_eq!(refused.status(), 429);
+    assert!(
+        refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 3600
+    );
+    // Even with a number of their own: the limit is on the user.
+    let own = json!({ "name": "某某", "id_number": id_number(902) });
+    assert_eq!(
+        cluster
+            .post(0, &prober, "/me/verification", &own)
+            .await
+            .status(),
+        429
+    );
+    // Other users from the same address verify their own, which is not counted …
+    let mut probers = Vec::new();
+    for n in 0..4u32 {
+        let (token, _) = cluster.login_sms(0, &format!("1380000091{n}"), "app").await;
+        probers.push(token);
+    }
+    cluster.verified_user(0, "13800000920", "app", 920).await;
+    // … until 20 conflicts from the address in the hour: 5 so far, 15 more, then none.
+    for token in &probers[..3] {
+        for _ in 0..5 {
+            let r = cluster.post(0, token, "/me/verification", &theirs).await;
+            assert_eq!(r.status(), 409);
+        }
+    }
+    let last = cluster
+        .post(0, &probers[3], "/me/verification", &theirs)
+        .await;
+    assert_eq!(last.status(), 429, "the address has had its 20");
 }

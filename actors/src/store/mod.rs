@@ -25,6 +25,7 @@ pub mod tree;
 pub mod tree_file;
 pub mod unions;
 pub mod users;
+pub mod verification;
 pub mod wechat;
 
 use std::str::FromStr;

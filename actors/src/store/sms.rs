@@ -244,7 +244,8 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes login failures and used or expired codes older than a day.
+    /// Deletes login failures, verification attempts and used or expired codes older
+    /// than a day.
     #[tracing::instrument(skip_all)]
     pub async fn prune_login_records(&self) -> Result<u64> {
         let conn = self.client().await?;
@@ -260,7 +261,13 @@ impl Store {
                 &[],
             )
             .await?;
-        Ok(failures + codes)
+        let attempts = conn
+            .execute(
+                "DELETE FROM verification_attempts WHERE at < now() - interval '1 day'",
+                &[],
+            )
+            .await?;
+        Ok(failures + codes + attempts)
     }
 }
 

@@ -100,9 +100,10 @@ impl Store {
     }
 
     /// Records a real-name verification. Submitting the same number again is a no-op;
-    /// a different number after verification, or a number another user holds, is a conflict.
+    /// a different number after verification, or a number another user holds, is a
+    /// conflict. Requests reach it through `verify_identity_from`, which bounds it.
     #[tracing::instrument(skip_all, fields(user_id = user_id))]
-    pub async fn verify_identity(
+    pub(crate) async fn verify_identity(
         &self,
         user_id: i64,
         name: &PersonName,
