@@ -97,8 +97,7 @@ pub async fn middleware(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/json"));
     if json {
-        // One byte over the JSON limit is enough for the extractor to answer 413.
-        let body = match read_all(payload, MAX_JSON + 1, "the body").await {
+        let body = match read_all(payload, MAX_JSON, "the body").await {
             Ok(body) => body,
             Err(e) => return Ok(req.error_response(ApiError(e)).map_into_right_body()),
         };
@@ -173,19 +172,31 @@ pub async fn read_all(mut payload: Payload, limit: usize, what: &str) -> Result<
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| unreadable(&e))?;
         if body.len() + chunk.len() > limit {
-            return Err(Error::TooLarge(format!(
-                "{what} is over {} MiB",
-                limit >> 20
-            )));
+            return Err(Error::TooLarge(format!("{what} is over {}", size(limit))));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
 }
 
+/// A limit as a person reads it: `64 KiB`, `16 MiB`.
+pub fn size(bytes: usize) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", bytes >> 10)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_read_in_the_unit_they_are_set_in() {
+        assert_eq!(size(MAX_JSON), "64 KiB");
+        assert_eq!(size(16 << 20), "16 MiB");
+    }
 
     #[test]
     fn only_an_escaped_nul_is_found() {

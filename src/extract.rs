@@ -91,13 +91,16 @@ pub fn client_address(
 pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)
-        .error_handler(|err, _| {
+        .error_handler(move |err, _| {
             let answer = match &err {
                 JsonPayloadError::Overflow { .. }
                 | JsonPayloadError::OverflowKnownLength { .. } => {
                     return actix_web::error::InternalError::from_response(
                         err,
-                        too_large("the body is too large"),
+                        too_large(&format!(
+                            "the body is over {} unpacked",
+                            crate::body::size(limit)
+                        )),
                     )
                     .into()
                 }

@@ -12,6 +12,7 @@ use gonghui_actors::sheets::write::FileChunk;
 use gonghui_actors::sheets::{read_table, Format, Table};
 use gonghui_actors::Error;
 
+use crate::body::size;
 use crate::extract::unknown_value;
 use crate::state::AppState;
 use tokio::sync::mpsc;
@@ -42,7 +43,7 @@ pub async fn read_upload<T: Send + 'static>(
     let _place = state.sheets.clone().try_acquire_owned().map_err(|_| {
         Error::Busy("this server is reading as many files as it may; try again shortly".into())
     })?;
-    let too_large = || Error::TooLarge(format!("the file is over {} MiB", MAX_UPLOAD >> 20));
+    let too_large = || Error::TooLarge(format!("the file is over {}", size(MAX_UPLOAD)));
     let declared = req
         .headers()
         .get("content-length")
@@ -60,7 +61,12 @@ pub async fn read_upload<T: Send + 'static>(
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok());
-    let format = Format::detect(format.or(content_type), &body)?;
+    // A `format` query value is one of two words, like every other (400 otherwise); a
+    // content type is read as a client's guess (422 for one that is no spreadsheet).
+    let format = match format {
+        Some(named) => download_format(Some(named))?,
+        None => Format::detect(content_type, &body)?,
+    };
     web::block(move || then(read_table(format, &body, MAX_ROWS)?))
         .await
         .map_err(|_| Error::Unavailable("the file could not be parsed".into()))?
@@ -74,7 +80,7 @@ pub struct DownloadParams {
     pub format: Option<String>,
 }
 
-/// The format of a download: `csv` (the default) or `xlsx`.
+/// The format a `format` query value names: `csv` (the default) or `xlsx`.
 ///
 /// # Errors
 /// `BadRequest` for anything else.

@@ -111,6 +111,7 @@ async fn uploaded_rows<T: Send + 'static>(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct UploadParams {
     /// `csv` or `xlsx`.
+    #[param(pattern = "^(csv|xlsx)$")]
     pub format: Option<String>,
 }
 

@@ -261,3 +261,55 @@ async fn oversized_frames_bogus_tokens_and_silence_close_the_socket_with_their_c
         "the server keeps serving"
     );
 }
+
+#[actix_rt::test]
+async fn an_unknown_upload_format_is_a_400_and_a_body_over_the_limit_says_its_limit() {
+    let cluster = Cluster::start(1).await;
+    let root = cluster.root_admin_token().await;
+    let union = cluster.root_union;
+    let r = cluster
+        .upload(
+            &root,
+            &format!("/unions/{union}/members/import?format=pdf"),
+            "text/csv",
+            "姓名\n".into(),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("csv, xlsx"),
+        "{body}"
+    );
+    // A JSON body past 64 KiB, plain or gzip-encoded and unpacking past it.
+    let big = json!({ "phone": "13912345678", "pad": "x".repeat(70_000) }).to_string();
+    let plain = cluster
+        .http
+        .post(cluster.url(0, "/auth/sms-codes"))
+        .header("content-type", "application/json")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 413);
+    let body: Value = plain.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "the body is over 64 KiB");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, big.as_bytes()).unwrap();
+    let packed = cluster
+        .http
+        .post(cluster.url(0, "/auth/sms-codes"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(packed.status(), 413);
+    let body: Value = packed.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "the body is over 64 KiB unpacked");
+}

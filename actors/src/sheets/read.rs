@@ -44,12 +44,12 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format named by a `format` query value or a content type, else guessed from
-    /// the bytes (an XLSX is a zip file).
-    pub fn detect(named: Option<&str>, bytes: &[u8]) -> Result<Format, Invalid> {
-        match named.map(|n| n.split(';').next().unwrap_or("").trim()) {
-            Some("csv" | "text/csv") => Ok(Format::Csv),
-            Some("xlsx" | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet") => {
+    /// The format a content type names, else guessed from the bytes (an XLSX is a zip
+    /// file).
+    pub fn detect(content_type: Option<&str>, bytes: &[u8]) -> Result<Format, Invalid> {
+        match content_type.map(|n| n.split(';').next().unwrap_or("").trim()) {
+            Some("text/csv") => Ok(Format::Csv),
+            Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet") => {
                 Ok(Format::Xlsx)
             }
             None | Some("" | "application/octet-stream") if bytes.starts_with(b"PK\x03\x04") => {
