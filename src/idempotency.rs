@@ -2,7 +2,8 @@
 //! the first answer is stored and replayed for the same key from the same user for 24 h.
 //! A call is its method, path, query and a hash of its body: a key reused for another
 //! call (or the same call with another body) is a 422; a key whose first request is still
-//! running is a 409; a 5xx answer is not kept, so a retry runs again. `/auth/*` calls are
+//! running is a 409 `in_progress` with `Retry-After: 1` (retry with the same key to
+//! learn its fate); a 5xx answer is not kept, so a retry runs again. `/auth/*` calls are
 //! never kept: their answers carry session tokens, which must not rest in the database.
 
 use actix_web::body::{to_bytes, BoxBody, MessageBody};
@@ -94,8 +95,9 @@ pub async fn middleware(
             Ok(answer(req, replay.body(body)))
         }
         Ok(Claim::InFlight) => {
-            let err = ApiError(Error::Conflict(
-                "a request with this Idempotency-Key is still in progress".into(),
+            let err = ApiError(Error::InProgress(
+                "a request with this Idempotency-Key is still in progress; retry with the same key"
+                    .into(),
             ));
             Ok(answer(req, err.error_response()))
         }

@@ -32,6 +32,11 @@ pub enum Error {
     /// The body did not arrive in time (408).
     #[error("{0}")]
     TooSlow(String),
+    /// The first request with this `Idempotency-Key` is still running (409 with the
+    /// code `in_progress` and `Retry-After`): not a refusal of the call, whose fate a
+    /// retry with the same key learns once it is done.
+    #[error("{0}")]
+    InProgress(String),
     /// The upload or body is bigger than allowed (413).
     #[error("{0}")]
     TooLarge(String),
@@ -128,6 +133,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
+            Error::InProgress(_) => "in_progress",
             Error::TooLarge(_) => "too_large",
             Error::TooSlow(_) => "timeout",
             Error::RateLimited { .. } => "rate_limited",
@@ -160,7 +166,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Error::RateLimited { retry_after, .. } => Some(*retry_after),
-            Error::Busy(_) | Error::Pool { .. } => Some(1),
+            Error::Busy(_) | Error::Pool { .. } | Error::InProgress(_) => Some(1),
             _ => None,
         }
     }

@@ -49,6 +49,10 @@ async fn a_key_left_reserved_by_a_dead_node_is_taken_over_once_its_lease_runs_ou
     // Within the lease a retry is told the first may still be running…
     let (status, body) = apply(&cluster, &token, "k-1").await;
     assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        body["error"]["code"], "in_progress",
+        "not a business conflict"
+    );
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()

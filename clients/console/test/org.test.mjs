@@ -120,3 +120,25 @@ test("a modification submitted from the console is approved by the parent and th
   await page.click("[data-test=tree] >> text=广州地铁工会");
   await page.waitForSelector("[data-test=details]:has-text('广州市天河区体育西路2号')");
 });
+
+test("a union's name on the map is text, never markup", async () => {
+  const hostile = "<img src=x onerror=window.pwned=1><b>粗体</b>工会";
+  cluster.sqlValue(
+    `INSERT INTO unions (id, parent_id, name, path, lat, lng) SELECT n.id, ${root}, '${hostile}', ARRAY[${root}, n.id], 23.13, 113.27
+     FROM (SELECT nextval('unions_id_seq') AS id) n`,
+  );
+  const page = await loginWithPassword(await chrome.newContext(), cluster.http[0], ADMIN, PASSWORD);
+  await page.click("text=工会组织");
+  await page.click("[data-test=tree] >> text=广东省总工会");
+  await page.click(`[data-test=tree] >> text=${hostile}`);
+  await page.waitForSelector("[data-test=map] path.leaflet-interactive");
+  const tips = await page.evaluate(() => {
+    for (const marker of document.querySelectorAll("[data-test=map] path.leaflet-interactive")) {
+      marker.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    }
+    return [...document.querySelectorAll(".leaflet-tooltip")].map((t) => ({ text: t.textContent, markup: t.querySelectorAll("img, b").length }));
+  });
+  assert.ok(tips.some((t) => t.text.startsWith(hostile)), JSON.stringify(tips));
+  assert.ok(tips.every((t) => t.markup === 0), JSON.stringify(tips));
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+});

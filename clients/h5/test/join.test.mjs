@@ -175,3 +175,31 @@ test("a member transfers (会籍转移) on the phone: found by name, applied, ap
   await stillMarked(page);
   await snap(page, "h5-transferred");
 });
+
+test("a union's name on the map is text, never markup", async () => {
+  const hostile = "<img src=x onerror=window.pwned=1><b>粗体</b>工会";
+  cluster.sqlValue(
+    `INSERT INTO unions (id, parent_id, name, path, lat, lng) SELECT n.id, ${root}, '${hostile}', ARRAY[${root}, n.id], 23.1296, 113.2651
+     FROM (SELECT nextval('unions_id_seq') AS id) n`,
+  );
+  const page = await smsLogin(
+    await phone(chrome, "small", { geolocation: { latitude: 23.13, longitude: 113.27 }, permissions: ["geolocation"] }),
+    cluster,
+    cluster.http[0],
+    "13700000099",
+  );
+  await page.click("[data-test=find-union]");
+  await page.click("[data-test=locate]");
+  await page.waitForSelector(`text=${hostile}`);
+  await page.waitForSelector("[data-test=map] path.leaflet-interactive >> nth=1");
+  // Every marker's tooltip, as a finger or a mouse over it opens it.
+  const tips = await page.evaluate(() => {
+    for (const marker of document.querySelectorAll("[data-test=map] path.leaflet-interactive")) {
+      marker.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    }
+    return [...document.querySelectorAll(".leaflet-tooltip")].map((t) => ({ text: t.textContent, markup: t.querySelectorAll("img, b").length }));
+  });
+  assert.ok(tips.some((t) => t.text === hostile), JSON.stringify(tips));
+  assert.ok(tips.every((t) => t.markup === 0), JSON.stringify(tips));
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+});

@@ -145,6 +145,10 @@ export async function startCluster({ nodes = 1, env = {} } = {}) {
     async restart(i) {
       started[i] = await launch(started[i].port);
     },
+    /** The cluster's database, for a psql session of a test's own. */
+    sqlUrl() {
+      return `${postgres}/${database}`;
+    },
     /** Runs SQL on the cluster's database; answers what it printed (one value: the value). */
     sqlValue(statement) {
       return execFileSync("psql", [`${postgres}/${database}`, "-qAtc", statement]).toString().trim();

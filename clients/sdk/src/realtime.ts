@@ -90,6 +90,8 @@ interface Connection {
 
 /** A connection that lived this long resets the backoff. */
 const STABLE_MS = 60_000;
+/** The shortest wait after 4029 (too many frames or sockets). */
+const TOO_MANY_FLOOR_MS = 2_000;
 
 /**
  * One realtime connection to gonghui: hello, then every subscribed topic's snapshot and
@@ -109,6 +111,8 @@ export class Realtime {
     error: new Set(),
   };
   private nextId = 1;
+  /** The device said its network is gone (`networkLost`), and has not said it is back. */
+  private networkDown = false;
   private urlIndex = 0;
   private attempt = 0;
   private retry: ReturnType<typeof setTimeout> | undefined;
@@ -143,6 +147,7 @@ export class Realtime {
 
   /** Reconnects at once if waiting to: call it when the device comes back online or the app comes to the front. */
   reconnectNow(): void {
+    this.networkDown = false;
     if ((this.state !== "reconnecting" && this.state !== "offline") || this.retry === undefined) return;
     clearTimeout(this.retry);
     this.retry = undefined;
@@ -151,14 +156,25 @@ export class Realtime {
 
   /**
    * Takes the connection for dead now: the device says its network is gone, and a socket
-   * without a network can linger a minute before it fails. It comes back as after any
-   * drop (every topic resumed from its seq), at once when `reconnectNow` says so.
+   * without a network can linger a minute before it fails. The state is `offline` until
+   * `reconnectNow` says the network is back; it comes back as after any drop (every topic
+   * resumed from its seq), at once then.
    */
   networkLost(): void {
+    this.networkDown = true;
     const conn = this.conn;
-    if (!conn) return;
-    conn.transport.close(4000, "network lost");
-    this.closed(conn, 1006, "network lost");
+    if (conn) {
+      conn.transport.close(4000, "network lost");
+      this.closed(conn, 1006, "network lost");
+    } else if (this.state === "reconnecting" && this.retry !== undefined) {
+      // Waiting to reconnect (an attempt under way is left to finish or fail).
+      this.setState("offline");
+    }
+  }
+
+  /** Whether the device has no network: as `networkLost` said, or as the browser says. */
+  private offline(): boolean {
+    return this.networkDown || (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
   }
 
   /** Closes for good; subscriptions are kept for a later `connect`. */
@@ -246,6 +262,8 @@ export class Realtime {
     }
     if (this.conn !== conn) return;
     conn.ready = true;
+    // Connected: whatever the device said, the network is there.
+    this.networkDown = false;
     this.setState("connected");
     this.emit("hello", reply as unknown as Hello);
     this.startHeartbeat(conn);
@@ -408,17 +426,17 @@ export class Realtime {
       this.urlIndex++;
       delay = 0;
     } else if (code === 4029) {
-      delay = fullJitter(this.attempt++, { ...this.options.backoff, baseMs: Math.max(2_000, this.options.backoff?.baseMs ?? 0) });
+      // Never sooner than 2 s: the server said this client asks too much.
+      delay = TOO_MANY_FLOOR_MS + fullJitter(this.attempt++, this.options.backoff);
     } else {
       this.urlIndex++;
       delay = fullJitter(this.attempt++, this.options.backoff);
     }
-    // Offline (as the browser says): the backoff still runs, and coming online cuts it short.
-    const offline = (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
-    this.setState(offline ? "offline" : "reconnecting");
+    // Offline: the backoff still runs (the device may be wrong), and coming online cuts it short.
+    this.setState(this.offline() ? "offline" : "reconnecting");
     this.retry = setTimeout(() => {
       this.retry = undefined;
-      void this.open("reconnecting");
+      void this.open(this.offline() ? "offline" : "reconnecting");
     }, delay);
   }
 }

@@ -47,7 +47,22 @@ export interface RestOptions {
   fetch?: FetchLike;
   /** Tries a call that got no answer this many more times, with the same idempotency key (default 2). */
   retries?: number;
+  /**
+   * How long, in ms, to keep asking what became of a write whose first try may still be
+   * running (a node answering 409 `in_progress` for its key, or 408 for a body it did not
+   * get in full): the same call with the same key, every `Retry-After`, until its own
+   * answer comes (default 120 000, the server's idempotency lease). Past it the call
+   * fails with the code `outcome_unknown`.
+   */
+  settleWithinMs?: number;
 }
+
+/** Whether an answer says "ask again with the same key": the first try is still running, or the body never arrived. */
+function unsettled(error: GonghuiError): boolean {
+  return error.code === "in_progress" || error.status === 408;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function newKey(): string {
   const random = globalThis.crypto?.randomUUID?.();
@@ -101,6 +116,27 @@ export class RestClient {
       headers["idempotency-key"] = options.idempotencyKey ?? newKey();
     }
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    // A keyed write (or a read) may be asked again: the key makes a second run a replay.
+    const repeatable = method === "GET" || headers["idempotency-key"] !== undefined;
+    const settleBy = Date.now() + (this.options.settleWithinMs ?? 120_000);
+    for (;;) {
+      try {
+        return await this.send<T>(url, method, headers, body);
+      } catch (error) {
+        if (!(error instanceof GonghuiError) || !repeatable || !unsettled(error)) throw error;
+        const wait = (error.retryAfter ?? 1) * 1000;
+        if (Date.now() + wait > settleBy) {
+          throw new GonghuiError(error.status, "outcome_unknown", "the call may or may not have been done: its first try did not finish in time", {
+            retryAfter: error.retryAfter,
+          });
+        }
+        await sleep(wait);
+      }
+    }
+  }
+
+  /** One call, moving to the next node while none answers. */
+  private async send<T>(url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<T> {
     const tries = 1 + (this.options.retries ?? 2);
     let lastFailure: unknown;
     for (let attempt = 0; attempt < tries; attempt++) {

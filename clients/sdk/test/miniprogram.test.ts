@@ -116,6 +116,18 @@ describe.each([
     wx.shows.forEach((show) => show());
     await until(() => stream.last === head(cluster, topic), "the events missed", 3_000);
     expect(stream.snapshots).toBe(1);
+
+    // WeChat says the network is gone: offline at once (no navigator here to ask), and
+    // offline it stays while the backoff runs; when the network is back it reconnects.
+    const states: string[] = [];
+    client.on("state", (state) => states.push(state));
+    wx.network.forEach((tell) => tell({ isConnected: false }));
+    expect(client.connectionState).toBe("offline");
+    await announce(cluster, login.token, root, 3, 1);
+    wx.network.forEach((tell) => tell({ isConnected: true }));
+    await until(() => stream.last === head(cluster, topic), "the events missed offline", 3_000);
+    expect(client.connectionState).toBe("connected");
+    expect(states).toEqual(["offline", "reconnecting", "connected"]);
     client.close();
     expect(name).toBeTruthy();
   });

@@ -962,7 +962,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The pending requests a union reviews, and its own, oldest first. */
+        /** The pending requests a union reviews, and its own, oldest first, a page at a time. */
         get: operations["org_pending"];
         put?: never;
         post?: never;
@@ -1666,6 +1666,12 @@ export interface components {
         /** @description A list of org requests. */
         OrgRequests: {
             items: components["schemas"]["OrgRequest"][];
+            /**
+             * Format: int64
+             * @description Pass as `after` for the next page; null on the last (and on a user's own list,
+             *     which holds their latest 100).
+             */
+            next_after?: number | null;
         };
         /** @description `PUT /me/password`. */
         PasswordChange: {
@@ -3816,6 +3822,14 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description unavailable: the database, WeChat or the node is busy; retry later */
             503: {
                 headers: {
@@ -5706,7 +5720,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `csv` or `xlsx`. */
-                format?: string | null;
+                format?: "csv" | "xlsx" | null;
             };
             header?: never;
             path: {
@@ -6367,7 +6381,12 @@ export interface operations {
     };
     org_pending: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The previous page's `next_after`. */
+                after?: number | null;
+                /** @description 1–100, default 20. */
+                limit?: number | null;
+            };
             header?: never;
             path: {
                 union_id: number;
@@ -6382,6 +6401,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrgRequests"];
+                };
+            };
+            /** @description bad_request: a query value could not be read or is not one of its choices */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description unauthenticated: no valid token */
@@ -6403,6 +6431,14 @@ export interface operations {
             };
             /** @description not_found: no such resource */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6511,7 +6547,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `csv` or `xlsx`. */
-                format?: string | null;
+                format?: "csv" | "xlsx" | null;
             };
             header?: never;
             path: {

@@ -1,0 +1,1 @@
+import{o as e}from"./vendor-Cvb-2rNQ.js";import{t}from"./session-D5llo7_S.js";var n=e(`unions`,{state:()=>({names:{}}),actions:{name(e){return e==null?``:(e in this.names||(this.names[e]=`#${e}`,t().api.get(`/api/v1/unions/{union_id}`,{params:{union_id:e}}).then(t=>this.names[e]=t.name).catch(()=>void 0)),this.names[e])}}});export{n as t};
