@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::api_error::{ApiError, ApiResult};
 use crate::extract::{unknown_value, Authed};
-use crate::files::{download, download_format, read_upload};
+use crate::files::{download, download_format, read_upload, GiveBack};
 use crate::state::AppState;
 
 /// The most members one removal list may name (within the 64 KiB JSON limit; longer
@@ -91,11 +91,11 @@ async fn uploaded_rows<T: Send + 'static>(
     upload: Upload<'_>,
     required: &'static [Column],
     parse: impl Fn(&Header, u32, &[String]) -> Result<T, Invalid> + Send + 'static,
-) -> Result<Vec<(u32, Result<T, Invalid>)>, ApiError> {
+) -> Result<(Vec<(u32, Result<T, Invalid>)>, GiveBack), ApiError> {
     state
         .require(caller.0.user_id, union_id, Permission::MembersManage)
         .await?;
-    let rows = read_upload(&upload.req, upload.payload, upload.format, move |table| {
+    let read = read_upload(&upload.req, upload.payload, upload.format, move |table| {
         let header = Header::parse(&table.header, required)?;
         Ok(table
             .rows
@@ -104,7 +104,7 @@ async fn uploaded_rows<T: Send + 'static>(
             .collect())
     })
     .await?;
-    Ok(rows)
+    Ok(read)
 }
 
 /// The file's format, when the Content-Type does not say it.
@@ -136,7 +136,7 @@ pub async fn import(
         payload,
         format: query.format.as_deref(),
     };
-    let rows = uploaded_rows(
+    let (rows, _give_back) = uploaded_rows(
         &state,
         &caller,
         *path,
@@ -224,7 +224,7 @@ pub async fn remove_file(
         payload,
         format: query.format.as_deref(),
     };
-    let rows = uploaded_rows(
+    let (rows, _give_back) = uploaded_rows(
         &state,
         &caller,
         *path,

@@ -33,7 +33,7 @@ pub async fn import(
     state
         .require(caller.0.user_id, *path, Permission::OrgManage)
         .await?;
-    let lines = read_upload(&req, payload, query.format.as_deref(), |table| {
+    let (lines, _give_back) = read_upload(&req, payload, query.format.as_deref(), |table| {
         let header = Header::parse(&table.header, &UnionColumn::REQUIRED)?;
         Ok(table
             .rows

@@ -379,25 +379,30 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// A union whose new parent failed fails too, all the way down: each new union's
-    /// chain of new parents is walked once (settled unions stop a walk), so a file
-    /// listing a deep chain child first costs one pass, not one pass per level.
-    fn fail_below_failures(&mut self) {
-        let mut settled = vec![false; self.new_groups.len()];
-        for start in 0..self.new_groups.len() {
-            // Up to a settled union, a failed one, one with no new parent, or a loop.
-            let mut trail = Vec::new();
-            let mut at = start;
-            while !settled[at] && self.groups[self.new_groups[at]].failed.is_none() {
-                settled[at] = true;
-                trail.push(at);
-                match self.new_parent(at) {
-                    Some(p) => at = p,
-                    None => break,
-                }
+    /// The new unions from `start` up its chain of new parents that are not yet
+    /// `walked` and have not failed, nearest first; each is marked walked, so every chain
+    /// is walked once however the file lists it (a deep chain child first costs one
+    /// pass, not one per level). A loop ends where it meets itself.
+    fn unwalked_chain(&self, start: usize, walked: &mut [bool]) -> Vec<usize> {
+        let mut trail = Vec::new();
+        let mut at = Some(start);
+        while let Some(n) = at {
+            if walked[n] || self.groups[self.new_groups[n]].failed.is_some() {
+                break;
             }
-            // Then back down, each below its parent.
-            for &n in trail.iter().rev() {
+            walked[n] = true;
+            trail.push(n);
+            at = self.new_parent(n);
+        }
+        trail
+    }
+
+    /// A union whose new parent failed fails too, all the way down.
+    fn fail_below_failures(&mut self) {
+        let mut walked = vec![false; self.new_groups.len()];
+        for start in 0..self.new_groups.len() {
+            // Down the chain from its top, each after its parent.
+            for n in self.unwalked_chain(start, &mut walked).into_iter().rev() {
                 let Some(p) = self.new_parent(n) else {
                     continue;
                 };
@@ -421,31 +426,20 @@ impl<'a> Planner<'a> {
     }
 
     /// How deep each new union that has not failed would sit in the whole tree (the top
-    /// union is level 1); walked once per union, as above.
+    /// union is level 1).
     fn new_depths(&self) -> Vec<Option<usize>> {
         let mut depths: Vec<Option<usize>> = vec![None; self.new_groups.len()];
         let mut walked = vec![false; self.new_groups.len()];
         for start in 0..self.new_groups.len() {
-            let mut trail = Vec::new();
-            let mut at = start;
-            while !walked[at] && self.groups[self.new_groups[at]].failed.is_none() {
-                walked[at] = true;
-                trail.push(at);
-                match self.groups[self.new_groups[at]].parent {
-                    Some(Node::New(p)) => at = p,
+            for n in self.unwalked_chain(start, &mut walked).into_iter().rev() {
+                depths[n] = match self.groups[self.new_groups[n]].parent {
+                    Some(Node::New(p)) => depths[p].map(|d| d + 1),
+                    // Every union of the subtree is read with its depth.
                     Some(Node::Existing(id)) => {
-                        // Every union of the subtree is read with its depth.
-                        let above = self.known.depths.get(&id).copied().unwrap_or(MAX_DEPTH);
-                        depths[at] = Some(above + 1);
-                        break;
+                        Some(self.known.depths.get(&id).copied().unwrap_or(MAX_DEPTH) + 1)
                     }
-                    None => break,
-                }
-            }
-            for &n in trail.iter().rev() {
-                if let Some(p) = self.new_parent(n) {
-                    depths[n] = depths[p].map(|d| d + 1);
-                }
+                    None => None,
+                };
             }
         }
         depths
