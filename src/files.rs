@@ -3,8 +3,8 @@
 //! large workbook never stalls the worker that serves sockets; a node receives and reads
 //! only `GONGHUI_SHEETS_AT_ONCE` files at a time (503 for the rest), each within the
 //! reader's budget ([`gonghui_actors::sheets::read`]), so what uploads cost a node has a
-//! ceiling whoever sends them. Downloads: a file streamed
-//! as the store makes it, with its name.
+//! ceiling whoever sends them. Downloads: a file streamed as the store makes it, with its
+//! name.
 
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -24,8 +24,9 @@ pub const MAX_ROWS: usize = 50_000;
 
 /// Reads the body (at most [`MAX_UPLOAD`] bytes) and the first sheet of the file in it,
 /// and hands the table to `then` on the same blocking thread (checking each row of
-/// 50,000 is work too); keep the [`GiveBack`] until done with what `then` made. The format is the `format` query value if given, else the
-/// Content-Type, else guessed from the bytes.
+/// 50,000 is work too); keep the [`GiveBack`] until done with what `then` made. The
+/// format is the `format` query value if given, else the Content-Type, else guessed
+/// from the bytes.
 ///
 /// # Errors
 /// `TooLarge` beyond the limit; `Invalid` for an unknown format or an unreadable file;

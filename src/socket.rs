@@ -105,22 +105,14 @@ impl Frames {
         })
     }
 
-    /// Counts a fragment of a message against the bound; true while within it.
-    fn count(&mut self, frame: &Frame) -> bool {
+    /// Adds a fragment to the message under way, which [`Frames::too_long`] bounds.
+    fn track(&mut self, frame: &Frame) {
         match frame {
-            Frame::Continuation(item) => {
-                let (bytes, last) = match item {
-                    Item::FirstText(b) | Item::FirstBinary(b) | Item::Continue(b) => (b, false),
-                    Item::Last(b) => (b, true),
-                };
-                self.fragmented += bytes.len();
-                let within = self.fragmented <= self.max_frame;
-                if last {
-                    self.fragmented = 0;
-                }
-                within
-            }
-            _ => true,
+            Frame::Continuation(Item::Last(_)) => self.fragmented = 0,
+            Frame::Continuation(
+                Item::FirstText(bytes) | Item::FirstBinary(bytes) | Item::Continue(bytes),
+            ) => self.fragmented += bytes.len(),
+            _ => {}
         }
     }
 }
@@ -155,10 +147,7 @@ impl Stream for Frames {
                         if this.buf.is_empty() {
                             this.buf = BytesMut::new();
                         }
-                        if !this.count(&frame) {
-                            this.ended = true;
-                            return Poll::Ready(Some(Err(ProtocolError::Overflow)));
-                        }
+                        this.track(&frame);
                         return Poll::Ready(Some(Ok(frame)));
                     }
                     Ok(None) => {}
