@@ -234,7 +234,8 @@ fn csv_rows(bytes: &[u8], kept: &mut Kept) -> Result<(), Invalid> {
             csv_core::ReadFieldResult::InputEmpty => continue,
             csv_core::ReadFieldResult::End => return Ok(()),
             csv_core::ReadFieldResult::OutputFull => {
-                let row = 1 + newlines + text[counted_to..at].matches('\n').count();
+                // The reader stopped mid-cell, maybe mid-character: count bytes.
+                let row = 1 + newlines + line_breaks(&text.as_bytes()[counted_to..at]);
                 return Err(cell_too_long(row as u32, column + 1));
             }
             csv_core::ReadFieldResult::Field { record_end } => {
@@ -244,7 +245,7 @@ fn csv_rows(bytes: &[u8], kept: &mut Kept) -> Result<(), Invalid> {
                         .map_err(|_| refuse("the CSV is not valid UTF-8"))?;
                     // Before the record is held whole: a line of a million values is one.
                     if column > MAX_COLUMNS {
-                        let row = 1 + newlines + text[counted_to..at].matches('\n').count();
+                        let row = 1 + newlines + line_breaks(&text.as_bytes()[counted_to..at]);
                         return Err(beyond_columns(row as u32));
                     }
                     record.push((column, cell.to_owned()));
@@ -266,6 +267,10 @@ fn csv_rows(bytes: &[u8], kept: &mut Kept) -> Result<(), Invalid> {
             }
         }
     }
+}
+
+fn line_breaks(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
 fn xlsx_rows(bytes: &[u8], kept: &mut Kept) -> Result<(), Invalid> {
@@ -502,6 +507,10 @@ mod tests {
         let long = format!("姓名\n张三\n{}\n", "z".repeat(MAX_CELL + 1));
         let why = refusal(Format::Csv, long.as_bytes());
         assert!(why.contains("row 3, column 1 is longer than 4096"), "{why}");
+        // Cut off mid-character (the fuzzer's first finding): still a clear refusal.
+        let long = format!("姓名\n{}\n", "长".repeat(2000));
+        let why = refusal(Format::Csv, long.as_bytes());
+        assert!(why.contains("row 2, column 1 is longer than 4096"), "{why}");
         // Trailing empty cells cost nothing, as many as there are.
         let trailing = format!("姓名{}\n张三{}\n", ",".repeat(300), ",".repeat(300));
         let table = read_table(Format::Csv, trailing.as_bytes(), 10).unwrap();
