@@ -353,6 +353,7 @@ pub async fn approvals(c: &Common, deciding: Deciding) -> anyhow::Result<bool> {
     let decide = tally.decide_visible.lock().unwrap().clone();
     outcome.metric("apply->queue-visible p50 ms", apply.quantile_ms(0.5));
     outcome.metric("apply->queue-visible p99 ms", apply.quantile_ms(0.99));
+    outcome.metric("apply->queue-visible max ms", apply.max_ms());
     outcome.metric("decide->member-visible p50 ms", decide.quantile_ms(0.5));
     outcome.metric("decide->member-visible p99 ms", decide.quantile_ms(0.99));
     outcome.metric("decide->member-visible max ms", decide.max_ms());
