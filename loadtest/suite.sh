@@ -13,32 +13,9 @@ cd "$(dirname "$0")/.."
 ulimit -n 20000
 
 cargo build --release --workspace --quiet
-BIN=target/release
 RESULTS=loadtest/results
 mkdir -p "$RESULTS"
-export GONGHUI_DATA_KEY=${GONGHUI_DATA_KEY:-$(openssl rand -hex 32)}
-export GONGHUI_LOG=warn
-# The harness's clients come from a few loopback addresses, thousands connecting at once.
-export GONGHUI_ANONYMOUS_SOCKETS_PER_ADDRESS=100000
-export DATABASE_URL=postgres://postgres@127.0.0.1:5432/gonghui_suite
-NODES=()
-PIDS=()
-
-start_nodes() { # $1: how many
-    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS gonghui_suite" postgres
-    NODES=(); PIDS=()
-    for i in $(seq 1 "$1"); do
-        "$BIN/gonghui" serve --listen "127.0.0.1:$((18180 + i))" &
-        PIDS+=($!)
-        NODES+=("http://127.0.0.1:$((18180 + i))")
-        until curl -sf -o /dev/null "${NODES[-1]}/readyz"; do sleep 0.2; done
-    done
-}
-
-stop_nodes() {
-    kill "${PIDS[@]}" 2>/dev/null || true
-    wait "${PIDS[@]}" 2>/dev/null || true
-}
+source loadtest/nodes.sh
 trap stop_nodes EXIT
 
 PEER_ARGS=()
